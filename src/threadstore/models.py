@@ -1,0 +1,598 @@
+"""Threads, messages, runs and run steps, shaped exactly like the Assistants API v2.
+
+``model.model_dump(mode="json")`` is the wire object: every field present, nullable
+fields as ``null``, enums in their wire spelling. Callers build a model with what they
+know (``Message.user("hi")``, ``Run(assistant_id="asst_1", model="m")``); a store fills
+in the owning ``thread_id``/``run_id`` and keeps the generated ``id`` and ``created_at``.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from threadstore.ids import check_id, new_id
+
+__all__ = [
+    "Attachment",
+    "FunctionCall",
+    "ImageFile",
+    "ImageFileContentBlock",
+    "ImageURL",
+    "ImageURLContentBlock",
+    "LastError",
+    "Message",
+    "MessageContent",
+    "MessageCreationStepDetails",
+    "MessageDeleted",
+    "MessageStatus",
+    "Page",
+    "RefusalContentBlock",
+    "RequiredAction",
+    "Run",
+    "RunError",
+    "RunStatus",
+    "RunStep",
+    "RunStepStatus",
+    "Text",
+    "TextContentBlock",
+    "Thread",
+    "ThreadDeleted",
+    "ToolCallsStepDetails",
+    "Usage",
+]
+
+METADATA_MAX_PAIRS = 16
+METADATA_KEY_MAX = 64
+METADATA_VALUE_MAX = 512
+
+
+def now() -> int:
+    """The current time in Unix seconds, as the wire format counts it."""
+    return int(time.time())
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > METADATA_MAX_PAIRS:
+        raise ValueError(f"metadata has {len(value)} pairs; at most {METADATA_MAX_PAIRS} allowed")
+    for key, item in value.items():
+        if len(key) > METADATA_KEY_MAX:
+            raise ValueError(
+                f"metadata key {key[:20]!r}... is longer than {METADATA_KEY_MAX} characters"
+            )
+        if len(item) > METADATA_VALUE_MAX:
+            raise ValueError(
+                f"metadata value for {key!r} is longer than {METADATA_VALUE_MAX} characters"
+            )
+    return value
+
+
+def _none_as_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+Metadata = Annotated[
+    dict[str, str], BeforeValidator(_none_as_empty), AfterValidator(_check_metadata)
+]
+Timestamp = Annotated[int, Field(ge=0)]
+ObjectId = Annotated[str, AfterValidator(check_id)]
+
+
+def _id_factory(prefix: str) -> Any:
+    return lambda: new_id(prefix)
+
+
+class WireModel(BaseModel):
+    """Base of every model: unknown fields are refused, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    REQUIRES_ACTION = "requires_action"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the run has finished for good."""
+        return self in _TERMINAL_RUN_STATUSES
+
+
+_TERMINAL_RUN_STATUSES = frozenset(
+    {
+        RunStatus.CANCELLED,
+        RunStatus.FAILED,
+        RunStatus.COMPLETED,
+        RunStatus.INCOMPLETE,
+        RunStatus.EXPIRED,
+    }
+)
+
+
+class RunStepStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+class MessageStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    INCOMPLETE = "incomplete"
+    COMPLETED = "completed"
+
+
+# --- threads ---------------------------------------------------------------
+
+
+class CodeInterpreterResources(WireModel):
+    file_ids: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+
+
+class FileSearchResources(WireModel):
+    vector_store_ids: Annotated[list[str], Field(max_length=1)] = Field(default_factory=list)
+
+
+class ToolResources(WireModel):
+    code_interpreter: CodeInterpreterResources | None = None
+    file_search: FileSearchResources | None = None
+
+
+class Thread(WireModel):
+    """A conversation: a container of messages and runs."""
+
+    id: ObjectId = Field(default_factory=_id_factory("thread"))
+    object: Literal["thread"] = "thread"
+    created_at: Timestamp = Field(default_factory=now)
+    metadata: Metadata = Field(default_factory=dict)
+    tool_resources: ToolResources | None = None
+
+
+class ThreadDeleted(WireModel):
+    id: str
+    object: Literal["thread.deleted"] = "thread.deleted"
+    deleted: bool = True
+
+
+# --- messages --------------------------------------------------------------
+
+
+class FileCitation(WireModel):
+    file_id: str
+
+
+class FileCitationAnnotation(WireModel):
+    type: Literal["file_citation"] = "file_citation"
+    text: str
+    start_index: int
+    end_index: int
+    file_citation: FileCitation
+
+
+class FilePath(WireModel):
+    file_id: str
+
+
+class FilePathAnnotation(WireModel):
+    type: Literal["file_path"] = "file_path"
+    text: str
+    start_index: int
+    end_index: int
+    file_path: FilePath
+
+
+Annotation = Annotated[FileCitationAnnotation | FilePathAnnotation, Field(discriminator="type")]
+
+
+class Text(WireModel):
+    value: str
+    annotations: list[Annotation] = Field(default_factory=list)
+
+
+class TextContentBlock(WireModel):
+    type: Literal["text"] = "text"
+    text: Text
+
+
+class ImageFile(WireModel):
+    file_id: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImageFileContentBlock(WireModel):
+    type: Literal["image_file"] = "image_file"
+    image_file: ImageFile
+
+
+class ImageURL(WireModel):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImageURLContentBlock(WireModel):
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
+class RefusalContentBlock(WireModel):
+    type: Literal["refusal"] = "refusal"
+    refusal: str
+
+
+MessageContent = Annotated[
+    TextContentBlock | ImageFileContentBlock | ImageURLContentBlock | RefusalContentBlock,
+    Field(discriminator="type"),
+]
+
+
+def _text_part(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": {"value": value, "annotations": []}}
+
+
+def _coerce_content(value: Any) -> Any:
+    """Accept the create-message shapes too: a plain string, or text parts as strings."""
+    if isinstance(value, str):
+        return [_text_part(value)]
+    if isinstance(value, list):
+        return [
+            _text_part(part["text"])
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+            else part
+            for part in value
+        ]
+    return value
+
+
+class AttachmentTool(WireModel):
+    type: Literal["code_interpreter", "file_search"]
+
+
+class Attachment(WireModel):
+    file_id: str | None = None
+    tools: list[AttachmentTool] | None = None
+
+
+class MessageIncompleteDetails(WireModel):
+    reason: Literal["content_filter", "max_tokens", "run_cancelled", "run_expired", "run_failed"]
+
+
+class Message(WireModel):
+    """One message of a thread. ``Message.user("hi")`` is a complete input."""
+
+    id: ObjectId = Field(default_factory=_id_factory("msg"))
+    object: Literal["thread.message"] = "thread.message"
+    created_at: Timestamp = Field(default_factory=now)
+    thread_id: ObjectId | None = None
+    status: MessageStatus = MessageStatus.COMPLETED
+    incomplete_details: MessageIncompleteDetails | None = None
+    completed_at: Timestamp | None = None
+    incomplete_at: Timestamp | None = None
+    role: Literal["user", "assistant"]
+    content: Annotated[list[MessageContent], BeforeValidator(_coerce_content)] = Field(
+        default_factory=list
+    )
+    assistant_id: str | None = None
+    run_id: ObjectId | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    metadata: Metadata = Field(default_factory=dict)
+
+    @classmethod
+    def user(cls, text: str, **fields: Any) -> Message:
+        """A user message holding ``text``."""
+        return cls(role="user", content=text, **fields)
+
+    @classmethod
+    def assistant(cls, text: str, **fields: Any) -> Message:
+        """An assistant message holding ``text``."""
+        return cls(role="assistant", content=text, **fields)
+
+    @property
+    def text(self) -> str:
+        """The text of every text part, joined by newlines."""
+        return "\n".join(
+            part.text.value for part in self.content if isinstance(part, TextContentBlock)
+        )
+
+
+class MessageDeleted(WireModel):
+    id: str
+    object: Literal["thread.message.deleted"] = "thread.message.deleted"
+    deleted: bool = True
+
+
+# --- runs ------------------------------------------------------------------
+
+
+class LastError(WireModel):
+    """Why a run or step failed. Runs use all three codes; steps the first two."""
+
+    code: Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
+    message: str
+
+
+RunError = LastError
+
+
+class FunctionDefinition(WireModel):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionTool(WireModel):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class CodeInterpreterTool(WireModel):
+    type: Literal["code_interpreter"] = "code_interpreter"
+
+
+class FileSearchRankingOptions(WireModel):
+    score_threshold: float
+    ranker: Literal["auto", "default_2024_08_21"] | None = None
+
+
+class FileSearchSettings(WireModel):
+    max_num_results: int | None = None
+    ranking_options: FileSearchRankingOptions | None = None
+
+
+class FileSearchTool(WireModel):
+    type: Literal["file_search"] = "file_search"
+    file_search: FileSearchSettings | None = None
+
+
+Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
+
+
+class FunctionCall(WireModel):
+    name: str
+    arguments: str
+
+
+class RequiredToolCall(WireModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class SubmitToolOutputs(WireModel):
+    tool_calls: list[RequiredToolCall]
+
+
+class RequiredAction(WireModel):
+    type: Literal["submit_tool_outputs"] = "submit_tool_outputs"
+    submit_tool_outputs: SubmitToolOutputs
+
+
+class Usage(WireModel):
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+
+
+class RunIncompleteDetails(WireModel):
+    reason: Literal["max_completion_tokens", "max_prompt_tokens"] | None = None
+
+
+class TruncationStrategy(WireModel):
+    type: Literal["auto", "last_messages"] = "auto"
+    last_messages: int | None = None
+
+
+class ToolChoiceFunction(WireModel):
+    name: str
+
+
+class NamedToolChoice(WireModel):
+    type: Literal["function", "code_interpreter", "file_search"]
+    function: ToolChoiceFunction | None = None
+
+
+class JSONSchemaFormat(WireModel):
+    name: str
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+
+class ResponseFormatText(WireModel):
+    type: Literal["text"] = "text"
+
+
+class ResponseFormatJSONObject(WireModel):
+    type: Literal["json_object"] = "json_object"
+
+
+class ResponseFormatJSONSchema(WireModel):
+    type: Literal["json_schema"] = "json_schema"
+    json_schema: JSONSchemaFormat
+
+
+ResponseFormat = (
+    Literal["auto"]
+    | Annotated[
+        ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema,
+        Field(discriminator="type"),
+    ]
+)
+
+
+class Run(WireModel):
+    """One execution of an assistant on a thread, with its status and results."""
+
+    id: ObjectId = Field(default_factory=_id_factory("run"))
+    object: Literal["thread.run"] = "thread.run"
+    created_at: Timestamp = Field(default_factory=now)
+    thread_id: ObjectId | None = None
+    assistant_id: str
+    status: RunStatus = RunStatus.QUEUED
+    required_action: RequiredAction | None = None
+    last_error: LastError | None = None
+    expires_at: Timestamp | None = None
+    started_at: Timestamp | None = None
+    cancelled_at: Timestamp | None = None
+    failed_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    incomplete_details: RunIncompleteDetails | None = None
+    model: str = ""
+    instructions: str = ""
+    tools: list[Tool] = Field(default_factory=list)
+    metadata: Metadata = Field(default_factory=dict)
+    usage: Usage | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: TruncationStrategy | None = Field(default_factory=TruncationStrategy)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = "auto"
+    parallel_tool_calls: bool = True
+    response_format: ResponseFormat | None = "auto"
+
+
+# --- run steps -------------------------------------------------------------
+
+
+class MessageCreation(WireModel):
+    message_id: str
+
+
+class MessageCreationStepDetails(WireModel):
+    type: Literal["message_creation"] = "message_creation"
+    message_creation: MessageCreation
+
+
+class FunctionToolCallDetails(WireModel):
+    name: str
+    arguments: str
+    output: str | None = None
+
+
+class FunctionToolCall(WireModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionToolCallDetails
+
+
+class CodeInterpreterCallDetails(WireModel):
+    input: str
+    outputs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CodeInterpreterToolCall(WireModel):
+    id: str
+    type: Literal["code_interpreter"] = "code_interpreter"
+    code_interpreter: CodeInterpreterCallDetails
+
+
+class FileSearchToolCall(WireModel):
+    id: str
+    type: Literal["file_search"] = "file_search"
+    file_search: dict[str, Any] = Field(default_factory=dict)
+
+
+ToolCall = Annotated[
+    FunctionToolCall | CodeInterpreterToolCall | FileSearchToolCall, Field(discriminator="type")
+]
+
+
+class ToolCallsStepDetails(WireModel):
+    type: Literal["tool_calls"] = "tool_calls"
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+
+
+StepDetails = Annotated[
+    MessageCreationStepDetails | ToolCallsStepDetails, Field(discriminator="type")
+]
+
+
+class RunStep(WireModel):
+    """One step of a run: a message it created, or the tools it called."""
+
+    id: ObjectId = Field(default_factory=_id_factory("step"))
+    object: Literal["thread.run.step"] = "thread.run.step"
+    created_at: Timestamp = Field(default_factory=now)
+    assistant_id: str | None = None
+    thread_id: ObjectId | None = None
+    run_id: ObjectId | None = None
+    type: Literal["message_creation", "tool_calls"]
+    status: RunStepStatus = RunStepStatus.IN_PROGRESS
+    step_details: StepDetails
+    last_error: LastError | None = None
+    expired_at: Timestamp | None = None
+    cancelled_at: Timestamp | None = None
+    failed_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    usage: Usage | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_from_details(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "type" not in data:
+            details = data.get("step_details")
+            kind = (
+                details.get("type") if isinstance(details, dict) else getattr(details, "type", None)
+            )
+            if kind is not None:
+                return {**data, "type": kind}
+        return data
+
+    @model_validator(mode="after")
+    def _type_matches_details(self) -> RunStep:
+        if self.type != self.step_details.type:
+            raise ValueError(
+                f"type {self.type!r} does not match step_details.type {self.step_details.type!r}"
+            )
+        return self
+
+
+# --- lists -----------------------------------------------------------------
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, as the API returns it: ``data`` plus the cursors around it."""
+
+    object: Literal["list"] = "list"
+    data: list[T]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+    @classmethod
+    def of(cls, items: list[T], has_more: bool) -> Page[T]:
+        ids = [getattr(item, "id") for item in items]  # noqa: B009 - T is any model with an id
+        return cls(
+            data=items,
+            first_id=ids[0] if ids else None,
+            last_id=ids[-1] if ids else None,
+            has_more=has_more,
+        )

@@ -1,0 +1,170 @@
+"""From a URL to a store: backend discovery through entry points, and ``open_store``.
+
+The URL's scheme names an entry point in the ``threadstore.backends`` group; only that
+one is imported (stevedore). ``base+driver`` schemes fall back to the ``base`` entry, so
+``fsspec+memory://`` finds the ``fsspec`` backend. :func:`register_backend` adds a
+backend at run time, ahead of entry points, for tests and frozen applications.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Collection
+from importlib.metadata import entry_points
+from typing import Any, Protocol, cast
+
+from threadstore.errors import BackendNotFoundError, CapabilityError
+from threadstore.protocol import Capability, ThreadStore
+from threadstore.url import StoreURL
+
+__all__ = [
+    "BackendClass",
+    "available_backends",
+    "backend_class",
+    "open_store",
+    "register_backend",
+    "unregister_backend",
+]
+
+GROUP = "threadstore.backends"
+ENV_VAR = "THREADSTORE_URL"
+log = logging.getLogger("threadstore")
+
+# Schemes users commonly ask for, with what provides them.
+INSTALL_HINTS = {
+    "s3": "pip install threadstore-fsspec",
+    "s3a": "pip install threadstore-fsspec",
+    "gs": "pip install threadstore-fsspec gcsfs",
+    "gcs": "pip install threadstore-fsspec gcsfs",
+    "az": "pip install threadstore-fsspec adlfs",
+    "abfs": "pip install threadstore-fsspec adlfs",
+    "fsspec": "pip install threadstore-fsspec",
+}
+
+
+class BackendClass(Protocol):
+    """What an entry point names: a store class that opens itself from a URL."""
+
+    capabilities: frozenset[Capability]
+
+    def from_url(self, url: StoreURL, **options: Any) -> ThreadStore: ...
+
+
+_registered: dict[str, BackendClass | str] = {}
+
+
+def register_backend(scheme: str, backend: BackendClass | str, *, replace: bool = False) -> None:
+    """Serve ``scheme`` with ``backend`` (a class, or ``"package.module:Class"``)."""
+    scheme = scheme.lower()
+    if scheme in _registered and not replace:
+        raise ValueError(f"scheme {scheme!r} is registered already; pass replace=True")
+    _registered[scheme] = backend
+
+
+def unregister_backend(scheme: str) -> None:
+    """Forget a backend added with :func:`register_backend`."""
+    _registered.pop(scheme.lower(), None)
+
+
+def available_backends() -> list[str]:
+    """Every scheme an installed or registered backend serves, sorted. Imports none."""
+    schemes = {ep.name for ep in entry_points(group=GROUP)}
+    return sorted(schemes | set(_registered))
+
+
+def _import(target: str) -> BackendClass:
+    module, _, attr = target.partition(":")
+    value: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        value = getattr(value, part)
+    return cast(BackendClass, value)
+
+
+def _load_entry_point(scheme: str) -> BackendClass | None:
+    from stevedore import DriverManager
+    from stevedore.exception import NoMatches
+
+    failure: list[BaseException] = []
+
+    def on_failure(_manager: Any, entry_point: Any, error: BaseException) -> None:
+        failure.append(error)
+
+    try:
+        manager = DriverManager(
+            namespace=GROUP,
+            name=scheme,
+            invoke_on_load=False,
+            on_load_failure_callback=on_failure,
+            warn_on_missing_entrypoint=False,
+        )
+    except NoMatches:
+        if failure:
+            error = failure[0]
+            raise BackendNotFoundError(
+                f"the backend for {scheme}:// is installed but failed to load: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        return None
+    except RuntimeError as exc:  # several distributions claim the scheme
+        raise BackendNotFoundError(f"cannot choose a backend for {scheme}://: {exc}") from None
+    return cast(BackendClass, manager.driver)
+
+
+def backend_class(scheme: str) -> BackendClass:
+    """The class serving ``scheme``; raises :class:`BackendNotFoundError` with a hint."""
+    scheme = scheme.lower()
+    candidates = [scheme]
+    if "+" in scheme:
+        candidates.append(scheme.partition("+")[0])
+    for candidate in candidates:
+        registered = _registered.get(candidate)
+        if registered is not None:
+            return _import(registered) if isinstance(registered, str) else registered
+        found = _load_entry_point(candidate)
+        if found is not None:
+            return found
+    hint = INSTALL_HINTS.get(scheme) or INSTALL_HINTS.get(scheme.partition("+")[0])
+    installed = ", ".join(f"{s}://" for s in available_backends()) or "none"
+    message = f"no backend for {scheme}:// (installed: {installed})"
+    if hint:
+        message += f"; to add it: {hint}"
+    raise BackendNotFoundError(message)
+
+
+def _url_from_environment() -> str:
+    from threadstore.settings import Settings
+
+    url = Settings().url
+    if not url:
+        raise BackendNotFoundError(
+            f"no store URL given and {ENV_VAR} is not set; "
+            "pass one, e.g. open_store('file:///var/lib/app/threads')"
+        )
+    return url
+
+
+def open_store(
+    url: str | os.PathLike[str] | StoreURL | None = None,
+    *,
+    require: Collection[Capability | str] = (),
+    **options: Any,
+) -> ThreadStore:
+    """Open the store at ``url`` (or ``$THREADSTORE_URL``) with the backend its scheme names.
+
+    ``options`` are the backend's own; they win over the URL's query string, and an
+    unknown one is an error. ``require`` names capabilities the store must have.
+    """
+    parsed = StoreURL.parse(url if url is not None else _url_from_environment())
+    cls = backend_class(parsed.scheme)
+    wanted = {Capability(c) for c in require}
+    missing = wanted - set(cls.capabilities)
+    if missing:
+        names = ", ".join(sorted(missing))
+        raise CapabilityError(
+            f"the {parsed.scheme}:// backend lacks required capabilities: {names}"
+        )
+    store = cls.from_url(parsed, **options)
+    log.debug("opened %s with %s", parsed, type(store).__name__)
+    return store
