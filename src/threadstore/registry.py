@@ -83,8 +83,10 @@ def _import(target: str) -> BackendClass:
 
 
 def _load_entry_point(scheme: str) -> BackendClass | None:
+    if scheme not in {ep.name for ep in entry_points(group=GROUP)}:
+        return None
     from stevedore import DriverManager
-    from stevedore.exception import NoMatches
+    from stevedore.exception import MultipleMatches, NoMatches
 
     failure: list[BaseException] = []
 
@@ -97,17 +99,14 @@ def _load_entry_point(scheme: str) -> BackendClass | None:
             name=scheme,
             invoke_on_load=False,
             on_load_failure_callback=on_failure,
-            warn_on_missing_entrypoint=False,
         )
     except NoMatches:
-        if failure:
-            error = failure[0]
-            raise BackendNotFoundError(
-                f"the backend for {scheme}:// is installed but failed to load: "
-                f"{type(error).__name__}: {error}"
-            ) from error
-        return None
-    except RuntimeError as exc:  # several distributions claim the scheme
+        error = failure[0] if failure else None
+        raise BackendNotFoundError(
+            f"the backend for {scheme}:// is installed but failed to load: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    except MultipleMatches as exc:
         raise BackendNotFoundError(f"cannot choose a backend for {scheme}://: {exc}") from None
     return cast(BackendClass, manager.driver)
 
