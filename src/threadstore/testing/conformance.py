@@ -516,9 +516,11 @@ class ThreadStoreConformance:
         self.fill(store, thread.id, 3)
         other = store.create_thread()
         foreign = store.append_message(other.id, text_message("elsewhere"))
+        cursors: dict[str, Any] = {}
         for cursor in ["msg_missing", foreign.id]:
+            cursors[key] = cursor
             with pytest.raises(InvalidRequestError):
-                store.list_messages(thread.id, **{key: cursor})
+                store.list_messages(thread.id, **cursors)
 
     def test_deleted_cursor(self, store: ThreadStore, thread: Thread) -> None:
         sent = self.fill(store, thread.id, 3)
@@ -537,10 +539,11 @@ class ThreadStoreConformance:
     ) -> None:
         runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(7)]
         steps = [store.append_step(thread.id, runs[0], step_for("msg_1")).id for _ in range(7)]
-        for ids, page_at in [
+        lists: list[tuple[list[str], Callable[..., Page[Any]]]] = [
             (runs, lambda **kw: store.list_runs(thread.id, **kw)),
             (steps, lambda **kw: store.list_steps(thread.id, runs[0], **kw)),
-        ]:
+        ]
+        for ids, page_at in lists:
             expected = ids if order == "asc" else ids[::-1]
             assert self.walk(page_at, order, limit=3) == expected
             assert self.walk(page_at, order, limit=3, backwards=True) == expected
@@ -884,6 +887,13 @@ class ThreadStoreConformance:
             store.append_message(thread.id, Run(assistant_id="asst_1"))  # type: ignore[arg-type]
 
     # --- persistence and sharing ----------------------------------------------
+
+    def test_close_is_idempotent(self, reopen: Callable[[], ThreadStore]) -> None:
+        store = reopen()
+        store.close()
+        store.close()
+        with reopen() as again:
+            assert again.list_threads().object == "list"
 
     def test_reopen_sees_everything(
         self, store: ThreadStore, reopen: Callable[[], ThreadStore]
