@@ -74,11 +74,16 @@ def available_backends() -> list[str]:
     return sorted(schemes | set(_registered))
 
 
-def _import(target: str) -> BackendClass:
+def _import(scheme: str, target: str) -> BackendClass:
     module, _, attr = target.partition(":")
-    value: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        value = getattr(value, part)
+    try:
+        value: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise BackendNotFoundError(
+            f"the backend for {scheme}:// ({target}) failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
     return cast(BackendClass, value)
 
 
@@ -120,7 +125,7 @@ def backend_class(scheme: str) -> BackendClass:
     for candidate in candidates:
         registered = _registered.get(candidate)
         if registered is not None:
-            return _import(registered) if isinstance(registered, str) else registered
+            return _import(candidate, registered) if isinstance(registered, str) else registered
         found = _load_entry_point(candidate)
         if found is not None:
             return found
