@@ -1,0 +1,276 @@
+"""``AsyncThreadStore``: every operation of any sync :class:`ThreadStore` as a coroutine.
+
+The wrapped store's calls run on worker threads, so an event loop (asyncio or trio, through
+anyio) never blocks on storage. The pool is the store's own: a ``CapacityLimiter`` of
+``max_workers`` tokens, apart from the framework's default one, so the store neither starves
+the host application's sync endpoints nor waits behind them.
+
+Cancellation: a write that a worker has picked up runs to completion; the caller's
+cancellation takes effect once it returns, so no write is ever left half done. A write still
+waiting for a token when cancelled does not run at all. A cancelled read returns control at
+once; its worker finishes in the background, still holding its token, and its result is
+dropped.
+
+    >>> import anyio
+    >>> from threadstore import Message
+    >>> from threadstore.aio import open_store
+    >>> async def main() -> str:
+    ...     async with open_store("memory://") as store:
+    ...         thread = await store.create_thread()
+    ...         message = await store.append_message(thread.id, Message.user("hi"))
+    ...         return message.text
+    >>> anyio.run(main)
+    'hi'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import math
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+import anyio
+from anyio import from_thread, to_thread
+
+from threadstore import registry
+from threadstore.models import Message
+from threadstore.protocol import Capability, Order, ThreadStore
+from threadstore.url import StoreURL
+
+__all__ = ["DEFAULT_MAX_WORKERS", "AsyncThreadStore", "open_store"]
+
+DEFAULT_MAX_WORKERS = 16
+"""Worker threads a store uses at most, unless told otherwise."""
+
+ITER_BATCH = 100
+"""Messages ``iter_messages`` pulls from the sync iterator per trip to a worker."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class _Lease:
+    """One token of the store's pool, returned only once its call has really finished.
+
+    anyio on asyncio gives an abandoned call's token back at once, which would let
+    cancelled reads pile up threads beyond the limit; a lease keeps the bound exact.
+    Whichever of the caller and the worker leaves last returns the token.
+    """
+
+    def __init__(self, limiter: anyio.CapacityLimiter, carrier: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._carrier = carrier
+        self._lock = threading.Lock()
+        self._begun = False
+        self._out: set[str] = set()
+
+    async def run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
+        await self._limiter.acquire_on_behalf_of(self)
+        try:
+            return await to_thread.run_sync(
+                self._work, call, abandon_on_cancel=abandon_on_cancel, limiter=self._carrier
+            )
+        finally:
+            if self._last_out("caller"):
+                self._limiter.release_on_behalf_of(self)
+
+    def _work(self, call: Callable[[], R]) -> R:
+        if not self._begin():
+            raise _Abandoned
+        try:
+            return call()
+        finally:
+            if self._last_out("worker"):
+                self._release_from_worker()
+
+    def _begin(self) -> bool:
+        """Mark the call begun in its worker, unless its caller has gone already."""
+        with self._lock:
+            self._begun = "caller" not in self._out
+            return self._begun
+
+    def _last_out(self, party: str) -> bool:
+        """Record that ``party`` is done with the call; whether the token is now free."""
+        with self._lock:
+            self._out.add(party)
+            return not self._begun or self._out == {"caller", "worker"}
+
+    def _release_from_worker(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has ended, and its limiter with it
+            from_thread.run_sync(self._limiter.release_on_behalf_of, self)
+
+
+class _Abandoned(Exception):
+    """Raised in a worker for a call its caller gave up on before it began; nobody sees it."""
+
+
+def _read(
+    op: Callable[Concatenate[ThreadStore, P], R],
+) -> Callable[Concatenate[AsyncThreadStore, P], Coroutine[Any, Any, R]]:
+    """The async form of a read: cancelling the caller abandons the call."""
+    return _offload(op, abandon_on_cancel=True)
+
+
+def _write(
+    op: Callable[Concatenate[ThreadStore, P], R],
+) -> Callable[Concatenate[AsyncThreadStore, P], Coroutine[Any, Any, R]]:
+    """The async form of a write: once started, it finishes before the caller sees a cancel."""
+    return _offload(op, abandon_on_cancel=False)
+
+
+def _offload(
+    op: Callable[Concatenate[ThreadStore, P], R], *, abandon_on_cancel: bool
+) -> Callable[Concatenate[AsyncThreadStore, P], Coroutine[Any, Any, R]]:
+    name = op.__name__
+
+    async def call(self: AsyncThreadStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        method: Callable[P, R] = getattr(self.sync_store, name)
+        return await self._run(
+            functools.partial(method, *args, **kwargs), abandon_on_cancel=abandon_on_cancel
+        )
+
+    functools.update_wrapper(call, op, assigned=("__name__",))
+    call.__qualname__ = f"AsyncThreadStore.{name}"
+    call.__doc__ = f"Await ``ThreadStore.{name}`` on a worker thread ({_KIND[abandon_on_cancel]})."
+    return call
+
+
+_KIND = {True: "a read: a cancel abandons it", False: "a write: once begun, it completes"}
+
+
+class AsyncThreadStore:
+    """Any sync :class:`ThreadStore`, offered as coroutines run on a bounded worker pool.
+
+    Every operation keeps the sync signature and returns its result when awaited;
+    ``iter_messages`` is an async iterator. ``async with`` (or :meth:`aclose`) closes the
+    wrapped store. A store belongs to the event loop that first uses it.
+    """
+
+    def __init__(self, store: ThreadStore, *, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
+        self.sync_store = store
+        self.max_workers = max_workers
+        self._limiter = anyio.CapacityLimiter(max_workers)
+        # to_thread needs a limiter; an unbounded one of our own keeps the calls off the
+        # framework's default pool, while the leases on _limiter do the bounding.
+        self._carrier = anyio.CapacityLimiter(math.inf)
+
+    def __repr__(self) -> str:
+        return f"<AsyncThreadStore over {self.sync_store!r}>"
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.sync_store.capabilities
+
+    async def _run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
+        return await _Lease(self._limiter, self._carrier).run(
+            call, abandon_on_cancel=abandon_on_cancel
+        )
+
+    # threads
+    create_thread = _write(ThreadStore.create_thread)
+    get_thread = _read(ThreadStore.get_thread)
+    update_thread = _write(ThreadStore.update_thread)
+    delete_thread = _write(ThreadStore.delete_thread)
+    list_threads = _read(ThreadStore.list_threads)
+    list_thread_ids = _read(ThreadStore.list_thread_ids)
+
+    # messages
+    append_message = _write(ThreadStore.append_message)
+    get_message = _read(ThreadStore.get_message)
+    update_message = _write(ThreadStore.update_message)
+    delete_message = _write(ThreadStore.delete_message)
+    list_messages = _read(ThreadStore.list_messages)
+
+    async def iter_messages(self, thread_id: str, order: Order = "asc") -> AsyncIterator[Message]:
+        """Every message of the thread, pulled from the sync iterator a batch per worker trip.
+
+        Leaving the loop early closes the sync iterator (on a worker, shielded).
+        """
+        messages = await self._run(
+            functools.partial(self.sync_store.iter_messages, thread_id, order),
+            abandon_on_cancel=True,
+        )
+        exhausted = False
+        try:
+            while not exhausted:
+                batch = await self._run(
+                    functools.partial(_take, messages, ITER_BATCH), abandon_on_cancel=True
+                )
+                exhausted = len(batch) < ITER_BATCH
+                for message in batch:
+                    yield message
+        finally:
+            if not exhausted:
+                with anyio.CancelScope(shield=True):
+                    await self._run(_closer(messages), abandon_on_cancel=False)
+
+    # runs
+    create_run = _write(ThreadStore.create_run)
+    get_run = _read(ThreadStore.get_run)
+    update_run = _write(ThreadStore.update_run)
+    update_run_status = _write(ThreadStore.update_run_status)
+    force_update_run_status = _write(ThreadStore.force_update_run_status)
+    list_runs = _read(ThreadStore.list_runs)
+
+    # run steps
+    append_step = _write(ThreadStore.append_step)
+    get_step = _read(ThreadStore.get_step)
+    update_step_status = _write(ThreadStore.update_step_status)
+    update_step = _write(ThreadStore.update_step)
+    list_steps = _read(ThreadStore.list_steps)
+
+    # lifecycle
+    async def aclose(self) -> None:
+        """Close the wrapped store on a worker; shielded, so a cancel cannot leave it open."""
+        with anyio.CancelScope(shield=True):
+            await self._run(self.sync_store.close, abandon_on_cancel=False)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _take(items: Iterator[T], count: int) -> list[T]:
+    return list(itertools.islice(items, count))
+
+
+def _closer(items: Iterator[Any]) -> Callable[[], None]:
+    """How to close an iterator early: generators release what they hold on ``close``."""
+    close: Callable[[], None] | None = getattr(items, "close", None)
+    return close if close is not None else lambda: None
+
+
+def open_store(
+    url: str | os.PathLike[str] | StoreURL | None = None,
+    *,
+    require: Collection[Capability | str] = (),
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    **options: Any,
+) -> AsyncThreadStore:
+    """Open ``url`` like :func:`threadstore.open_store` and wrap it in an AsyncThreadStore.
+
+    A plain function, not a coroutine: opening happens in the calling thread, as at an
+    application's start-up; every later call runs on the store's ``max_workers`` threads.
+    """
+    store = registry.open_store(url, require=require, **options)
+    try:
+        return AsyncThreadStore(store, max_workers=max_workers)
+    except BaseException:
+        store.close()
+        raise
