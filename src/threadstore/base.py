@@ -71,6 +71,13 @@ def _with(record: M, changes: dict[str, Any]) -> M:
     return updated
 
 
+def _rebuilt(record: M, changes: dict[str, Any]) -> M:
+    """A copy of ``record`` with ``changes``, validated as a whole (for fields that must
+    change together, like a step's ``type`` and ``step_details``)."""
+    with _input_rules():
+        return type(record).model_validate({**record.model_dump(), **changes})
+
+
 def _given(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not UNSET}
 
@@ -608,16 +615,8 @@ class BaseThreadStore(ABC):
         if status is not None:
             stamp = _STEP_STAMPS.get(status)
             changes = {"status": status, **({stamp: now()} if stamp else {}), **changes}
-        if "type" in changes:  # type and details must change together, in that order
-            changes = {"type": changes.pop("type"), **changes}
-            return self._change(
-                STEPS,
-                self._scope(thread_id, run_id),
-                step_id,
-                lambda step: RunStep.model_validate({**step.model_dump(), **changes}),
-            )
         return self._change(
-            STEPS, self._scope(thread_id, run_id), step_id, lambda step: _with(step, changes)
+            STEPS, self._scope(thread_id, run_id), step_id, lambda step: _rebuilt(step, changes)
         )
 
     def list_steps(
