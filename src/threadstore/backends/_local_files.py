@@ -1,0 +1,185 @@
+"""POSIX recipes the local-disk backend is built from, each done once and done right.
+
+fsync of files and of the directories that name them, create-only writes through a
+hard link, whole-file locks with ``flock``, and removal that tolerates a concurrent
+remover. Every ``OSError`` becomes :class:`BackendError` naming the path: an I/O
+failure is never mistaken for "not found".
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+
+from threadstore.errors import BackendError
+
+__all__ = [
+    "TEMP_PREFIX",
+    "ReadCounter",
+    "create_file",
+    "fsync_dir",
+    "io_errors",
+    "make_dirs",
+    "pwrite_all",
+    "remove_tree",
+    "shared_lock",
+    "temp_name",
+    "try_exclusive",
+    "write_all",
+]
+
+TEMP_PREFIX = ".tmp-"
+"""Names that start with this are unfinished work; they never match an ID."""
+
+
+@contextmanager
+def io_errors(doing: str, path: str) -> Iterator[None]:
+    """Report an ``OSError`` as :class:`BackendError` that says what failed, and where."""
+    try:
+        yield
+    except OSError as exc:
+        raise BackendError(f"cannot {doing} {path}: {os.strerror(exc.errno or 0)}") from exc
+
+
+@dataclass
+class ReadCounter:
+    """Counts what a store reads, so tests can prove a page costs O(page), not O(thread)."""
+
+    reads: int = 0
+    bytes_read: int = 0
+    records_decoded: int = 0
+
+    def pread(self, fd: int, size: int, offset: int) -> bytes:
+        data = os.pread(fd, size, offset)
+        self.reads += 1
+        self.bytes_read += len(data)
+        return data
+
+    def reset(self) -> None:
+        self.reads = self.bytes_read = self.records_decoded = 0
+
+
+def temp_name(stem: str = "") -> str:
+    return f"{TEMP_PREFIX}{stem}{secrets.token_hex(8)}"
+
+
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    """Write every byte: ``write(2)`` may transfer fewer than asked."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def pwrite_all(fd: int, data: bytes | bytearray, offset: int) -> None:
+    """Write every byte at ``offset``, looping on short writes like :func:`write_all`."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+def fsync_dir(path: str) -> None:
+    """Make the directory's entries (creates, renames, unlinks) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: str, durable: bool) -> None:
+    """Create ``path`` and its missing parents; fsync the parent of each one created."""
+    parent = os.path.dirname(path)
+    if parent != path and not os.path.isdir(parent):
+        make_dirs(parent, durable)
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+        return
+    if durable:
+        fsync_dir(parent)
+
+
+def create_file(path: str, data: bytes, durable: bool) -> bool:
+    """Create ``path`` holding ``data`` unless it exists; return whether this call made it.
+
+    The content is complete before the name appears (temp file, fsync, ``link``), so a
+    reader never sees a partial file, and ``link`` fails rather than overwrite.
+    """
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, temp_name(name + "."))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    if durable:
+        fsync_dir(directory)
+    return True
+
+
+def remove_tree(path: str) -> None:
+    """Remove a file or directory tree; entries another process removes first are fine."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        entries = None
+    if entries is None:
+        _unlink(path)
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            remove_tree(entry.path)
+        else:
+            _unlink(entry.path)
+    with suppress(FileNotFoundError):
+        os.rmdir(path)
+
+
+def _unlink(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+@contextmanager
+def shared_lock(path: str) -> Iterator[None]:
+    """Hold a shared ``flock`` on ``path`` on a descriptor of our own.
+
+    A descriptor per holder keeps holders independent: ``flock`` belongs to the open
+    file description, so threads sharing one descriptor would share (and release)
+    one lock.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def try_exclusive(fd: int) -> bool:
+    """Take an exclusive ``flock`` without waiting; return whether it was free."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        raise
+    return True
