@@ -1,0 +1,318 @@
+"""What the commands print for people: tables, a thread's conversation, summaries.
+
+rich colours the output on a terminal and prints plain text otherwise; stored text is
+always printed as text, never read as markup. Data for programs goes out as JSON
+(``--json``) from the commands, not through here. Progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from threadstore.demo import PAGE_SIZE, DemoEvent
+from threadstore.integrity import VerifyReport
+from threadstore.migrate import KINDS, CopyEvent, CopyReport
+from threadstore.models import (
+    ImageFileContentBlock,
+    ImageURLContentBlock,
+    Message,
+    MessageCreationStepDetails,
+    Page,
+    RefusalContentBlock,
+    Run,
+    RunStep,
+    TextContentBlock,
+    Thread,
+)
+from threadstore.snapshot import ThreadSnapshot
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+_STATUS_STYLE = {
+    "completed": "green",
+    "queued": "yellow",
+    "in_progress": "yellow",
+    "cancelling": "yellow",
+    "requires_action": "magenta",
+    "incomplete": "red",
+    "cancelled": "red",
+    "failed": "red",
+    "expired": "red",
+}
+_ROLE_STYLE = {"user": "bold cyan", "assistant": "bold green"}
+
+
+def _when(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, ""))
+
+
+def _pairs(metadata: Mapping[str, str]) -> str:
+    return " ".join(f"{key}={value}" for key, value in metadata.items())
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr (only when it is a terminal); yields "one more done"."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+# --- backends -----------------------------------------------------------------
+
+
+def backends(rows: Sequence[Mapping[str, Any]]) -> None:
+    table = _table("SCHEME", "DISTRIBUTION", "VERSION", "CAPABILITIES")
+    for row in rows:
+        capabilities = (
+            Text(f"failed to load: {row['error']}", style="red")
+            if row["error"]
+            else Text(", ".join(row["capabilities"]) or "-")
+        )
+        table.add_row(
+            Text(f"{row['scheme']}://", style="bold"),
+            row["distribution"] or "-",
+            row["version"] or "-",
+            capabilities,
+        )
+    out.print(table if rows else "No backends are installed.")
+
+
+# --- threads --------------------------------------------------------------------
+
+
+def thread_list(page: Page[Thread], command: str) -> None:
+    if not page.data:
+        out.print("No threads.")
+        return
+    table = _table("THREAD", "CREATED (UTC)", "METADATA")
+    for thread in page.data:
+        table.add_row(
+            Text(thread.id, style="cyan"), _when(thread.created_at), _pairs(thread.metadata)
+        )
+    out.print(table)
+    if page.has_more:
+        out.print(Text(f"More: {command} --after {page.last_id}", style="dim"))
+
+
+def _content(message: Message) -> str:
+    parts = []
+    for part in message.content:
+        if isinstance(part, TextContentBlock):
+            parts.append(part.text.value)
+        elif isinstance(part, ImageFileContentBlock):
+            parts.append(f"[image file {part.image_file.file_id}]")
+        elif isinstance(part, ImageURLContentBlock):
+            parts.append(f"[image {part.image_url.url}]")
+        elif isinstance(part, RefusalContentBlock):
+            parts.append(f"[refusal] {part.refusal}")
+    return "\n".join(parts)
+
+
+def _message(message: Message) -> None:
+    line = Text.assemble(
+        "  ",
+        (_when(message.created_at), "dim"),
+        "  ",
+        (f"{message.role:<9}", _ROLE_STYLE[message.role]),
+        " ",
+        (message.id, "dim"),
+    )
+    if message.status != "completed":
+        line.append("  ").append_text(_status(message.status))
+    if message.run_id:
+        line.append(f"  run {message.run_id}", style="dim")
+    out.print(line)
+    for text in _content(message).splitlines() or [""]:
+        out.print(Text("      " + text))
+
+
+def _run(run: Run, steps: Sequence[RunStep]) -> None:
+    line = Text.assemble("  ", (run.id, "cyan"), "  ")
+    line.append_text(_status(run.status))
+    line.append(f"  assistant {run.assistant_id}")
+    if run.model:
+        line.append(f"  model {run.model}")
+    line.append(f"  created {_when(run.created_at)}", style="dim")
+    if run.usage:
+        line.append(f"  tokens {run.usage.prompt_tokens}+{run.usage.completion_tokens}")
+    out.print(line)
+    if run.last_error:
+        out.print(Text(f"    {run.last_error.code}: {run.last_error.message}", style="red"))
+    for step in steps:
+        _step(step)
+
+
+def _step_target(step: RunStep) -> str:
+    details = step.step_details
+    if isinstance(details, MessageCreationStepDetails):
+        return f"-> {details.message_creation.message_id}"
+    return ", ".join(call.type for call in details.tool_calls) or "no tool calls"
+
+
+def _step(step: RunStep) -> None:
+    line = Text.assemble("    ", (step.id, "dim"), f"  {step.type}  ")
+    line.append_text(_status(step.status)).append(f"  {_step_target(step)}")
+    out.print(line)
+
+
+def thread_view(snapshot: ThreadSnapshot) -> None:
+    thread = snapshot.thread
+    head = Text.assemble(("thread ", "bold"), (thread.id, "bold cyan"))
+    head.append(f"  created {_when(thread.created_at)} UTC")
+    if thread.metadata:
+        head.append(f"  {_pairs(thread.metadata)}", style="dim")
+    out.print(head)
+    out.print(Text(f"\nmessages ({len(snapshot.messages)}, oldest first)", style="bold"))
+    for message in snapshot.messages:
+        _message(message)
+    out.print(Text(f"\nruns ({len(snapshot.runs)}, oldest first)", style="bold"))
+    for run in snapshot.runs:
+        _run(run, [step for step in snapshot.steps if step.run_id == run.id])
+
+
+# --- demo -----------------------------------------------------------------------
+
+
+def demo_start(url: str) -> None:
+    out.print(Text.assemble(("threadstore demo", "bold"), f": a scripted conversation in {url}"))
+    out.print()
+
+
+def demo_event(event: DemoEvent) -> None:
+    record = event.record
+    if isinstance(record, Thread):
+        out.print(Text.assemble(("thread     ", "bold"), (record.id, "cyan"), " created"))
+    elif isinstance(record, Message):
+        out.print(Text.assemble((f"{record.role:<10} ", _ROLE_STYLE[record.role]), record.text))
+    elif isinstance(record, Run):
+        line = Text.assemble(("run        ", "bold"), (record.id, "cyan"), " ")
+        line.append_text(_status(record.status))
+        if record.usage:
+            line.append(f"  ({record.usage.total_tokens} tokens)", style="dim")
+        out.print(line)
+    elif isinstance(record, RunStep):
+        line = Text.assemble(("step       ", "bold"), (record.id, "cyan"), f" {record.type} ")
+        line.append_text(_status(record.status)).append(f"  {_step_target(record)}")
+        out.print(line)
+    else:
+        ids = " ".join(f"{m.id} ({m.role})" for m in record.data)
+        out.print(
+            Text.assemble(
+                ("page       ", "bold"),
+                ids,
+                (f"  has_more={str(record.has_more).lower()}", "dim"),
+            )
+        )
+
+
+def demo_end(where: str, argument: str, thread_id: str, *, kept: bool) -> None:
+    """Say where the data is (a path or a URL) and which commands to try on ``argument``."""
+    out.print()
+    out.print(
+        f"The messages were read back {PAGE_SIZE} per page, oldest first, "
+        "each page continuing after the last ID of the one before."
+    )
+    if not kept:
+        out.print(
+            Text(
+                f"{where} keeps nothing once this command ends. "
+                "Run `threadstore demo` without --store to keep the data on disk.",
+                style="yellow",
+            )
+        )
+        return
+    out.print(Text.assemble("Your data is in ", (where, "bold"), "."))
+    out.print("Try next:")
+    for command in (
+        f"threadstore ls {argument}",
+        f"threadstore show {argument} {thread_id}",
+        f"threadstore verify {argument}",
+        f"threadstore copy {argument} {argument}-copy",
+    ):
+        out.print(Text(f"  {command}", style="cyan"))
+
+
+# --- copy and verify -----------------------------------------------------------
+
+
+def copy_event(event: CopyEvent) -> None:
+    style = {"created": "green", "conflict": "red"}.get(event.outcome, "dim")
+    err.print(Text(f"{event.outcome} {event.kind} {event.location}", style=style))
+
+
+def copy_summary(report: CopyReport, source: str, target: str) -> None:
+    if report.dry_run:
+        out.print(f"Dry run, nothing written: {source} to {target}")
+    else:
+        out.print(f"Copied {source} to {target}")
+    table = _table("", "WOULD CREATE" if report.dry_run else "CREATED", "UNCHANGED")
+    for kind in KINDS:
+        table.add_row(f"{kind}s", str(report.created[kind]), str(report.unchanged[kind]))
+    out.print(table)
+    if report.conflicts:
+        conflicts = _count(len(report.conflicts), "conflict")
+        out.print(Text(f"{conflicts}, left as they are:", style="red"))
+        for conflict in report.conflicts:
+            out.print(Text(f"  {conflict.location}: {conflict.reason}"))
+
+
+def verify_report(report: VerifyReport, url: str, *, repair: bool) -> None:
+    for finding in report.findings:
+        mark = Text("repaired ", style="green") if finding.repaired else Text("")
+        out.print(
+            Text.assemble(
+                mark,
+                (finding.location, "bold"),
+                f"  {finding.check}: ",
+                (finding.detail, "" if finding.repaired else "red"),
+            )
+        )
+    counts = ", ".join(_count(n, kind[:-1]) for kind, n in report.checked.items())
+    out.print(f"Checked {url}: {counts}.")
+    if not report.storage_checked:
+        note = "This backend offers no storage checks"
+        out.print(Text(f"{note}; --repair changed nothing." if repair else f"{note}.", style="dim"))
+    left = sum(not finding.repaired for finding in report.findings)
+    repaired = len(report.findings) - left
+    if left:
+        out.print(Text(f"{_count(left, 'problem')} found.", style="bold red"))
+    else:
+        out.print(Text("No problems found.", style="bold green"))
+    if repaired:
+        out.print(Text(f"{_count(repaired, 'problem')} repaired.", style="green"))

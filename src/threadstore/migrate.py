@@ -1,0 +1,256 @@
+"""Copy threads, with their messages, runs and steps, from one store to another.
+
+The copy is exact and resumable. Records keep their IDs, timestamps and statuses, and
+each list keeps its order, because records are appended to the target in the source's
+order. Each list of the target is read side by side with the source's: a record already
+there with the same ID at the same position is compared (equal: skipped; different: a
+conflict), and what the target lacks is appended after it. An interrupted copy therefore
+leaves a prefix of each list, and running it again finishes the job without duplicates.
+Nothing in the target is ever overwritten or deleted.
+
+    >>> from threadstore import open_store, Message
+    >>> source, target = open_store("memory://"), open_store("memory://")
+    >>> thread = source.create_thread()
+    >>> _ = source.append_message(thread.id, Message.user("hi"))
+    >>> copy_store(source, target).created["message"]
+    1
+    >>> copy_store(source, target).unchanged["message"]
+    1
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal, TypeVar
+
+from threadstore.errors import AlreadyExistsError, NotFoundError
+from threadstore.models import Thread, WireModel
+from threadstore.protocol import ThreadStore
+from threadstore.snapshot import every
+
+__all__ = ["Conflict", "CopyEvent", "CopyReport", "StoreCopy", "copy_store"]
+
+M = TypeVar("M", bound=WireModel)
+Outcome = Literal["created", "unchanged", "conflict"]
+KINDS = ("thread", "message", "run", "step")
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A record the copy left alone because the target disagrees with the source."""
+
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CopyEvent:
+    """What happened to one record, for progress displays and logs."""
+
+    outcome: Outcome
+    kind: str
+    location: str
+
+
+@dataclass
+class CopyReport:
+    """Counts by kind (``thread``, ``message``, ``run``, ``step``) and the conflicts found.
+
+    In a dry run, ``created`` counts what would have been created.
+    """
+
+    dry_run: bool = False
+    created: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "created": {kind: self.created[kind] for kind in KINDS},
+            "unchanged": {kind: self.unchanged[kind] for kind in KINDS},
+            "conflicts": [
+                {"location": conflict.location, "reason": conflict.reason}
+                for conflict in self.conflicts
+            ],
+        }
+
+
+def _wire(record: WireModel) -> object:
+    return record.model_dump(mode="json")
+
+
+class StoreCopy:
+    """Copies threads from ``source`` to ``target`` one at a time, tallying a report.
+
+    Use :func:`copy_store` for the whole job; this class lets a caller show progress
+    between threads (``thread_ids`` first, then ``copy_thread`` for each).
+    """
+
+    def __init__(
+        self,
+        source: ThreadStore,
+        target: ThreadStore,
+        *,
+        dry_run: bool = False,
+        on_event: Callable[[CopyEvent], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.report = CopyReport(dry_run=dry_run)
+        self._on_event = on_event
+
+    def thread_ids(self, wanted: Iterable[str] | None = None) -> list[str]:
+        """The source's thread IDs, or ``wanted`` once each exists (else ``ThreadNotFound``)."""
+        if wanted is None:
+            return self.source.list_thread_ids()
+        chosen = list(dict.fromkeys(wanted))
+        for thread_id in chosen:
+            self.source.get_thread(thread_id)
+        return chosen
+
+    def copy_thread(self, thread_id: str) -> None:
+        """Bring one thread and everything under it into the target."""
+        try:
+            thread = self.source.get_thread(thread_id)
+        except NotFoundError:
+            self._conflict("thread", thread_id, "the thread left the source during the copy")
+            return
+        in_target = self._sync_thread(thread)
+        if in_target is None:
+            return
+        source, target = self.source, self.target
+        self._sync_list(
+            "message",
+            thread_id,
+            source.iter_messages(thread_id),
+            target.iter_messages(thread_id) if in_target else iter(()),
+            partial(target.append_message, thread_id),
+        )
+        runs = self._sync_list(
+            "run",
+            thread_id,
+            every(partial(source.list_runs, thread_id)),
+            every(partial(target.list_runs, thread_id)) if in_target else iter(()),
+            partial(target.create_run, thread_id),
+        )
+        for run_id, run_in_target in runs:
+            self._sync_list(
+                "step",
+                f"{thread_id}/runs/{run_id}",
+                every(partial(source.list_steps, thread_id, run_id)),
+                every(partial(target.list_steps, thread_id, run_id)) if run_in_target else iter(()),
+                partial(target.append_step, thread_id, run_id),
+            )
+
+    def _sync_thread(self, thread: Thread) -> bool | None:
+        """Create or compare the thread record itself.
+
+        Returns whether the target held it before, or ``None`` when it could not be put
+        in place. A thread that differs is a conflict, but its lists are still copied.
+        """
+        try:
+            existing = self.target.get_thread(thread.id)
+        except NotFoundError:
+            placed = self._create("thread", thread.id, partial(self.target.create_thread, thread))
+            return False if placed else None
+        if _wire(existing) != _wire(thread):
+            self._conflict("thread", thread.id, "the target's thread differs from the source's")
+        else:
+            self._count("unchanged", "thread", thread.id)
+        return True
+
+    def _sync_list(
+        self,
+        kind: str,
+        parent: str,
+        source_items: Iterator[M],
+        target_items: Iterator[M],
+        create: Callable[[M], object],
+    ) -> list[tuple[str, bool]]:
+        """Walk one list of the source beside the same list of the target.
+
+        Returns the records the target holds (or, in a dry run, would hold) with the
+        same ID at the same position, each with whether it was there before.
+        """
+        kept: list[tuple[str, bool]] = []
+        plural = f"{kind}s"
+        target_done = False
+        for item in source_items:
+            item_id: str = getattr(item, "id")  # noqa: B009 - every record has an id
+            location = f"{parent}/{plural}/{item_id}"
+            there = None if target_done else next(target_items, None)
+            if there is None:
+                target_done = True
+                if self._create(kind, location, partial(create, item)):
+                    kept.append((item_id, False))
+                continue
+            there_id: str = getattr(there, "id")  # noqa: B009
+            if there_id != item_id:
+                self._conflict(
+                    kind,
+                    location,
+                    f"the target's {plural} of {parent} diverge here: it has {there_id!r} "
+                    f"where the source has {item_id!r}; the rest of this list was not copied",
+                )
+                return kept
+            if _wire(there) != _wire(item):
+                self._conflict(kind, location, f"the target's {kind} differs from the source's")
+            else:
+                self._count("unchanged", kind, location)
+            kept.append((item_id, True))
+        extra = None if target_done else next(target_items, None)
+        if extra is not None:
+            extra_id: str = getattr(extra, "id")  # noqa: B009
+            self._conflict(
+                kind,
+                f"{parent}/{plural}/{extra_id}",
+                f"the target has {plural} of {parent} that the source lacks, from this one on",
+            )
+        return kept
+
+    def _create(self, kind: str, location: str, write: Callable[[], object]) -> bool:
+        """Write one record (unless this is a dry run); whether it is now in place."""
+        if not self.report.dry_run:
+            try:
+                write()
+            except AlreadyExistsError:
+                self._conflict(kind, location, "another writer created it during the copy")
+                return False
+        self._count("created", kind, location)
+        return True
+
+    def _count(self, outcome: Outcome, kind: str, location: str) -> None:
+        (self.report.created if outcome == "created" else self.report.unchanged)[kind] += 1
+        self._emit(outcome, kind, location)
+
+    def _conflict(self, kind: str, location: str, reason: str) -> None:
+        self.report.conflicts.append(Conflict(location, reason))
+        self._emit("conflict", kind, location)
+
+    def _emit(self, outcome: Outcome, kind: str, location: str) -> None:
+        if self._on_event is not None:
+            self._on_event(CopyEvent(outcome, kind, location))
+
+
+def copy_store(
+    source: ThreadStore,
+    target: ThreadStore,
+    thread_ids: Iterable[str] | None = None,
+    *,
+    dry_run: bool = False,
+    on_event: Callable[[CopyEvent], None] | None = None,
+) -> CopyReport:
+    """Copy every thread of ``source`` (or those named) into ``target``; see the module doc."""
+    copy = StoreCopy(source, target, dry_run=dry_run, on_event=on_event)
+    for thread_id in copy.thread_ids(thread_ids):
+        copy.copy_thread(thread_id)
+    return copy.report
