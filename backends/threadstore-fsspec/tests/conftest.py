@@ -1,0 +1,77 @@
+"""One moto S3 server per test session on 127.0.0.1, and a fresh prefix per test.
+
+Dummy AWS credentials replace the environment's before anything else, so no request can
+reach real AWS, unless ``THREADSTORE_TEST_S3_URL`` asks for a real endpoint (then the
+environment's credentials are kept for it; moto tests still only talk to 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing-key-id",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret",
+    "AWS_SESSION_TOKEN": "testing-token",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+if not os.environ.get("THREADSTORE_TEST_S3_URL"):
+    os.environ.update(_TEST_CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        os.environ.pop(name, None)
+
+BUCKET = "threadstore-tests"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a moto server with the test bucket in it."""
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir(BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def make_s3_url() -> Callable[..., str]:
+    """``make_s3_url(endpoint, **options)``: the URL of a fresh, empty store there."""
+
+    def make(endpoint: str, **options: object) -> str:
+        query = "".join(f"&{name}={value}" for name, value in options.items())
+        return f"s3://{BUCKET}/{uuid.uuid4().hex}?endpoint_url={endpoint}{query}"
+
+    return make
+
+
+@pytest.fixture
+def s3_url(s3_endpoint: str, make_s3_url: Callable[..., str]) -> str:
+    """A fresh, empty store on the moto server."""
+    return make_s3_url(s3_endpoint)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_s3: runs against THREADSTORE_TEST_S3_URL; deselected when it is unset"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip, not pass) the real-endpoint tests when no endpoint is given."""
+    if os.environ.get("THREADSTORE_TEST_S3_URL"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("real_s3")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("real_s3")]

@@ -1,0 +1,151 @@
+"""The probe fails closed; lost answers are reconciled; options are checked; no secret leaks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from fsspec_fault_proxy import FaultProxy
+from threadstore_fsspec import FsspecThreadStore
+
+from threadstore import Message, Run, open_store
+from threadstore.errors import AlreadyExistsError, BackendError, InvalidRequestError
+
+
+@pytest.fixture
+def proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
+    with FaultProxy(s3_endpoint) as running:
+        yield running
+
+
+@pytest.fixture
+def url_via(proxy: FaultProxy, make_s3_url: Callable[..., str]) -> Callable[..., str]:
+    """A fresh store reached through the proxy."""
+    return lambda **options: make_s3_url(proxy.url, max_attempts=4, **options)
+
+
+def test_probe_refuses_a_store_that_ignores_conditions(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    proxy.strip_conditions = True
+    with pytest.raises(BackendError, match="ignored If-None-Match"):
+        open_store(url_via())
+
+
+def test_probe_can_be_switched_off_explicitly(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    proxy.strip_conditions = True
+    with open_store(url_via(check_conditional_writes="false")) as store:
+        assert store.create_thread().id
+
+
+def test_probe_refuses_a_botocore_without_the_fields(
+    s3_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_store(s3_url, check_conditional_writes=False) as store:
+        assert isinstance(store, FsspecThreadStore)
+        client = store._run(store._objects.client)
+        members = client.meta.service_model.operation_model("PutObject").input_shape.members
+        monkeypatch.delitem(members, "IfNoneMatch")
+        with pytest.raises(BackendError, match="does not know PutObject IfNoneMatch"):
+            store._run(store._objects.probe, store._layout.root)
+
+
+def test_other_fsspec_protocols_fail_closed(s3_endpoint: str) -> None:
+    for url in ["fsspec+memory://bucket/x", "fsspec+file://bucket/x"]:
+        with pytest.raises(BackendError, match="not supported"):
+            open_store(url)
+
+
+def test_lost_answer_to_a_create_is_reconciled(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    """The slot PUT lands but its answer is lost; the retry sees 412 and finds our token."""
+    with open_store(url_via()) as store:
+        thread = store.create_thread()
+        lost = {"done": False}
+
+        def lose_first_slot_write(method: str, path: str, headers: dict[str, str]) -> bool:
+            if method == "PUT" and "/seq/" in path and not lost["done"]:
+                lost["done"] = True
+                return True
+            return False
+
+        proxy.lose_answer = lose_first_slot_write
+        sent = store.append_message(thread.id, Message.user("once"))
+        store.append_message(thread.id, Message.user("twice"))
+        assert proxy.lost
+        assert "412" not in proxy.lost[0]
+        assert [m.text for m in store.iter_messages(thread.id)] == ["once", "twice"]
+        assert store.get_message(thread.id, sent.id) == sent
+
+
+def test_lost_answer_to_a_claim_is_reconciled(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    """The ID claim lands but its answer is lost: no AlreadyExistsError, no duplicate."""
+    with open_store(url_via()) as store:
+        thread = store.create_thread()
+        proxy.lose_answer = lambda method, path, headers: (
+            method == "PUT" and "/id/msg_mine" in path and not proxy.lost
+        )
+        store.append_message(thread.id, Message.user("mine", id="msg_mine"))
+        assert [m.id for m in store.iter_messages(thread.id)] == ["msg_mine"]
+        with pytest.raises(AlreadyExistsError):
+            store.append_message(thread.id, Message.user("again", id="msg_mine"))
+
+
+def test_lost_answer_to_a_compare_and_set_is_reconciled(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    """The run's If-Match PUT lands but the answer is lost: the claim still reports a win."""
+    with open_store(url_via()) as store:
+        thread = store.create_thread()
+        run = store.create_run(thread.id, Run(assistant_id="asst_1"))
+        proxy.lose_answer = lambda method, path, headers: (
+            method == "PUT" and "if-match" in headers and not proxy.lost
+        )
+        moved = store.update_run_status(thread.id, run.id, "in_progress", expected="queued")
+        assert proxy.lost
+        assert moved.status == "in_progress"
+        assert store.get_run(thread.id, run.id) == moved
+
+
+def test_unknown_options_and_bad_urls_are_refused(s3_url: str) -> None:
+    with pytest.raises(InvalidRequestError, match="colour"):
+        open_store(s3_url, colour="blue")
+    with pytest.raises(InvalidRequestError, match="needs a bucket"):
+        open_store("s3:///prefix")
+    with pytest.raises(InvalidRequestError, match="prefix"):
+        open_store("s3://bucket/a/../b")
+
+
+def test_keyword_options_win_over_the_query(
+    s3_endpoint: str, make_s3_url: Callable[..., str]
+) -> None:
+    with open_store(make_s3_url("http://127.0.0.1:9"), endpoint_url=s3_endpoint) as store:
+        assert store.create_thread().id
+
+
+SECRETS = ["AKIA-NOT-REAL-KEY-ID", "very-secret-access-key", "very-secret-session-token"]
+
+
+def test_secrets_never_show(
+    s3_endpoint: str, make_s3_url: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="threadstore")
+    key, secret, token = SECRETS
+    with open_store(make_s3_url(s3_endpoint, key=key, secret=secret, token=token)) as store:
+        shown = repr(store) + str(store)
+        store.create_thread()
+    dead = make_s3_url("http://127.0.0.1:9", max_attempts=1, connect_timeout=1)
+    with pytest.raises(BackendError) as failure:
+        open_store(dead, key=key, secret=secret, token=token)
+    with pytest.raises(InvalidRequestError) as bad:
+        open_store(make_s3_url(s3_endpoint, secret=secret), anon="not-a-bool")
+    text = "\n".join([shown, str(failure.value), str(bad.value), caplog.text])
+    assert "***" in shown
+    for value in SECRETS:
+        assert value not in text
