@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import math
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -48,12 +47,11 @@ __all__ = ["DEFAULT_MAX_WORKERS", "AsyncThreadStore", "open_store"]
 DEFAULT_MAX_WORKERS = 16
 """Worker threads a store uses at most, unless told otherwise."""
 
-ITER_BATCH = 100
-"""Messages ``iter_messages`` pulls from the sync iterator per trip to a worker."""
+ITER_PAGE = 100
+"""Messages ``iter_messages`` fetches per trip to a worker: the largest page a store serves."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
-T = TypeVar("T")
 
 
 class _Lease:
@@ -170,6 +168,11 @@ class AsyncThreadStore:
     def capabilities(self) -> frozenset[Capability]:
         return self.sync_store.capabilities
 
+    @property
+    def busy_workers(self) -> int:
+        """Calls holding a worker now, abandoned reads still running included."""
+        return int(self._limiter.borrowed_tokens)
+
     async def _run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
         return await _Lease(self._limiter, self._carrier).run(
             call, abandon_on_cancel=abandon_on_cancel
@@ -191,27 +194,19 @@ class AsyncThreadStore:
     list_messages = _read(ThreadStore.list_messages)
 
     async def iter_messages(self, thread_id: str, order: Order = "asc") -> AsyncIterator[Message]:
-        """Every message of the thread, pulled from the sync iterator a batch per worker trip.
+        """Every message of the thread, one ``list_messages`` page per trip to a worker.
 
-        Leaving the loop early closes the sync iterator (on a worker, shielded).
+        Cursor paging holds nothing between pages, so leaving the loop early leaves
+        nothing open; a cancel during a fetch abandons it like any read.
         """
-        messages = await self._run(
-            functools.partial(self.sync_store.iter_messages, thread_id, order),
-            abandon_on_cancel=True,
-        )
-        exhausted = False
-        try:
-            while not exhausted:
-                batch = await self._run(
-                    functools.partial(_take, messages, ITER_BATCH), abandon_on_cancel=True
-                )
-                exhausted = len(batch) < ITER_BATCH
-                for message in batch:
-                    yield message
-        finally:
-            if not exhausted:
-                with anyio.CancelScope(shield=True):
-                    await self._run(_closer(messages), abandon_on_cancel=False)
+        after: str | None = None
+        while True:
+            page = await self.list_messages(thread_id, limit=ITER_PAGE, order=order, after=after)
+            for message in page.data:
+                yield message
+            if not page.has_more:
+                return
+            after = page.last_id
 
     # runs
     create_run = _write(ThreadStore.create_run)
@@ -244,16 +239,6 @@ class AsyncThreadStore:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _take(items: Iterator[T], count: int) -> list[T]:
-    return list(itertools.islice(items, count))
-
-
-def _closer(items: Iterator[Any]) -> Callable[[], None]:
-    """How to close an iterator early: generators release what they hold on ``close``."""
-    close: Callable[[], None] | None = getattr(items, "close", None)
-    return close if close is not None else lambda: None
 
 
 def open_store(
