@@ -22,6 +22,7 @@ __all__ = [
     "TEMP_PREFIX",
     "ReadCounter",
     "create_file",
+    "failure",
     "fsync_dir",
     "io_errors",
     "make_dirs",
@@ -37,13 +38,18 @@ TEMP_PREFIX = ".tmp-"
 """Names that start with this are unfinished work; they never match an ID."""
 
 
+def failure(doing: str, path: str, exc: OSError) -> BackendError:
+    """The :class:`BackendError` for an ``OSError``: what failed, where, and why."""
+    return BackendError(f"cannot {doing} {path}: {os.strerror(exc.errno or 0)}")
+
+
 @contextmanager
 def io_errors(doing: str, path: str) -> Iterator[None]:
-    """Report an ``OSError`` as :class:`BackendError` that says what failed, and where."""
+    """Report an ``OSError`` as :class:`BackendError` (see :func:`failure`)."""
     try:
         yield
     except OSError as exc:
-        raise BackendError(f"cannot {doing} {path}: {os.strerror(exc.errno or 0)}") from exc
+        raise failure(doing, path, exc) from exc
 
 
 @dataclass

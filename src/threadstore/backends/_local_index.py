@@ -153,12 +153,20 @@ class Index:
         self.counter = counter
         self.durable = durable
         self.header: Header | None = None
+        self._found: dict[bytes, tuple[int, Slot | None]] = {}  # probes since the last load
 
     # --- header and trust ----------------------------------------------------
 
     def load(self) -> None:
         """Read the header (another process may have changed it since we last looked)."""
-        self.header = Header.unpack(self.counter.pread(self.fd, _HEADER_SIZE, 0))
+        header = Header.unpack(self.counter.pread(self.fd, _HEADER_SIZE, 0))
+        if (
+            header is not None
+            and header.table + header.capacity * _SLOT.size > os.fstat(self.fd).st_size
+        ):
+            header = None  # the table is cut short: not to be believed
+        self.header = header
+        self._found.clear()
 
     def trusted(self, log_size: int) -> bool:
         """Whether the table can be believed up to ``covered`` (else: rebuild it)."""
@@ -216,11 +224,20 @@ class Index:
             self._grow()
         index, found = self._find(key)
         os.pwrite(self.fd, _SLOT.pack(key, *slot), header.table + index * _SLOT.size)
-        if found is None:
+        if found is None:  # a gap is filled: remembered gaps may be this one
             header.used += 1
+            self._found = {k: v for k, v in self._found.items() if v[1] is not None}
+        self._found[key] = index, slot
 
     def _find(self, key: bytes) -> tuple[int, Slot | None]:
-        """The slot index holding ``key`` (and its value), or the empty one it would take."""
+        """The slot index holding ``key`` (and its value), or the empty one it would take.
+
+        Probes are remembered until the next :meth:`load`: while the caller holds the
+        lock, only this object changes the table.
+        """
+        known = self._found.get(key)
+        if known is not None:
+            return known
         header = self._header()
         mask = header.capacity - 1
         index = int.from_bytes(key[:8], "little") & mask
@@ -232,10 +249,11 @@ class Index:
                 raise self._damaged("the table is cut short")
             for at in range(0, size, _SLOT.size):
                 found = block[at : at + 16]
-                if found == key:
-                    return index + at // _SLOT.size, Slot(*_VALUE.unpack_from(block, at + 16))
-                if found == _EMPTY:
-                    return index + at // _SLOT.size, None
+                if found in (key, _EMPTY):
+                    value = Slot(*_VALUE.unpack_from(block, at + 16)) if found == key else None
+                    result = index + at // _SLOT.size, value
+                    self._found[key] = result
+                    return result
             index = (index + count) & mask
         raise self._damaged("the table has no free slot")
 
@@ -257,6 +275,7 @@ class Index:
         start = max(end, header.table + len(old))
         pwrite_all(self.fd, table, start)
         header.table, header.capacity = start, capacity
+        self._found.clear()
 
     def rebuild(self, entries: Iterable[Entry], covered: int) -> None:
         """Replace the whole table with one built from ``entries`` (the log from its start)."""
@@ -269,9 +288,12 @@ class Index:
         table = bytearray(capacity * _SLOT.size)
         for key, slot in latest.items():
             _place(table, capacity, key, slot)
-        # The on-disk header is untrusted while this runs, so overwriting in place is safe.
+        os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
+        if self.durable:
+            os.fdatasync(self.fd)
         pwrite_all(self.fd, table, _HEADER_SIZE)
         os.ftruncate(self.fd, _HEADER_SIZE + len(table))
+        self._found.clear()
         self.header = Header(0, BOOT_ID or _EMPTY, covered, _HEADER_SIZE, capacity, len(latest))
         self.commit(covered)
 

@@ -21,8 +21,9 @@ import os
 import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
+from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +32,7 @@ from threadstore.backends._local_files import (
     TEMP_PREFIX,
     ReadCounter,
     create_file,
+    failure,
     fsync_dir,
     io_errors,
     make_dirs,
@@ -274,15 +276,9 @@ class LocalThreadStore(BaseThreadStore):
 
     # --- locking and keeping the index current --------------------------------
 
-    @contextmanager
-    def _locked(self, thread_id: str, exclusive: bool) -> Iterator[_Thread | None]:
-        """The thread, locked and with a current index; ``None`` if it does not exist."""
-        handle = self._lock(thread_id, exclusive)
-        try:
-            yield handle
-        finally:
-            if handle is not None:
-                self._unlock(handle)
+    def _locked(self, thread_id: str, exclusive: bool) -> _Locked:
+        """``with`` it: the thread, locked, its index current; ``None`` if it does not exist."""
+        return _Locked(self, thread_id, exclusive)
 
     def _lock(self, thread_id: str, exclusive: bool) -> _Thread | None:
         for _ in range(2):  # a cached thread may have been deleted: then look again
@@ -291,8 +287,10 @@ class LocalThreadStore(BaseThreadStore):
                 return None
             handle.mutex.acquire()
             try:
-                with io_errors("lock", handle.log_path):
+                try:
                     fcntl.flock(handle.log_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                except OSError as exc:
+                    raise failure("lock", handle.log_path, exc) from exc
                 if self._refresh(handle, exclusive):
                     return handle
             except BaseException:
@@ -314,7 +312,7 @@ class LocalThreadStore(BaseThreadStore):
     def _refresh(self, handle: _Thread, exclusive: bool) -> bool:
         """Bring the index up to the log (repairing it if needed); return if the thread lives."""
         index = handle.index
-        with io_errors("read", index.path):
+        try:
             index.load()
             size = os.fstat(handle.log_fd).st_size
             if not index.current(size):
@@ -325,6 +323,8 @@ class LocalThreadStore(BaseThreadStore):
                 if not index.current(size):
                     self._repair(handle, size)
             slot = index.get(item_key("thread", "", handle.id))
+        except OSError as exc:
+            raise failure("read", index.path, exc) from exc
         if slot is None:
             raise CorruptDataError(f"{handle.log_path} does not start with its thread record")
         return slot.live
@@ -338,6 +338,8 @@ class LocalThreadStore(BaseThreadStore):
         index = handle.index
         trusted = index.trusted(size)
         start = index.header.covered if trusted and index.header is not None else 0
+        if size - start > start:  # a long tail: one pass over the log beats slot-by-slot replay
+            trusted, start = False, 0
         entries, end = scan(handle.log_fd, start, size, handle.log_path, self.stats)
         if end < size:
             log.warning(
@@ -368,13 +370,16 @@ class LocalThreadStore(BaseThreadStore):
             raise BackendError(
                 f"cannot append to {handle.log_path}: {os.strerror(exc.errno or 0)}"
             ) from exc
-        with io_errors("update", handle.index.path):
+        try:
             handle.index.apply(entry)
             handle.index.commit(entry.offset + entry.length)
-            handle.commits += 1
-            if self.durable and handle.commits >= SYNC_EVERY:
+        except OSError as exc:  # the line is safe in the log; the next writer re-indexes it
+            raise failure("update", handle.index.path, exc) from exc
+        handle.commits += 1
+        if self.durable and handle.commits >= SYNC_EVERY:
+            with io_errors("sync", handle.index.path):
                 handle.index.sync()
-                handle.commits = 0
+            handle.commits = 0
 
     def _write(
         self,
@@ -393,8 +398,7 @@ class LocalThreadStore(BaseThreadStore):
         self._commit(handle, Entry(op, kind, run, record_id, seq, header.covered, len(line)), line)
 
     def _read(self, handle: _Thread, kind: Kind[M], slot: Slot, record_id: str | None) -> M:
-        with io_errors("read", handle.log_path):
-            line = self.stats.pread(handle.log_fd, slot.length, slot.offset)
+        line = self.stats.pread(handle.log_fd, slot.length, slot.offset)
         where = f"{handle.log_path} at byte {slot.offset}"
         data = data_of(line) if len(line) == slot.length else None
         if data is None:
@@ -414,10 +418,9 @@ class LocalThreadStore(BaseThreadStore):
         """The record's live slot; ``None`` if it, or the run it belongs to, is gone."""
         name, run = _names(kind, scope)
         index = handle.index
-        with io_errors("read", index.path):
-            if run and not _live(index.get(item_key("run", "", run))):
-                return None
-            slot = index.get(item_key(name, run, record_id))
+        if run and not _live(index.get(item_key("run", "", run))):
+            return None
+        slot = index.get(item_key(name, run, record_id))
         return slot if _live(slot) else None
 
     # --- storage hooks --------------------------------------------------------
@@ -432,13 +435,11 @@ class LocalThreadStore(BaseThreadStore):
             if handle is None:
                 raise missing_scope(scope)
             index = handle.index
-            with io_errors("read", index.path):
-                if run and not _live(index.get(item_key("run", "", run))):
-                    raise missing_scope(scope)
-                if _live(index.get(item_key(name, run, record_id))):
-                    raise AlreadyExistsError(f"{name} {record_id!r} already exists")
-                seq = index.count(name, run)
-            self._write(handle, "add", name, record_id, seq, run, record)
+            if run and not _live(index.get(item_key("run", "", run))):
+                raise missing_scope(scope)
+            if _live(index.get(item_key(name, run, record_id))):
+                raise AlreadyExistsError(f"{name} {record_id!r} already exists")
+            self._write(handle, "add", name, record_id, index.count(name, run), run, record)
 
     def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
         with self._locked(scope[0] if scope else record_id, exclusive=False) as handle:
@@ -484,30 +485,29 @@ class LocalThreadStore(BaseThreadStore):
             if handle is None:
                 raise missing_scope(scope[:1])
             index = handle.index
-            with io_errors("read", index.path):
-                if run and not _live(index.get(item_key("run", "", run))):
-                    raise missing_scope(scope)
-                total = index.count(name, run)
-                if cursor is None:
-                    position = total if descending else -1
-                else:
-                    at = index.get(item_key(name, run, cursor))
-                    if at is None or not at.live:
-                        raise CursorNotFound(cursor)
-                    position = at.seq
-                step = -1 if descending else 1
-                found: list[Slot] = []
+            if run and not _live(index.get(item_key("run", "", run))):
+                raise missing_scope(scope)
+            total = index.count(name, run)
+            if cursor is None:
+                position = total if descending else -1
+            else:
+                at = index.get(item_key(name, run, cursor))
+                if at is None or not at.live:
+                    raise CursorNotFound(cursor)
+                position = at.seq
+            step = -1 if descending else 1
+            found: list[Slot] = []
+            position += step
+            while 0 <= position < total and len(found) < count:
+                slot = index.get(position_key(name, run, position))
+                if slot is None:
+                    raise CorruptDataError(
+                        f"damaged index {index.path}: no {name} at position {position} "
+                        "(it is derived from the log; remove it and it is rebuilt)"
+                    )
+                if slot.live:
+                    found.append(slot)
                 position += step
-                while 0 <= position < total and len(found) < count:
-                    slot = index.get(position_key(name, run, position))
-                    if slot is None:
-                        raise CorruptDataError(
-                            f"damaged index {index.path}: no {name} at position {position} "
-                            "(it is derived from the log; remove it and it is rebuilt)"
-                        )
-                    if slot.live:
-                        found.append(slot)
-                    position += step
             return [self._read(handle, kind, slot, None) for slot in found]
 
     # --- threads: one directory each ----------------------------------------
@@ -640,3 +640,30 @@ class LocalThreadStore(BaseThreadStore):
                 handle.index.sync()
         except (OSError, BackendError) as exc:  # the index is derived: a reboot rebuilds it
             log.warning("could not sync %s: %s", handle.index.path, exc)
+
+
+class _Locked:
+    """A thread held for one operation; an ``OSError`` inside becomes a BackendError."""
+
+    __slots__ = ("exclusive", "handle", "store", "thread_id")
+
+    def __init__(self, store: LocalThreadStore, thread_id: str, exclusive: bool) -> None:
+        self.store = store
+        self.thread_id = thread_id
+        self.exclusive = exclusive
+        self.handle: _Thread | None = None
+
+    def __enter__(self) -> _Thread | None:
+        self.handle = self.store._lock(self.thread_id, self.exclusive)
+        return self.handle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.handle is not None:
+            self.store._unlock(self.handle)
+            if isinstance(exc, OSError):
+                raise failure("use thread directory", self.handle.path, exc) from exc
