@@ -50,7 +50,11 @@ LOOKAHEAD = 4
 _PLACEMENT_ATTEMPTS = 1000
 _CAS_ATTEMPTS = 1000
 _CACHE_ENTRIES = 10_000
-_S3_PROTOCOLS = ("s3", "s3a")
+_APPEND_LOCKS: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+"""One lock per list for every store object in the process (all run on s3fs's one loop):
+appends from one process queue up instead of colliding on the head slot."""
 
 
 class FsspecOptions(BaseModel):
@@ -203,9 +207,6 @@ class FsspecThreadStore(BaseThreadStore):
         self._generations: _Recent[str, str] = _Recent()
         self._heads: _Recent[str, int] = _Recent()
         self._seqs: _Recent[tuple[str, str], int] = _Recent()
-        self._append_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
         self._measurement: Measurement | None = None
 
     # --- opening ------------------------------------------------------------------------
@@ -373,7 +374,8 @@ class FsspecThreadStore(BaseThreadStore):
         """Claim the record's ID, then create the next free slot for it (see §6.3)."""
         record_id: str = getattr(record, "id")  # noqa: B009
         token = new_token()
-        lock = self._append_locks.setdefault(log, asyncio.Lock())
+        place = (self._objects.fs.endpoint_url or "", self._objects.bucket, log)
+        lock = _APPEND_LOCKS.setdefault(place, asyncio.Lock())
         async with lock:
             known = self._heads.get(log) or 0
             body = {"seq": known + 1 if known else 0, "record": _dump(record)}
