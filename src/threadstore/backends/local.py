@@ -399,17 +399,42 @@ class LocalThreadStore(BaseThreadStore):
 
     def _read(self, handle: _Thread, kind: Kind[M], slot: Slot, record_id: str | None) -> M:
         line = self.stats.pread(handle.log_fd, slot.length, slot.offset)
+        record = self._decode(handle, kind, slot, line)
+        if record_id is not None and getattr(record, "id", None) != record_id:
+            raise CorruptDataError(
+                f"damaged index {handle.index.path}: it places {record_id!r} at byte "
+                f"{slot.offset} of the log (it is derived from the log; remove it and it "
+                "is rebuilt)"
+            )
+        return record
+
+    def _read_all(self, handle: _Thread, kind: Kind[M], slots: list[Slot]) -> list[M]:
+        """The records at ``slots``, in that order; adjacent lines come in one read."""
+        lines: dict[int, bytes] = {}
+        ordered = sorted(slots)
+        start = 0
+        while start < len(ordered):
+            end = start + 1
+            while end < len(ordered) and ordered[end].offset == (
+                ordered[end - 1].offset + ordered[end - 1].length
+            ):
+                end += 1
+            first, last = ordered[start], ordered[end - 1]
+            size = last.offset + last.length - first.offset
+            block = self.stats.pread(handle.log_fd, size, first.offset)
+            for slot in ordered[start:end]:
+                at = slot.offset - first.offset
+                lines[slot.offset] = block[at : at + slot.length]
+            start = end
+        return [self._decode(handle, kind, slot, lines[slot.offset]) for slot in slots]
+
+    def _decode(self, handle: _Thread, kind: Kind[M], slot: Slot, line: bytes) -> M:
         where = f"{handle.log_path} at byte {slot.offset}"
         data = data_of(line) if len(line) == slot.length else None
         if data is None:
             raise CorruptDataError(f"corrupt log record in {where}")
         record = decode(kind, data, where)
         self.stats.records_decoded += 1
-        if record_id is not None and getattr(record, "id", None) != record_id:
-            raise CorruptDataError(
-                f"damaged index {handle.index.path}: it places {record_id!r} at {where} "
-                "(it is derived from the log; remove it and it is rebuilt)"
-            )
         return record
 
     def _locate(
@@ -508,7 +533,7 @@ class LocalThreadStore(BaseThreadStore):
                 if slot.live:
                     found.append(slot)
                 position += step
-            return [self._read(handle, kind, slot, None) for slot in found]
+            return self._read_all(handle, kind, found)
 
     # --- threads: one directory each ----------------------------------------
 
