@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import repeat
 from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from threadstore.errors import CorruptDataError, NotFoundError
@@ -31,11 +32,11 @@ from threadstore.models import (
     WireModel,
 )
 from threadstore.protocol import ThreadStore
+from threadstore.snapshot import page_sizes
 
 __all__ = ["Finding", "StorageCheck", "StoreVerifier", "VerifyReport", "verify_store"]
 
 M = TypeVar("M", bound=WireModel)
-_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -218,14 +219,15 @@ class StoreVerifier:
         seen: set[str] = set()
         stop_at = set(stop)
         after: str | None = None
-        limit = _PAGE
+        sizes = page_sizes()
+        limit = next(sizes)
         while True:
             try:
                 page = list_page(limit=limit, order=order, after=after)
             except CorruptDataError as error:
                 if limit == 1:
                     return items, error
-                limit = 1
+                sizes, limit = repeat(1), 1
                 continue
             for item in page.data:
                 item_id: str = getattr(item, "id")  # noqa: B009
@@ -239,6 +241,7 @@ class StoreVerifier:
             if not page.has_more or not page.data:
                 return items, None
             after = page.last_id
+            limit = next(sizes)
 
     def _agrees(self, listed: M, get: Callable[[], M], where: str) -> None:
         """A get must return exactly what the listing returned."""

@@ -131,8 +131,8 @@ class StoreCopy:
         self._sync_list(
             "message",
             thread_id,
-            source.iter_messages(thread_id),
-            target.iter_messages(thread_id) if in_target else iter(()),
+            every(partial(source.list_messages, thread_id)),
+            every(partial(target.list_messages, thread_id)) if in_target else iter(()),
             partial(target.append_message, thread_id),
         )
         runs = self._sync_list(

@@ -21,18 +21,33 @@ from threadstore.protocol import ThreadStore
 __all__ = ["ThreadSnapshot", "every", "read_thread"]
 
 M = TypeVar("M", bound=WireModel)
-PAGE_SIZE = 100
+FIRST_PAGE = 10
+LAST_PAGE = 100
+
+
+def page_sizes() -> Iterator[int]:
+    """Page sizes for reading a whole list: small first, doubling up to the maximum.
+
+    A page may cost the backend O(limit) even when the list is shorter (object storage
+    fetches ``limit`` slots at once), so short lists stay cheap and long ones still
+    travel in full pages.
+    """
+    size = FIRST_PAGE
+    while True:
+        yield size
+        size = min(size * 2, LAST_PAGE)
 
 
 def every(list_page: Callable[..., Page[M]]) -> Iterator[M]:
-    """Every item of a paged list, in append order, fetched one full page at a time.
+    """Every item of a paged list, in append order, one page at a time (see
+    :func:`page_sizes`).
 
     ``list_page`` is a ``list_*`` method with its positional IDs bound, e.g.
     ``functools.partial(store.list_steps, thread_id, run_id)``.
     """
     after: str | None = None
-    while True:
-        page = list_page(limit=PAGE_SIZE, order="asc", after=after)
+    for limit in page_sizes():
+        page = list_page(limit=limit, order="asc", after=after)
         yield from page.data
         if not page.has_more or not page.data:
             return
@@ -64,7 +79,7 @@ class ThreadSnapshot:
 def read_thread(store: ThreadStore, thread_id: str) -> ThreadSnapshot:
     """Read one thread and everything under it (``ThreadNotFound`` if it does not exist)."""
     thread = store.get_thread(thread_id)
-    messages = list(store.iter_messages(thread_id))
+    messages = list(every(partial(store.list_messages, thread_id)))
     runs = list(every(partial(store.list_runs, thread_id)))
     steps = [step for run in runs for step in every(partial(store.list_steps, thread_id, run.id))]
     return ThreadSnapshot(thread, messages, runs, steps)
