@@ -1,0 +1,196 @@
+"""``threadstore copy``, run in a subprocess: exact, resumable, idempotent, dry runs."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli_support import SCRIPT, TIMEOUT, cli, cli_after, data, dump, fill
+from threadstore import Message, Thread, open_store
+from threadstore.snapshot import read_thread
+
+ALL_CREATED = {"thread": 3, "message": 9, "run": 9, "step": 6}
+NONE = dict.fromkeys(ALL_CREATED, 0)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> str:
+    url = f"file://{tmp_path / 'source'}"
+    with open_store(url) as store:
+        fill(store)
+    return url
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> str:
+    return f"file://{tmp_path / 'target'}"
+
+
+def same(source: str, target: str) -> bool:
+    with open_store(source) as one, open_store(target) as two:
+        return dump(one) == dump(two)
+
+
+def test_copy_file_to_file_is_exact_and_idempotent(source: str, target: str) -> None:
+    first = data(cli("copy", source, target, "--json"))
+    assert first["ok"] is True
+    assert (first["created"], first["unchanged"]) == (ALL_CREATED, NONE)
+    assert same(source, target)
+    shown = [cli("show", url, "thread_cli_2", "--json").stdout for url in (source, target)]
+    assert shown[0] == shown[1]
+    again = data(cli("copy", source, target, "--json"))
+    assert (again["created"], again["unchanged"]) == (NONE, ALL_CREATED)
+    assert same(source, target)
+
+
+def test_copy_memory_to_file(tmp_path: Path) -> None:
+    target = tmp_path / "from-memory"
+    result = cli_after(
+        "from threadstore import open_store\nfrom cli_support import fill\n"
+        "fill(open_store('memory://source'))",
+        "copy",
+        "memory://source",
+        str(target),
+        "--json",
+    )
+    assert data(result)["created"] == ALL_CREATED
+    with open_store("memory://") as expected, open_store(target) as copied:
+        fill(expected)
+        assert dump(copied) == dump(expected)
+
+
+def test_copy_a_subset_then_the_rest(source: str, target: str) -> None:
+    subset = data(cli("copy", source, target, "--thread", "thread_cli_1", "--json"))
+    assert subset["created"] == {"thread": 1, "message": 3, "run": 3, "step": 2}
+    with open_store(target) as store:
+        assert store.list_thread_ids() == ["thread_cli_1"]
+    rest = data(cli("copy", source, target, "--json"))
+    assert rest["created"] == {"thread": 2, "message": 6, "run": 6, "step": 4}
+    assert rest["unchanged"] == {"thread": 1, "message": 3, "run": 3, "step": 2}
+    assert same(source, target)
+
+
+def test_copy_finishes_a_thread_an_interruption_left_half_done(source: str, target: str) -> None:
+    with open_store(source) as origin, open_store(target) as store:
+        snapshot = read_thread(origin, "thread_cli_0")
+        store.create_thread(snapshot.thread)
+        store.append_message("thread_cli_0", snapshot.messages[0])
+        store.create_run("thread_cli_0", snapshot.runs[0])
+        store.append_step("thread_cli_0", snapshot.runs[0].id, snapshot.steps[0])
+    report = data(cli("copy", source, target, "--json"))
+    assert report["unchanged"] == {"thread": 1, "message": 1, "run": 1, "step": 1}
+    assert report["created"] == {"thread": 2, "message": 8, "run": 8, "step": 5}
+    assert same(source, target)
+
+
+def test_copy_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
+    """The copy logs every record on stderr once it is written. The test reads 100 lines,
+    so at least 99 messages are in, then stops reading: the pipe fills and the copy
+    blocks long before its end (it has far more than a pipe's 64 KiB to log), so the
+    kill always lands mid-copy."""
+    source = f"file://{tmp_path / 'big'}?durable=false"
+    target = f"file://{tmp_path / 'half'}?durable=false"
+    with open_store(source) as store:
+        for number in range(3):
+            thread = store.create_thread(Thread(id=f"thread_big_{number}"))
+            for index in range(1000):
+                store.append_message(thread.id, Message.user(f"message {index}"))
+    with subprocess.Popen(
+        [str(SCRIPT), "copy", source, target, "--verbose"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as copying:
+        assert copying.stderr is not None
+        try:
+            logged = [copying.stderr.readline() for _ in range(100)]
+        finally:
+            copying.kill()
+    with open_store(target) as store:
+        copied = sum(len(list(store.iter_messages(t))) for t in store.list_thread_ids())
+    assert logged[0].startswith("created thread thread_big_0")
+    assert all(line.startswith("created message") for line in logged[1:])
+    assert 99 <= copied < 3000
+
+    resumed = data(cli("copy", source, target, "--json"))
+    assert resumed["created"]["message"] == 3000 - copied
+    assert resumed["unchanged"]["message"] == copied
+    assert same(source, target)
+    assert cli("verify", target).returncode == 0
+
+
+def test_conflicts_are_reported_and_nothing_is_overwritten(source: str, target: str) -> None:
+    with open_store(target) as store:
+        store.create_thread(Thread(id="thread_cli_0", metadata={"mine": "yes"}))
+        store.create_thread(
+            Thread(
+                id="thread_cli_1",
+                created_at=1_700_000_001,
+                metadata={"n": "1"},
+                tool_resources={"code_interpreter": {"file_ids": ["file_1"]}},
+            )
+        )
+        store.append_message("thread_cli_1", Message.user("only in the target", id="msg_extra"))
+    result = cli("copy", source, target)
+    assert result.returncode == 1
+    assert "thread_cli_0: the target's thread differs" in result.stdout
+    assert "messages of thread_cli_1 diverge here: it has 'msg_extra'" in result.stdout
+    with open_store(target) as store:
+        assert store.get_thread("thread_cli_0").metadata == {"mine": "yes"}
+        assert [m.id for m in store.iter_messages("thread_cli_0")] == ["msg_z", "msg_y", "msg_x"]
+        assert [m.id for m in store.iter_messages("thread_cli_1")] == ["msg_extra"]
+        assert len(store.list_runs("thread_cli_1").data) == 3
+
+
+def test_dry_run_writes_nothing(source: str, target: str, tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet"
+    planned = data(cli("copy", source, str(missing), "--dry-run", "--json"))
+    assert planned["dry_run"] is True
+    assert planned["created"] == ALL_CREATED
+    assert not missing.exists()
+
+    cli("copy", source, target, "--thread", "thread_cli_2")
+    with open_store(target) as store:
+        before = dump(store)
+    planned = data(cli("copy", source, target, "--dry-run", "--json"))
+    with open_store(target) as store:
+        assert dump(store) == before
+    done = data(cli("copy", source, target, "--json"))
+    assert (planned["created"], planned["unchanged"]) == (done["created"], done["unchanged"])
+
+
+def _read_terminal(fd: int) -> Iterator[bytes]:
+    while select.select([fd], [], [], TIMEOUT)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the other end closed
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
+def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
+    controller, terminal = pty.openpty()
+    copying = subprocess.Popen(
+        [str(SCRIPT), "copy", source, target],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+    )
+    os.close(terminal)
+    try:
+        shown = b"".join(_read_terminal(controller)).decode()
+    finally:
+        os.close(controller)
+        copying.communicate(timeout=TIMEOUT)
+    assert copying.returncode == 0
+    assert "copying threads" in shown
+    assert "3/3" in shown
