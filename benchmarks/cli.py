@@ -1,0 +1,212 @@
+"""``python -m benchmarks``: measure every contender, then write the report and its plots.
+
+The stores live in a temporary directory that is removed at the end. The S3 figures
+use a moto server on 127.0.0.1 that the run starts and stops itself; nothing leaves
+the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from functools import partial
+from pathlib import Path
+
+from benchmarks import machine
+from benchmarks.contenders.base import Contender, Role
+from benchmarks.corpus import Corpus
+from benchmarks.fixtures import Fixtures
+from benchmarks.floors import (
+    FSYNC_FLOOR,
+    FSYNC_GROWING,
+    S3_DELAYED_FLOOR,
+    S3_FLOOR,
+    fsync_floor,
+    round_trip_floor,
+)
+from benchmarks.lineup import S3_DIRECT, lineup
+from benchmarks.loopback_s3 import LoopbackS3, s3_available
+from benchmarks.profiles import PROFILES, Profile
+from benchmarks.report import write_report
+from benchmarks.results import ContenderInfo, Figure, Results
+from benchmarks.round_trips import trace_object_storage
+from benchmarks.workloads import Bench, append, cold_open, reads, runs
+from benchmarks.writers import WriterPool
+
+__all__ = ["main"]
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+COMMAND = "python -m benchmarks"
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=COMMAND,
+        description="Benchmark every threadstore backend against the stores a user would "
+        "pick instead, and write docs/benchmarks.md with its plots.",
+    )
+    size = parser.add_mutually_exclusive_group()
+    for name, text in (
+        ("smoke", "tiny sizes, seconds: checks that the benchmark still runs"),
+        ("quick", "smaller sizes and fewer repeats (about a minute)"),
+        ("full", "larger S3 fixtures, 10^5 full reads, more repeats"),
+    ):
+        size.add_argument(
+            f"--{name}",
+            dest="profile",
+            action="store_const",
+            const=name,
+            help=text,
+        )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DOCS,
+        help="directory for benchmarks.md and benchmarks/*.png (default: the repo's docs/)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where the stores are built (default: a temp dir)",
+    )
+    parser.add_argument("--no-s3", action="store_true", help="leave out the object-storage figures")
+    parser.set_defaults(profile="default")
+    return parser.parse_args(argv)
+
+
+class _Runner:
+    """Runs each step, logging progress; a failing step is recorded and the run goes on."""
+
+    def __init__(self, results: Results) -> None:
+        self.results = results
+        self.started = time.perf_counter()
+        self.failures = 0
+
+    def log(self, text: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    def step(self, what: str, action: Callable[[], None]) -> None:
+        self.log(what)
+        try:
+            action()
+        except Exception as error:
+            self.failures += 1
+            self.results.skipped.append(f"{what}: FAILED: {type(error).__name__}: {error}")
+            traceback.print_exc()
+
+
+def _facts(profile: Profile, workdir: Path) -> dict[str, str]:
+    facts = {
+        "command": COMMAND + ("" if profile.name == "default" else f" --{profile.name}"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "CPUs": f"{os.cpu_count()} x {machine.cpu_model()}",
+        "file system": machine.file_system(workdir),
+        "load at start": machine.load(),
+    }
+    facts.update(machine.versions())
+    return facts
+
+
+def _measure(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None:
+    """Every single-process workload, contender by contender."""
+    profile = bench.profile
+    for contender in contenders:
+        bench.results.contenders[contender.label] = ContenderInfo(
+            contender.label, contender.family.value, contender.durable, contender.description
+        )
+    for role, workload in ((Role.APPEND, append), (Role.RUNS, runs), (Role.LATEST_PAGE, reads)):
+        for contender in contenders:
+            if contender.takes(role):
+                runner.step(
+                    f"{workload.__name__}: {contender.label}", partial(workload, bench, contender)
+                )
+    for contender in contenders:
+        if contender.takes(Role.COLD_OPEN):
+            threads = min(profile.threads, contender.max_threads or profile.threads)
+            runner.step(
+                f"cold open, {threads:,} threads: {contender.label}",
+                partial(cold_open, bench, contender, threads),
+            )
+
+
+def _writers(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None:
+    profile = bench.profile
+    with WriterPool(profile.writers) as pool:
+        for contender in contenders:
+            if contender.takes(Role.WRITERS):
+                runner.step(
+                    f"{profile.writers} writer processes: {contender.label}",
+                    partial(
+                        pool.measure,
+                        contender,
+                        profile.writer_appends,
+                        profile.writer_rounds,
+                        bench.results,
+                    ),
+                )
+
+
+def _floors(bench: Bench, s3: LoopbackS3 | None, when: str) -> None:
+    results = bench.results
+    count = bench.profile.appends
+    for label, grow in ((FSYNC_FLOOR, False), (FSYNC_GROWING, True)):
+        stats = fsync_floor(bench.workdir, count, grow=grow)
+        results.add(Figure("floor", label, stats, position=when))
+    if s3 is not None and s3.proxy is not None:
+        path = s3.tiny_object_path()
+        port = int(s3.endpoint.rsplit(":", 1)[1])
+        for label, target in ((S3_FLOOR, port), (S3_DELAYED_FLOOR, s3.proxy.port)):
+            stats = round_trip_floor(target, path, count // 4 + 3)
+            results.add(Figure("floor", label, stats, position=when))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    profile = PROFILES[args.profile]
+    results = Results()
+    runner = _Runner(results)
+    with ExitStack() as cleanup:
+        workdir = Path(tempfile.mkdtemp(prefix="threadstore-bench-", dir=args.workdir))
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        results.facts.update(_facts(profile, workdir))
+        s3 = None
+        why_not = "--no-s3" if args.no_s3 else s3_available()
+        if why_not is None:
+            s3 = cleanup.enter_context(LoopbackS3(profile.s3_delay))
+        else:
+            results.skipped.append(f"object storage: {why_not}")
+        contenders, delayed = lineup(workdir, profile, s3, results.skipped)
+        bench = Bench(profile, results, Fixtures(Corpus()), Corpus(), workdir, runner.log)
+        runner.step("floors", partial(_floors, bench, s3, "start"))
+        for contender in contenders:
+            contender.open()
+            cleanup.callback(contender.close)
+        _measure(bench, runner, contenders)
+        runner.step("writer processes", lambda: _writers(bench, runner, contenders))
+        if s3 is not None and s3.proxy is not None and delayed is not None:
+            proxy = s3.proxy
+            delayed.open()
+            cleanup.callback(delayed.close)
+            runner.step(
+                f"object storage through a {s3.delay * 1000:.0f} ms proxy",
+                lambda: trace_object_storage(bench, proxy, delayed, S3_DIRECT),
+            )
+        runner.step("floors again", partial(_floors, bench, s3, "end"))
+        results.facts["load at end"] = machine.load()
+        results.facts["fixture build"] = f"{bench.fixtures.build_seconds:.0f} s"
+    results.facts["duration"] = f"{time.perf_counter() - runner.started:.0f} s"
+    report = write_report(results, args.out)
+    runner.log(f"wrote {report}")
+    if runner.failures:
+        runner.log(f"{runner.failures} step(s) failed; see the report's problems section")
+        return 1
+    return 0

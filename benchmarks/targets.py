@@ -1,0 +1,134 @@
+"""The targets the report states, each judged met or missed from the run's own figures.
+
+- durable append within 1.5x of SQLite (WAL, synchronous=FULL) per commit, and ahead
+  of the Agents SDK's ``SQLiteSession``;
+- a page of 20 costs the same at 10^2 and 10^5 messages ("flat": the larger thread's
+  median within 1.5x of the smaller's, at every page position);
+- on S3, a page of 20 waits for at most 2 round trips in turn;
+- the memory backend within 5x of the plain dict-and-list store, per operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.lineup import AGENTS, LOCAL, MEMORY, PLAIN, SQLITE_FULL
+from benchmarks.results import Results
+from benchmarks.units import duration, ratio
+
+__all__ = ["FLAT", "Target", "memory_ratios", "targets"]
+
+APPEND_VS_SQLITE = 1.5
+FLAT = 1.5
+S3_PAGE_ROUND_TRIPS = 2
+MEMORY_VS_PLAIN = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    goal: str
+    outcome: str
+    met: bool | None
+    """None: not measured in this run."""
+
+
+def _append_targets(results: Results) -> list[Target]:
+    ours = results.get("append", LOCAL)
+    full = results.get("append", SQLITE_FULL)
+    agents = results.get("append", AGENTS)
+    found: list[Target] = []
+    goal = f"durable append within {APPEND_VS_SQLITE}x of SQLite FULL per commit"
+    if ours and full:
+        r = ours.stats.median / full.stats.median
+        outcome = f"{duration(ours.stats.median)} vs {duration(full.stats.median)}: {ratio(r)}"
+        found.append(Target(goal, outcome, r <= APPEND_VS_SQLITE))
+    else:
+        found.append(Target(goal, "not measured", None))
+    goal = "durable append ahead of openai-agents SQLiteSession"
+    if ours and agents:
+        r = ours.stats.median / agents.stats.median
+        outcome = f"{duration(ours.stats.median)} vs {duration(agents.stats.median)}: {ratio(r)}"
+        found.append(Target(goal, outcome, r < 1.0))
+    else:
+        found.append(Target(goal, "not measured", None))
+    return found
+
+
+def page_growth(results: Results, contender: str) -> tuple[int, int, dict[str, float]] | None:
+    """Smallest and largest size measured, and per position the ratio of their medians."""
+    sizes = [f.size for f in results.of("page") if f.contender == contender and f.size]
+    if len(set(sizes)) < 2:
+        return None
+    small, large = min(sizes), max(sizes)
+    ratios = {}
+    for position in ("first", "middle", "last"):
+        low = results.get("page", contender, small, position)
+        high = results.get("page", contender, large, position)
+        if low and high:
+            ratios[position] = high.stats.median / low.stats.median
+    return small, large, ratios
+
+
+def _flat_targets(results: Results) -> list[Target]:
+    found = []
+    for contender in (LOCAL, MEMORY):
+        goal = f"{contender}: page of 20 flat from 10^2 to 10^5 messages"
+        growth = page_growth(results, contender)
+        if growth is None:
+            found.append(Target(goal, "not measured", None))
+            continue
+        small, large, ratios = growth
+        parts = ", ".join(f"{position} {ratio(r)}" for position, r in ratios.items())
+        outcome = f"{large:,} vs {small:,} messages: {parts}"
+        if large < 100_000:
+            outcome += f" (this run stopped at {large:,})"
+        found.append(Target(goal, outcome, max(ratios.values()) <= FLAT))
+    return found
+
+
+def _s3_target(results: Results) -> Target:
+    goal = f"S3 page of 20 in at most {S3_PAGE_ROUND_TRIPS} sequential round trips"
+    pages = [f for f in results.of("s3") if f.extra.get("op", "").startswith("page")]
+    if not pages:
+        return Target(goal, "not measured", None)
+    worst = max(pages, key=lambda f: f.extra["round_trips"])
+    trips = worst.extra["round_trips"]
+    outcome = f"at most {trips:g} on the wire ({worst.extra['op']})"
+    return Target(goal, outcome, trips <= S3_PAGE_ROUND_TRIPS)
+
+
+def memory_ratios(results: Results) -> list[tuple[str, float, float]]:
+    """Per operation: the plain store's median, the memory backend's, for every figure
+    both have (same workload, size and position)."""
+    rows = []
+    for figure in results.figures:
+        if figure.contender != PLAIN:
+            continue
+        ours = results.get(figure.workload, MEMORY, figure.size, figure.position)
+        if ours is not None:
+            name = figure.workload
+            if figure.position:
+                name += f" {figure.position}"
+            if figure.size:
+                name += f" @ {figure.size:,}"
+            rows.append((name, figure.stats.median, ours.stats.median))
+    return rows
+
+
+def _memory_target(results: Results) -> Target:
+    goal = f"memory backend within {MEMORY_VS_PLAIN:g}x of a plain dict-and-list, per operation"
+    rows = memory_ratios(results)
+    if not rows:
+        return Target(goal, "not measured", None)
+    name, plain, ours = max(rows, key=lambda row: row[2] / row[1])
+    outcome = f"worst: {name}, {duration(ours)} vs {duration(plain)} = {ratio(ours / plain)}"
+    return Target(goal, outcome, ours / plain <= MEMORY_VS_PLAIN)
+
+
+def targets(results: Results) -> list[Target]:
+    return [
+        *_append_targets(results),
+        *_flat_targets(results),
+        _s3_target(results),
+        _memory_target(results),
+    ]

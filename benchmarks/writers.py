@@ -1,0 +1,101 @@
+"""Several writer processes appending to one thread at the same time.
+
+The processes are started once (``spawn``: the parent runs server threads, which must
+not be forked) and reused for every contender. In each round every process opens the
+contender, waits at a barrier, then appends its share to the same thread. Aggregate
+throughput is all appends over the time from the first start to the last finish; the
+thread is then read back to check that every append landed exactly once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from multiprocessing.pool import Pool
+from multiprocessing.synchronize import Barrier
+from types import TracebackType
+from typing import Self
+
+from benchmarks.contenders.base import Contender
+from benchmarks.corpus import Corpus
+from benchmarks.measure import Stats
+from benchmarks.results import Figure, Results
+
+__all__ = ["WriterPool"]
+
+_barrier: Barrier | None = None
+_BARRIER_TIMEOUT = 120.0
+
+
+def _join(barrier: Barrier) -> None:
+    global _barrier
+    _barrier = barrier
+
+
+def _write(job: tuple[Contender, str, int]) -> tuple[float, float, list[float]]:
+    """In a worker: open, wait for the others, append ``count`` messages, time each."""
+    contender, thread_id, count = job
+    messages = Corpus.fresh(count)
+    contender.open()
+    try:
+        contender.attach(thread_id)
+        if _barrier is None:
+            raise RuntimeError("writer process started without its barrier")
+        _barrier.wait(_BARRIER_TIMEOUT)
+        latencies = []
+        started = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes
+        for message in messages:
+            before = time.perf_counter()
+            contender.append(thread_id, message)
+            latencies.append(time.perf_counter() - before)
+        finished = time.monotonic()
+    finally:
+        contender.close()
+    return started, finished, latencies
+
+
+class WriterPool:
+    """``processes`` writer processes, kept for the whole run."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        context = multiprocessing.get_context("spawn")
+        self._pool: Pool = context.Pool(
+            processes, initializer=_join, initargs=(context.Barrier(processes),)
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+    def measure(self, contender: Contender, appends: int, rounds: int, results: Results) -> None:
+        """Rounds of concurrent appends to a fresh thread; adds one "writers" figure."""
+        latencies: list[float] = []
+        throughputs: list[float] = []
+        landed = expected = 0
+        for _ in range(rounds):
+            thread_id = contender.new_thread()
+            jobs = [(contender.closed_copy(), thread_id, appends)] * self.processes
+            # Every worker blocks at the barrier inside its job, so the jobs are
+            # necessarily spread one per process.
+            done = self._pool.map(_write, jobs, chunksize=1)
+            wall = max(end for _, end, _ in done) - min(start for start, _, _ in done)
+            throughputs.append(appends * self.processes / wall)
+            latencies.extend(latency for _, _, each in done for latency in each)
+            landed += contender.read_all(thread_id)
+            expected += appends * self.processes
+        extra = {
+            "processes": self.processes,
+            "throughput": Stats.of(throughputs).as_dict(),
+            "landed": landed,
+            "expected": expected,
+        }
+        results.add(Figure("writers", contender.label, Stats.of(latencies), extra=extra))
