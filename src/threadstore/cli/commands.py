@@ -7,6 +7,7 @@ people lives in :mod:`threadstore.cli.render` (rich), also imported on first use
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -118,8 +119,6 @@ def _opened(
     missing one is an error (reads must not leave stores behind) or, with
     ``empty_if_missing``, an empty in-memory stand-in.
     """
-    import os
-
     from threadstore.registry import open_store
     from threadstore.url import StoreURL
 
@@ -128,7 +127,8 @@ def _opened(
     shown = parsed.render()
     if not create and parsed.scheme == "file" and not os.path.isdir(parsed.path):
         if not empty_if_missing:
-            raise NotFoundError(parsed.path, f"no store at {shown}: {parsed.path} does not exist")
+            problem = "is not a directory" if os.path.exists(parsed.path) else "does not exist"
+            raise NotFoundError(parsed.path, f"no store at {shown}: {parsed.path} {problem}")
         parsed = StoreURL.parse("memory://")
     with open_store(parsed) as store:
         yield store, shown
