@@ -151,10 +151,14 @@ class AsyncThreadStore:
     wrapped store. A store belongs to the event loop that first uses it.
     """
 
+    capabilities: frozenset[Capability] = frozenset()
+    """The wrapped store's; the class itself promises nothing."""
+
     def __init__(self, store: ThreadStore, *, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
         self.sync_store = store
+        self.capabilities = store.capabilities
         self.max_workers = max_workers
         self._limiter = anyio.CapacityLimiter(max_workers)
         # to_thread needs a limiter; an unbounded one of our own keeps the calls off the
@@ -163,10 +167,6 @@ class AsyncThreadStore:
 
     def __repr__(self) -> str:
         return f"<AsyncThreadStore over {self.sync_store!r}>"
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:
-        return self.sync_store.capabilities
 
     @property
     def busy_workers(self) -> int:
