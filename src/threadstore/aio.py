@@ -55,7 +55,7 @@ R = TypeVar("R")
 
 
 class _Lease:
-    """One token of the store's pool, returned only once its call has really finished.
+    """One token of the store's pool for a read, returned once the read has really finished.
 
     anyio on asyncio gives an abandoned call's token back at once, which would let
     cancelled reads pile up threads beyond the limit; a lease keeps the bound exact.
@@ -69,11 +69,11 @@ class _Lease:
         self._begun = False
         self._out: set[str] = set()
 
-    async def run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
+    async def run(self, call: Callable[[], R]) -> R:
         await self._limiter.acquire_on_behalf_of(self)
         try:
             return await to_thread.run_sync(
-                self._work, call, abandon_on_cancel=abandon_on_cancel, limiter=self._carrier
+                self._work, call, abandon_on_cancel=True, limiter=self._carrier
             )
         finally:
             if self._last_out("caller"):
@@ -148,7 +148,8 @@ class AsyncThreadStore:
 
     Every operation keeps the sync signature and returns its result when awaited;
     ``iter_messages`` is an async iterator. ``async with`` (or :meth:`aclose`) closes the
-    wrapped store. A store belongs to the event loop that first uses it.
+    wrapped store. Use one from one event loop at a time (loops may follow one another, as
+    in tests), all of one async library: its pool is made for the library that first uses it.
     """
 
     capabilities: frozenset[Capability] = frozenset()
@@ -161,8 +162,8 @@ class AsyncThreadStore:
         self.capabilities = store.capabilities
         self.max_workers = max_workers
         self._limiter = anyio.CapacityLimiter(max_workers)
-        # to_thread needs a limiter; an unbounded one of our own keeps the calls off the
-        # framework's default pool, while the leases on _limiter do the bounding.
+        # Reads run under a lease on _limiter; to_thread still needs a limiter for them,
+        # and an unbounded one of our own keeps them off the framework's default pool.
         self._carrier = anyio.CapacityLimiter(math.inf)
 
     def __repr__(self) -> str:
@@ -174,9 +175,10 @@ class AsyncThreadStore:
         return int(self._limiter.borrowed_tokens)
 
     async def _run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
-        return await _Lease(self._limiter, self._carrier).run(
-            call, abandon_on_cancel=abandon_on_cancel
-        )
+        if abandon_on_cancel:
+            return await _Lease(self._limiter, self._carrier).run(call)
+        # Not abandoned, so anyio holds the token until the call returns: the bound is exact.
+        return await to_thread.run_sync(call, limiter=self._limiter)
 
     # threads
     create_thread = _write(ThreadStore.create_thread)
