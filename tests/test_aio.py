@@ -382,3 +382,32 @@ async def test_pool_bounds_concurrency_and_leaves_the_default_pool_alone() -> No
     assert store.most_inside <= 2
     assert store.calls["_fetch"] == 6
     assert async_store.busy_workers == 0
+
+
+def test_one_store_serves_loops_that_follow_one_another() -> None:
+    """As in a test suite: each test runs its own event loop over a store opened once."""
+    store = aio.AsyncThreadStore(MemoryThreadStore(), max_workers=1)
+
+    async def contend() -> int:
+        thread = await store.create_thread()
+        async with anyio.create_task_group() as tasks:
+            for i in range(5):
+                tasks.start_soon(store.append_message, thread.id, Message.user(f"m{i}"))
+        return len((await store.list_messages(thread.id)).data)
+
+    assert [anyio.run(contend) for _ in range(3)] == [5, 5, 5]
+    assert store.busy_workers == 0
+
+
+async def test_a_read_abandoned_before_a_worker_took_it_never_runs() -> None:
+    """The lease's other path: the caller left first, so the worker skips the call."""
+    limiter = anyio.CapacityLimiter(1)
+    lease = aio._Lease(limiter, anyio.CapacityLimiter(1))
+    await limiter.acquire_on_behalf_of(lease)
+    assert lease._last_out("caller")  # nothing began: the caller returns the token
+    limiter.release_on_behalf_of(lease)
+    ran: list[bool] = []
+    with pytest.raises(aio._Abandoned):
+        lease._work(lambda: ran.append(True))
+    assert ran == []
+    assert limiter.borrowed_tokens == 0
