@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
-from benchmarks import machine
+from benchmarks import backend_benchmarks, machine
 from benchmarks.contenders.base import Contender, Role
 from benchmarks.corpus import Corpus
 from benchmarks.fixtures import Fixtures
@@ -38,7 +38,7 @@ from benchmarks.profiles import PROFILES, Profile
 from benchmarks.report import write_report
 from benchmarks.results import ContenderInfo, Figure, Results
 from benchmarks.round_trips import trace_object_storage
-from benchmarks.workloads import Bench, append, cold_open, reads, runs
+from benchmarks.workloads import Bench, appends, cold_open, reads, runs
 from benchmarks.writers import WriterPool
 
 __all__ = ["main"]
@@ -53,13 +53,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Benchmark every threadstore backend against the stores a user would "
         "pick instead, and write docs/benchmarks.md with its plots.",
     )
-    size = parser.add_mutually_exclusive_group()
+    sizes = parser.add_mutually_exclusive_group()
     for name, text in (
         ("smoke", "tiny sizes, seconds: checks that the benchmark still runs"),
         ("quick", "smaller sizes and fewer repeats (about a minute)"),
         ("full", "larger S3 fixtures, 10^5 full reads, more repeats"),
     ):
-        size.add_argument(
+        sizes.add_argument(
             f"--{name}",
             dest="profile",
             action="store_const",
@@ -117,18 +117,19 @@ def _facts(profile: Profile, workdir: Path) -> dict[str, str]:
 
 
 def _measure(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None:
-    """Every single-process workload, contender by contender."""
+    """Every single-process workload: appends and run moves with the contenders taking
+    turns, then reads and cold opens contender by contender."""
     profile = bench.profile
     for contender in contenders:
         bench.results.contenders[contender.label] = ContenderInfo(
             contender.label, contender.family.value, contender.durable, contender.description
         )
-    for role, workload in ((Role.APPEND, append), (Role.RUNS, runs), (Role.LATEST_PAGE, reads)):
-        for contender in contenders:
-            if contender.takes(role):
-                runner.step(
-                    f"{workload.__name__}: {contender.label}", partial(workload, bench, contender)
-                )
+    for role, workload in ((Role.APPEND, appends), (Role.RUNS, runs)):
+        taking = [c for c in contenders if c.takes(role)]
+        runner.step(f"{workload.__name__}, in turns", partial(workload, bench, taking))
+    for contender in contenders:
+        if contender.takes(Role.LATEST_PAGE):
+            runner.step(f"reads: {contender.label}", partial(reads, bench, contender))
     for contender in contenders:
         if contender.takes(Role.COLD_OPEN):
             threads = min(profile.threads, contender.max_threads or profile.threads)
@@ -138,21 +139,11 @@ def _measure(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None
             )
 
 
-def _writers(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None:
+def _writers(bench: Bench, contenders: list[Contender]) -> None:
     profile = bench.profile
+    writing = [c for c in contenders if c.takes(Role.WRITERS)]
     with WriterPool(profile.writers) as pool:
-        for contender in contenders:
-            if contender.takes(Role.WRITERS):
-                runner.step(
-                    f"{profile.writers} writer processes: {contender.label}",
-                    partial(
-                        pool.measure,
-                        contender,
-                        profile.writer_appends,
-                        profile.writer_rounds,
-                        bench.results,
-                    ),
-                )
+        pool.measure(writing, profile.writer_appends, profile.writer_rounds, bench.results)
 
 
 def _floors(bench: Bench, s3: LoopbackS3 | None, when: str) -> None:
@@ -167,6 +158,34 @@ def _floors(bench: Bench, s3: LoopbackS3 | None, when: str) -> None:
         for label, target in ((S3_FLOOR, port), (S3_DELAYED_FLOOR, s3.proxy.port)):
             stats = round_trip_floor(target, path, count // 4 + 3)
             results.add(Figure("floor", label, stats, position=when))
+
+
+def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) -> None:
+    """The backend authors' own benchmarks, folded into the same report."""
+    profile, results = bench.profile, bench.results
+    if profile.local_disk_sizes:
+        directory = bench.workdir / "local-disk"
+        runner.step(
+            "the local-disk backend's own benchmark",
+            partial(
+                backend_benchmarks.local_disk,
+                results,
+                directory,
+                profile.local_disk_sizes,
+                profile.appends,
+                profile.reads,
+            ),
+        )
+    if s3 is not None and profile.object_storage_sizes:
+        sizes = profile.object_storage_sizes
+        runner.step(
+            "the object-storage backend's own request counts",
+            partial(backend_benchmarks.object_storage, results, s3, sizes),
+        )
+    runner.step(
+        "the async adapter's own benchmark",
+        partial(backend_benchmarks.async_adapter, results, profile.async_adapter_quick),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,7 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             contender.open()
             cleanup.callback(contender.close)
         _measure(bench, runner, contenders)
-        runner.step("writer processes", lambda: _writers(bench, runner, contenders))
+        runner.step(
+            f"{profile.writers} writer processes, in turns", partial(_writers, bench, contenders)
+        )
         if s3 is not None and s3.proxy is not None and delayed is not None:
             proxy = s3.proxy
             delayed.open()
@@ -200,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"object storage through a {s3.delay * 1000:.0f} ms proxy",
                 lambda: trace_object_storage(bench, proxy, delayed, S3_DIRECT),
             )
+        _backend_benchmarks(bench, runner, s3)
         runner.step("floors again", partial(_floors, bench, s3, "end"))
         results.facts["load at end"] = machine.load()
         results.facts["fixture build"] = f"{bench.fixtures.build_seconds:.0f} s"

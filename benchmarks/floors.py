@@ -19,21 +19,27 @@ from __future__ import annotations
 import http.client
 import os
 from pathlib import Path
+from typing import Self
 
 from benchmarks.corpus import BODY_CHARS
 from benchmarks.measure import Stats, sample
 from benchmarks.results import Figure, Results
 
 __all__ = [
+    "ALONGSIDE_APPENDS",
+    "ALONGSIDE_RUNS",
     "FSYNC_FLOOR",
     "FSYNC_GROWING",
     "S3_DELAYED_FLOOR",
     "S3_FLOOR",
+    "FsyncRecord",
     "floor",
     "fsync_floor",
     "round_trip_floor",
 ]
 
+ALONGSIDE_APPENDS = "alongside appends"
+ALONGSIDE_RUNS = "alongside run claims"
 FSYNC_FLOOR = "write + fdatasync, preallocated file"
 FSYNC_GROWING = "write + fdatasync, growing file"
 S3_FLOOR = "S3 request, moto direct"
@@ -43,27 +49,37 @@ RECORD = b"x" * (BODY_CHARS + 300) + b"\n"  # about one message's wire JSON
 _WARMUP = 3
 
 
-def fsync_floor(directory: Path, count: int, *, grow: bool) -> Stats:
-    """Seconds per ``write`` + ``fdatasync`` of one ~1 KB record.
+class FsyncRecord:
+    """One durable ~1 KB commit per call: ``write`` + ``fdatasync`` (a context manager).
 
-    ``grow``: append to a growing file; otherwise overwrite a preallocated one in turn.
+    ``grow``: append to a growing file; otherwise overwrite a file preallocated for
+    ``count`` records, in turn (so only data is flushed).
     """
-    path = directory / "fsync-floor.bin"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if grow else 0), 0o600)
-    try:
+
+    def __init__(self, directory: Path, count: int, *, grow: bool) -> None:
+        self.path = directory / f"fsync-floor-{'grow' if grow else 'overwrite'}.bin"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if grow else 0), 0o600)
         if not grow:
-            os.write(fd, b"\0" * len(RECORD) * (count + _WARMUP))
-            os.fsync(fd)
-            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(self.fd, b"\0" * len(RECORD) * count)
+            os.fsync(self.fd)
+            os.lseek(self.fd, 0, os.SEEK_SET)
 
-        def commit() -> None:
-            os.write(fd, RECORD)
-            os.fdatasync(fd)
+    def __call__(self) -> None:
+        os.write(self.fd, RECORD)
+        os.fdatasync(self.fd)
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self.fd)
+        self.path.unlink()
+
+
+def fsync_floor(directory: Path, count: int, *, grow: bool) -> Stats:
+    """Seconds per ``write`` + ``fdatasync`` of one ~1 KB record."""
+    with FsyncRecord(directory, count + _WARMUP, grow=grow) as commit:
         return sample(commit, count=count, warmup=_WARMUP)
-    finally:
-        os.close(fd)
-        path.unlink()
 
 
 def round_trip_floor(port: int, path: str, count: int) -> Stats:
@@ -86,7 +102,9 @@ def round_trip_floor(port: int, path: str, count: int) -> Stats:
         connection.close()
 
 
-def floor(results: Results, label: str) -> Figure | None:
-    """The lower of the floor's measurements (start and end of the run)."""
+def floor(results: Results, label: str, alongside: str | None = None) -> Figure | None:
+    """The floor to read a figure against: the one measured ``alongside`` its workload
+    (in the same rounds) if there is one, else the lower of the start and end ones."""
     measured = [f for f in results.of("floor") if f.contender == label]
-    return min(measured, key=lambda f: f.stats.median, default=None)
+    beside = [f for f in measured if alongside is not None and f.position == alongside]
+    return beside[0] if beside else min(measured, key=lambda f: f.stats.median, default=None)

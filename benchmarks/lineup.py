@@ -119,7 +119,11 @@ def lineup(
         contenders.append(AgentsSessionContender(label=AGENTS, path=workdir / "agents.db"))
     else:
         skipped.append(f"{AGENTS}: openai-agents is not installed")
-    contenders.append(SeedJsonlContender(label=SEED, root=workdir / "seed"))
+    contenders.append(
+        SeedJsonlContender(
+            label=SEED, root=workdir / "seed", max_messages=profile.seed_max_messages
+        )
+    )
     delayed = None
     if s3 is not None:
         url = s3.url("bench")
@@ -133,6 +137,7 @@ def lineup(
                 max_messages=profile.s3_max_messages,
                 max_threads=profile.s3_threads,
                 loader=loader,
+                slow=True,
             )
         )
         delayed = ThreadStoreContender(
@@ -145,5 +150,6 @@ def lineup(
             max_messages=profile.s3_max_messages,
             max_threads=profile.s3_threads,
             loader=loader,
+            slow=True,
         )
     return contenders, delayed

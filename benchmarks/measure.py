@@ -8,13 +8,14 @@ a few microseconds) the clock's own cost is a few percent of the figure.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Stats", "sample", "time_calls"]
+__all__ = ["Stats", "interleave", "sample", "time_calls"]
 
 MIN_SAMPLES = 3
 """Samples a figure gets even when its time budget is spent (the quartiles need some)."""
@@ -81,3 +82,36 @@ def sample(
     for _ in range(warmup):
         op()
     return Stats.of(time_calls(op, count, budget, minimum))
+
+
+def interleave(
+    ops: Mapping[str, Callable[[], object]],
+    *,
+    rounds: int,
+    per_round: int,
+    budget: float,
+    minimum: int = MIN_SAMPLES,
+    warmup: int = 1,
+) -> dict[str, Stats]:
+    """Latency of several operations measured in turns, so they share the machine's
+    quiet and busy moments.
+
+    A disk shared with other work makes an fsync take 0.2 ms one second and 4 ms the
+    next; timing one contender after another would hand each a different machine. Here
+    every round runs ``per_round`` calls of each operation (starting with a different
+    one each round), for up to ``rounds`` rounds or, after ``minimum``, until
+    ``budget`` seconds have gone by.
+    """
+    names = list(ops)
+    for name in names:
+        for _ in range(warmup):
+            ops[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    deadline = time.perf_counter() + budget
+    for number in range(rounds):
+        turn = number % len(names)
+        for name in names[turn:] + names[:turn]:
+            samples[name] += time_calls(ops[name], per_round, budget=math.inf)
+        if number + 1 >= minimum and time.perf_counter() > deadline:
+            break
+    return {name: Stats.of(taken) for name, taken in samples.items()}

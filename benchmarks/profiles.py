@@ -23,6 +23,9 @@ class Profile:
     """The largest thread read in full (a 10^5 read takes seconds per contender)."""
     s3_max_messages: int
     """The largest S3 thread (every append is several requests to loopback moto)."""
+    seed_max_messages: int
+    """The largest thread of the seed design (its pages read the whole thread: about a
+    second per page at 10^4 messages, ten at 10^5)."""
     threads: int
     """Threads in the store for the cold-open figure (at least 20: one full page)."""
     s3_threads: int
@@ -46,6 +49,10 @@ class Profile:
     s3_delay: float = 0.020
     local_disk_sizes: tuple[int, ...] = ()
     """Sizes for the local-disk backend's own page benchmark (none: not run)."""
+    object_storage_sizes: tuple[int, ...] = ()
+    """Sizes for the S3 backend's own request counts (none: not run)."""
+    async_adapter_quick: bool = True
+    """Run the async adapter's own benchmark in its ``--quick`` form."""
 
 
 PROFILES = {
@@ -54,6 +61,7 @@ PROFILES = {
         sizes=(50,),
         full_read_max=50,
         s3_max_messages=50,
+        seed_max_messages=50,
         threads=40,
         s3_threads=25,
         appends=8,
@@ -67,12 +75,15 @@ PROFILES = {
         budget=0.3,
         s3_calls=1,
         min_samples=1,
+        local_disk_sizes=(50,),
+        object_storage_sizes=(50,),
     ),
     "quick": Profile(
         name="quick",
         sizes=(100, 1_000, 10_000),
         full_read_max=1_000,
         s3_max_messages=100,
+        seed_max_messages=10_000,
         threads=1_000,
         s3_threads=50,
         appends=60,
@@ -85,12 +96,15 @@ PROFILES = {
         writer_rounds=1,
         budget=0.8,
         s3_calls=4,
+        local_disk_sizes=(100, 1_000),
+        object_storage_sizes=(100,),
     ),
     "default": Profile(
         name="default",
         sizes=(100, 1_000, 10_000, 100_000),
         full_read_max=10_000,
         s3_max_messages=1_000,
+        seed_max_messages=10_000,
         threads=10_000,
         s3_threads=300,
         appends=200,
@@ -103,13 +117,16 @@ PROFILES = {
         writer_rounds=3,
         budget=2.0,
         s3_calls=7,
-        local_disk_sizes=(100, 10_000),
+        local_disk_sizes=(100, 10_000, 100_000),
+        object_storage_sizes=(100, 1_000),
+        async_adapter_quick=False,
     ),
     "full": Profile(
         name="full",
         sizes=(100, 1_000, 10_000, 100_000),
         full_read_max=100_000,
         s3_max_messages=10_000,
+        seed_max_messages=100_000,
         threads=10_000,
         s3_threads=10_000,
         appends=500,
@@ -123,5 +140,7 @@ PROFILES = {
         budget=5.0,
         s3_calls=15,
         local_disk_sizes=(100, 10_000, 100_000),
+        object_storage_sizes=(100, 10_000),
+        async_adapter_quick=False,
     ),
 }

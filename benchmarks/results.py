@@ -7,7 +7,7 @@ from typing import Any
 
 from benchmarks.measure import Stats
 
-__all__ = ["ContenderInfo", "Figure", "Results"]
+__all__ = ["ContenderInfo", "Count", "Figure", "Results"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,18 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Count:
+    """Requests and sequential round trips of one operation, as a backend counts them."""
+
+    workload: str
+    contender: str
+    size: int
+    operation: str
+    requests: int
+    round_trips: int
+
+
+@dataclass(frozen=True)
 class ContenderInfo:
     label: str
     family: str
@@ -39,6 +51,9 @@ class Results:
     """Everything one run produced, in the order it was measured."""
 
     figures: list[Figure] = field(default_factory=list)
+    counts: list[Count] = field(default_factory=list)
+    printed: dict[str, list[str]] = field(default_factory=dict)
+    """What a benchmark that reports by printing printed, by benchmark."""
     contenders: dict[str, ContenderInfo] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     """Contenders or workloads left out of this run, each with the reason."""

@@ -66,6 +66,9 @@ class Contender(ABC):
     """The largest thread this contender is measured at (None: every size)."""
     max_threads: int | None = None
     """The most threads built for its cold-open figure (None: the profile's count)."""
+    slow: bool = False
+    """Each operation takes tens of milliseconds (S3 on moto): timed on its own rather
+    than in turns with the others, and given smaller loops where a loop is long."""
 
     def __post_init__(self) -> None:
         if not self.dataset:

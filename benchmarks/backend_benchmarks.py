@@ -1,0 +1,74 @@
+"""The component authors' own benchmarks, run as part of the whole and folded into the report.
+
+``benchmarks.local_disk`` times the local backend's reads case by case (pages in both
+directions, gets, a new opener) and its durable append beside a minimal SQLite table;
+``benchmarks.object_storage`` counts the S3 backend's requests per operation, including
+cases the main run does not cover (a get with and without the slot remembered);
+``benchmarks.async_adapter`` measures what ``threadstore.aio`` adds per call and with
+many tasks, and reports by printing, so its output is kept as it is. Their figures keep
+their own method: medians of per-round means (so no spread), or counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+from benchmarks.lineup import LOCAL, S3_DIRECT
+from benchmarks.loopback_s3 import LoopbackS3
+from benchmarks.measure import Stats
+from benchmarks.results import Count, Figure, Results
+
+__all__ = [
+    "ASYNC_ADAPTER",
+    "LOCAL_DISK",
+    "OBJECT_STORAGE",
+    "async_adapter",
+    "local_disk",
+    "object_storage",
+]
+
+LOCAL_DISK = "local-disk"
+OBJECT_STORAGE = "object-storage"
+ASYNC_ADAPTER = "async-adapter"
+
+
+def _point(seconds: float) -> Stats:
+    """A figure that comes as one number (a median of round means)."""
+    return Stats(seconds, seconds, seconds, 1)
+
+
+def local_disk(
+    results: Results, directory: Path, sizes: tuple[int, ...], appends: int, reads: int
+) -> None:
+    from benchmarks.local_disk import durable_appends, page_latencies
+
+    ours, sqlite = durable_appends(directory / "appends", appends)
+    for case, seconds in (
+        ("durable append, threadstore", ours),
+        ("durable append, SQLite FULL (one-table schema)", sqlite),
+    ):
+        results.add(Figure(LOCAL_DISK, LOCAL, _point(seconds), position=case))
+    for size in sizes:
+        for case, seconds in page_latencies(directory, size, reads).items():
+            results.add(Figure(LOCAL_DISK, LOCAL, _point(seconds), size, case))
+
+
+def object_storage(results: Results, s3: LoopbackS3, sizes: tuple[int, ...]) -> None:
+    from benchmarks.object_storage import measure
+
+    for size in sizes:
+        url = f"{s3.url('counted')}?endpoint_url={s3.endpoint}"
+        for name, requests, round_trips in measure(url, size):
+            count = Count(OBJECT_STORAGE, S3_DIRECT, size, name, requests, round_trips)
+            results.counts.append(count)
+
+
+def async_adapter(results: Results, quick: bool) -> None:
+    from benchmarks.async_adapter import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        main(["--quick"] if quick else [])
+    results.printed[ASYNC_ADAPTER] = printed.getvalue().rstrip().splitlines()
