@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from threadstore.errors import (
     AlreadyExistsError,
@@ -47,11 +49,12 @@ from threadstore.models import (
 )
 from threadstore.protocol import Capability, ThreadStore
 from threadstore.registry import open_store
-from threadstore.testing import workers
+from threadstore.testing import stateful, workers
+from threadstore.url import StoreURL
 
 __all__ = ["SUITE_VERSION", "ThreadStoreConformance"]
 
-SUITE_VERSION = "1.0"
+SUITE_VERSION = "1.1"
 """Bumped when the suite tightens; see the changelog in docs/writing-a-backend.md."""
 
 TERMINAL = [s for s in RunStatus if s.is_terminal]
@@ -119,6 +122,28 @@ class ThreadStoreConformance:
         yield open_again
         for store in opened:
             store.close()
+
+    @pytest.fixture
+    def new_location(
+        self, store_url: str, open_options: dict[str, Any]
+    ) -> Callable[[], Callable[[], ThreadStore]]:
+        """Make a fresh, empty location and return its opener (one per state-machine example).
+
+        The default puts a uniquely named location below ``store_url``; override it if
+        your URLs cannot nest.
+        """
+
+        def make() -> Callable[[], ThreadStore]:
+            name = f"sm{uuid.uuid4().hex[:12]}"
+            url = StoreURL.parse(store_url).joinpath(name).render(hide_secrets=False)
+            return lambda: open_store(url, **open_options)
+
+        return make
+
+    @pytest.fixture
+    def stateful_settings(self) -> settings:
+        """The state machine's Hypothesis budget: the ``THREADSTORE_HYPOTHESIS_PROFILE``."""
+        return stateful.profile()
 
     @pytest.fixture
     def store(self, reopen: Callable[[], ThreadStore]) -> ThreadStore:
@@ -886,6 +911,23 @@ class ThreadStoreConformance:
         with pytest.raises(InvalidRequestError):
             store.append_message(thread.id, Run(assistant_id="asst_1"))  # type: ignore[arg-type]
 
+    # --- capabilities ----------------------------------------------------------
+
+    def test_declared_capabilities_are_consistent(self, store: ThreadStore) -> None:
+        """A store claims at least what its class claims (``open_store(require=)`` checks the
+        class), and a claim brings the ones it implies."""
+        declared = set(store.capabilities)
+        assert all(isinstance(c, Capability) for c in declared)
+        assert set(type(store).capabilities) <= declared
+        implies = {
+            Capability.MULTI_HOST: Capability.MULTI_PROCESS,
+            Capability.MULTI_PROCESS: Capability.SHARED,
+            Capability.DURABLE: Capability.PERSISTENT,
+        }
+        for claim, needed in implies.items():
+            if claim in declared:
+                assert needed in declared, f"{claim.value!r} implies {needed.value!r}"
+
     # --- persistence and sharing ----------------------------------------------
 
     def test_close_is_idempotent(self, reopen: Callable[[], ThreadStore]) -> None:
@@ -914,6 +956,39 @@ class ThreadStoreConformance:
         assert again.get_run(thread.id, run.id) == run
         assert again.get_step(thread.id, run.id, step.id) == step
 
+    def test_data_outlives_the_process(
+        self, store: ThreadStore, store_url: str, open_options: dict[str, Any]
+    ) -> None:
+        """What a closed store wrote, another process finds: persistence is not a cache."""
+        self.require(store, Capability.PERSISTENT)
+        thread = store.create_thread(Thread(metadata={"a": "b"}))
+        sent = self.fill(store, thread.id, 5)
+        run = store.create_run(thread.id, Run(assistant_id="asst_1"))
+        store.update_run_status(thread.id, run.id, "in_progress")
+        store.close()
+        [seen] = run_processes(workers.read_thread, [(store_url, open_options, thread.id)])
+        assert seen == ({"a": "b"}, [m.id for m in sent], {run.id: "in_progress"})
+
+    def test_acknowledged_writes_survive_a_killed_writer(
+        self,
+        store: ThreadStore,
+        store_url: str,
+        open_options: dict[str, Any],
+        reopen: Callable[[], ThreadStore],
+    ) -> None:
+        """A process that ends without closing its store loses none of its acknowledged writes."""
+        self.require(store, Capability.DURABLE)
+        thread = store.create_thread()
+        store.close()
+        writer = multiprocessing.get_context("spawn").Process(
+            target=workers.append_then_die, args=(store_url, open_options, thread.id, 10)
+        )
+        writer.start()
+        writer.join(timeout=120)
+        assert writer.exitcode == workers.DIED
+        texts = [m.text for m in reopen().iter_messages(thread.id)]
+        assert texts == [f"0:{i}" for i in range(10)]
+
     def test_second_store_object_sees_writes(
         self, store: ThreadStore, reopen: Callable[[], ThreadStore]
     ) -> None:
@@ -927,7 +1002,92 @@ class ThreadStoreConformance:
         with pytest.raises(AlreadyExistsError):
             other.create_thread(Thread(id=thread.id))
 
+    # --- the state machine ----------------------------------------------------
+
+    def test_state_machine(
+        self,
+        new_location: Callable[[], Callable[[], ThreadStore]],
+        stateful_settings: settings,
+    ) -> None:
+        """Random operation sequences agree with the memory model and a pagination oracle."""
+        stateful.run_state_machine(new_location, stateful_settings)
+
+    def test_updates_keep_list_positions(self, store: ThreadStore, thread: Thread) -> None:
+        """A list is in append order: changing a record never moves it."""
+        sent = [m.id for m in self.fill(store, thread.id, 3)]
+        runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(3)]
+        steps = [store.append_step(thread.id, runs[0], step_for(i)).id for i in sent]
+        store.update_message(thread.id, sent[0], metadata={"k": "v"})
+        store.update_run_status(thread.id, runs[0], "in_progress")
+        store.update_step_status(thread.id, runs[0], steps[0], "completed")
+        assert [m.id for m in store.list_messages(thread.id, order="asc").data] == sent
+        assert [r.id for r in store.list_runs(thread.id, order="asc").data] == runs
+        assert [s.id for s in store.list_steps(thread.id, runs[0], order="asc").data] == steps
+
     # --- concurrency ----------------------------------------------------------
+
+    @staticmethod
+    def assert_appends(texts: list[str], writers: int, each: int) -> None:
+        """Every ``"<writer>:<i>"`` appended once, and each writer's own in its order."""
+        assert sorted(texts) == sorted(f"{w}:{i}" for w in range(writers) for i in range(each))
+        for worker in range(writers):
+            mine = [t for t in texts if t.startswith(f"{worker}:")]
+            assert mine == [f"{worker}:{i}" for i in range(each)]
+
+    @staticmethod
+    def claim_all(stores: Sequence[ThreadStore], thread_id: str, runs: list[str]) -> None:
+        """Worker ``i`` tries to claim every run through ``stores[i]``; each run has one winner."""
+        wins: list[tuple[str, int]] = []
+        lock = threading.Lock()
+
+        def claim(worker: int) -> None:
+            for run_id in runs:
+                try:
+                    stores[worker].update_run_status(
+                        thread_id, run_id, "in_progress", expected="queued"
+                    )
+                except ConflictError:
+                    continue
+                with lock:
+                    wins.append((run_id, worker))
+
+        run_threads(claim, len(stores))
+        assert sorted(run_id for run_id, _ in wins) == sorted(runs)
+
+    @staticmethod
+    def touch_plan(store: ThreadStore, count: int) -> list[workers.Touch]:
+        """``count`` threads, each with a message being written, a run and a step."""
+        plan = []
+        for _ in range(count):
+            thread = store.create_thread()
+            draft = store.append_message(
+                thread.id, Message.assistant("", status="in_progress", run_id="run_1")
+            )
+            run = store.create_run(thread.id, Run(assistant_id="asst_1"))
+            step = store.append_step(thread.id, run.id, step_for(draft.id))
+            plan.append((thread.id, draft.id, run.id, step.id))
+        return plan
+
+    @staticmethod
+    def assert_touched(store: ThreadStore, plan: list[workers.Touch]) -> None:
+        """Every worker's change of :func:`workers.touch` survived on every record."""
+        for thread_id, message_id, run_id, step_id in plan:
+            thread = store.get_thread(thread_id)
+            assert thread.metadata == {"by": "0"}
+            resources = thread.model_dump(mode="json")["tool_resources"]
+            assert resources["code_interpreter"] == workers.TOOL_RESOURCES["code_interpreter"]
+            message = store.get_message(thread_id, message_id)
+            assert (message.metadata, message.text, message.completed_at) == (
+                {"by": "0"},
+                "written",
+                5,
+            )
+            run = store.get_run(thread_id, run_id)
+            assert (run.status, run.metadata) == (RunStatus.IN_PROGRESS, {"by": "2"})
+            assert run.usage is not None
+            step = store.get_step(thread_id, run_id, step_id)
+            assert (step.status, step.metadata) == (RunStepStatus.COMPLETED, {"by": "2"})
+            assert step.usage is not None
 
     def test_concurrent_appends_from_threads(self, store: ThreadStore, thread: Thread) -> None:
         writers, each = 8, 25
@@ -938,28 +1098,36 @@ class ThreadStoreConformance:
 
         run_threads(write, writers)
         texts = [m.text for m in store.iter_messages(thread.id)]
-        assert sorted(texts) == sorted(f"{w}:{i}" for w in range(writers) for i in range(each))
-        for worker in range(writers):  # each writer's own messages keep their order
-            mine = [t for t in texts if t.startswith(f"{worker}:")]
-            assert mine == [f"{worker}:{i}" for i in range(each)]
+        self.assert_appends(texts, writers, each)
         assert [m.text for m in store.iter_messages(thread.id, order="desc")] == texts[::-1]
+
+    def test_concurrent_appends_from_many_store_objects(
+        self, store: ThreadStore, reopen: Callable[[], ThreadStore], thread: Thread
+    ) -> None:
+        """Writers each with a store object of their own: one order, nothing lost or doubled."""
+        self.require(store, Capability.SHARED)
+        writers, each = 6, 15
+        stores = [reopen() for _ in range(writers)]
+
+        def write(worker: int) -> None:
+            for i in range(each):
+                stores[worker].append_message(thread.id, text_message(f"{worker}:{i}"))
+
+        run_threads(write, writers)
+        seen = [[m.text for m in other.iter_messages(thread.id)] for other in [store, *stores]]
+        self.assert_appends(seen[0], writers, each)
+        assert all(texts == seen[0] for texts in seen), "store objects disagree on the order"
 
     def test_concurrent_claims_have_one_winner(self, store: ThreadStore, thread: Thread) -> None:
         runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(5)]
-        wins: list[tuple[str, int]] = []
-        lock = threading.Lock()
+        self.claim_all([store] * 8, thread.id, runs)
 
-        def claim(worker: int) -> None:
-            for run_id in runs:
-                try:
-                    store.update_run_status(thread.id, run_id, "in_progress", expected="queued")
-                except ConflictError:
-                    continue
-                with lock:
-                    wins.append((run_id, worker))
-
-        run_threads(claim, 8)
-        assert sorted(run_id for run_id, _ in wins) == sorted(runs)
+    def test_concurrent_claims_from_many_store_objects(
+        self, store: ThreadStore, reopen: Callable[[], ThreadStore], thread: Thread
+    ) -> None:
+        self.require(store, Capability.SHARED)
+        runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(5)]
+        self.claim_all([reopen() for _ in range(6)], thread.id, runs)
 
     def test_no_lost_updates_between_threads(self, store: ThreadStore, thread: Thread) -> None:
         runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(10)]
@@ -981,6 +1149,19 @@ class ThreadStoreConformance:
             assert run.usage is not None
             assert run.expires_at in (2, 3)
 
+    @pytest.mark.parametrize("objects", ["one", "many"])
+    def test_no_lost_updates_on_any_record(
+        self, store: ThreadStore, reopen: Callable[[], ThreadStore], objects: str
+    ) -> None:
+        """Threads, messages, runs and steps: racing changes of different fields all survive,
+        through one store object or (``SHARED``) one per worker."""
+        if objects == "many":
+            self.require(store, Capability.SHARED)
+        plan = self.touch_plan(store, 8)
+        stores = [store] * 3 if objects == "one" else [reopen() for _ in range(3)]
+        run_threads(lambda worker: workers.touch(stores[worker], worker, plan), 3)
+        self.assert_touched(store, plan)
+
     def test_concurrent_appends_from_processes(
         self, store: ThreadStore, store_url: str, thread: Thread
     ) -> None:
@@ -990,11 +1171,7 @@ class ThreadStoreConformance:
             workers.append_messages, [(store_url, thread.id, p, each) for p in range(processes)]
         )
         texts = [m.text for m in store.iter_messages(thread.id)]
-        assert sorted(texts) == sorted(f"{p}:{i}" for p in range(processes) for i in range(each))
-        for worker in range(processes):
-            assert [t for t in texts if t.startswith(f"{worker}:")] == [
-                f"{worker}:{i}" for i in range(each)
-            ]
+        self.assert_appends(texts, processes, each)
 
     def test_concurrent_claims_from_processes(
         self, store: ThreadStore, store_url: str, thread: Thread
@@ -1007,6 +1184,14 @@ class ThreadStoreConformance:
         assert sorted(results) == [False, False, False, True]
         winner = store.get_run(thread.id, run.id)
         assert winner.status is RunStatus.IN_PROGRESS
+
+    def test_no_lost_updates_between_processes(
+        self, store: ThreadStore, store_url: str, open_options: dict[str, Any]
+    ) -> None:
+        self.require(store, Capability.MULTI_PROCESS)
+        plan = self.touch_plan(store, 6)
+        run_processes(workers.touch_at, [(store_url, open_options, w, plan) for w in range(3)])
+        self.assert_touched(store, plan)
 
 
 def run_threads(target: Callable[[int], None], count: int) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from threadstore.errors import ConflictError
 from threadstore.models import Message
+from threadstore.protocol import ThreadStore
 from threadstore.registry import open_store
 
 
@@ -22,3 +26,61 @@ def claim_run(url: str, thread_id: str, run_id: str, worker: int) -> bool:
         except ConflictError:
             return False
         return True
+
+
+DIED = 17
+"""The exit code of :func:`append_then_die`: it stopped where it meant to."""
+
+USAGE = {"completion_tokens": 1, "prompt_tokens": 2, "total_tokens": 3}
+TOOL_RESOURCES = {"code_interpreter": {"file_ids": ["file_1"]}}
+
+Touch = tuple[str, str, str, str]
+"""The records one round of :func:`touch` changes: thread, message, run and step IDs."""
+
+
+def read_thread(
+    url: str, options: dict[str, Any], thread_id: str
+) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """The thread's metadata, its message IDs in order and its runs' statuses."""
+    with open_store(url, **options) as store:
+        thread = store.get_thread(thread_id)
+        messages = [m.id for m in store.iter_messages(thread_id)]
+        runs = {r.id: r.status.value for r in store.list_runs(thread_id, limit=100).data}
+        return thread.metadata, messages, runs
+
+
+def append_then_die(url: str, options: dict[str, Any], thread_id: str, count: int) -> None:
+    """Append ``count`` messages, then end the process at once: no close, no clean-up."""
+    store = open_store(url, **options)
+    for i in range(count):
+        store.append_message(thread_id, Message.user(f"0:{i}"))
+    os._exit(DIED)
+
+
+def touch(store: ThreadStore, worker: int, plan: list[Touch]) -> None:
+    """Worker 0, 1 or 2 changes its own fields of every record in ``plan``.
+
+    Every change is a read-modify-write of a whole record, so a store that is not
+    atomic loses another worker's field.
+    """
+    for thread_id, message_id, run_id, step_id in plan:
+        if worker == 0:
+            store.update_thread(thread_id, metadata={"by": "0"})
+            store.update_message(thread_id, message_id, metadata={"by": "0"})
+            store.update_run_status(thread_id, run_id, "in_progress")
+            store.update_step_status(thread_id, run_id, step_id, "completed")
+        elif worker == 1:
+            store.update_thread(thread_id, tool_resources=TOOL_RESOURCES)
+            store.update_message(thread_id, message_id, content="written")
+            store.update_run(thread_id, run_id, usage=USAGE)
+            store.update_step(thread_id, run_id, step_id, usage=USAGE)
+        else:
+            store.update_message(thread_id, message_id, completed_at=5)
+            store.update_run(thread_id, run_id, metadata={"by": "2"})
+            store.update_step(thread_id, run_id, step_id, metadata={"by": "2"})
+
+
+def touch_at(url: str, options: dict[str, Any], worker: int, plan: list[Touch]) -> None:
+    """:func:`touch` through a store of this process's own."""
+    with open_store(url, **options) as store:
+        touch(store, worker, plan)
