@@ -31,28 +31,39 @@ def per_op(action: Callable[[int], object], count: int, rounds: int = 5) -> floa
     return statistics.median(results)
 
 
-def durable_appends(directory: Path, count: int) -> tuple[float, float]:
-    """Seconds per durable append: through the store, and SQLite WAL FULL."""
-    with LocalThreadStore(directory / "store") as store:
-        thread = store.create_thread()
-        store.append_message(thread.id, Message.user("warm-up"))
-        ours = per_op(lambda i: store.append_message(thread.id, Message.user(f"m{i}")), count)
+def durable_appends(directory: Path, count: int) -> dict[str, list[float]]:
+    """Seconds per durable append, through the store and in SQLite WAL FULL.
+
+    The two alternate op by op, so a busy disk or CPU weighs on both alike.
+    """
+    store = LocalThreadStore(directory / "store")
+    thread = store.create_thread()
     payload = Message.user("m0", thread_id=thread.id).model_dump_json()
     connection = sqlite3.connect(directory / "peer.sqlite", isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("CREATE TABLE messages (id TEXT PRIMARY KEY, thread TEXT, body TEXT)")
 
-    def insert(i: int) -> None:
+    def ours(i: int) -> None:
+        store.append_message(thread.id, Message.user(f"m{i}"))
+
+    def peer(i: int) -> None:
         connection.execute("BEGIN")
         connection.execute(
             "INSERT INTO messages VALUES (?, ?, ?)", (f"msg_{i}", thread.id, payload)
         )
         connection.execute("COMMIT")
 
-    peer = per_op(insert, count)
+    timings: dict[str, list[float]] = {"threadstore": [], "sqlite": []}
+    for i in range(count + 50):  # the first 50 warm up
+        for name, action in (("threadstore", ours), ("sqlite", peer)):
+            start = time.perf_counter()
+            action(i)
+            if i >= 50:
+                timings[name].append(time.perf_counter() - start)
     connection.close()
-    return ours, peer
+    store.close()
+    return timings
 
 
 def page_latencies(directory: Path, size: int, reads: int) -> dict[str, float]:
@@ -81,16 +92,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     args = parser.parse_args()
-    appends = 300 if args.quick else 1000
+    appends = 300 if args.quick else 2000
     sizes = [100, 1_000, 10_000] if args.quick else [100, 10_000, 100_000]
     reads = 50 if args.quick else 200
     with tempfile.TemporaryDirectory(prefix="threadstore-bench-") as name:
         directory = Path(name)
-        ours, peer = durable_appends(directory, appends)
-        print("durable append, one commit each (median of 5 rounds)")
-        print(f"  threadstore file://          {ours * 1e6:8.1f} us")
-        print(f"  sqlite3 WAL synchronous=FULL {peer * 1e6:8.1f} us")
-        print(f"  ratio                        {ours / peer:8.2f} x")
+        timings = durable_appends(directory, appends)
+        print("durable append, one commit each, alternating (us per op)")
+        print(f"  {'':30}{'p25':>8}{'median':>8}{'mean':>8}")
+        for name, label in (
+            ("threadstore", "threadstore file://"),
+            ("sqlite", "sqlite3 WAL synchronous=FULL"),
+        ):
+            values = sorted(timings[name])
+            p25, p50 = values[len(values) // 4], values[len(values) // 2]
+            mean = statistics.fmean(values)
+            print(f"  {label:30}{p25 * 1e6:8.1f}{p50 * 1e6:8.1f}{mean * 1e6:8.1f}")
+        ratio = statistics.median(timings["threadstore"]) / statistics.median(timings["sqlite"])
+        print(f"  median ratio {ratio:.2f} x")
         print("page latency, limit=20 (us)")
         table = {size: page_latencies(directory, size, reads) for size in sizes}
         print("  " + " " * 24 + "".join(f"{size:>12,}" for size in sizes))

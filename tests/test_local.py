@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from threadstore.backends.local import (
 )
 from threadstore.errors import (
     BackendError,
+    ConflictError,
     CorruptDataError,
     InvalidRequestError,
     MessageNotFound,
@@ -432,6 +434,41 @@ def test_store_objects_on_one_root_see_one_store(root: Path) -> None:
         again = two.create_thread(Thread(id=thread.id))
         assert one.get_thread(thread.id) == again
         assert one.list_messages(thread.id).data == []
+
+
+def test_store_objects_on_one_root_race_from_threads(root: Path) -> None:
+    with LocalThreadStore(root) as setup:
+        thread = setup.create_thread()
+        runs = [setup.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(6)]
+    stores = [LocalThreadStore(root, durable=False) for _ in range(4)]
+    won: list[list[str]] = [[] for _ in stores]
+    barrier = threading.Barrier(len(stores))
+
+    def work(number: int) -> None:
+        store = stores[number]
+        barrier.wait()
+        for i in range(25):
+            store.append_message(thread.id, Message.user(f"{number}:{i}"))
+            if i < len(runs):
+                try:
+                    store.update_run_status(thread.id, runs[i], "in_progress", expected="queued")
+                    won[number].append(runs[i])
+                except ConflictError:
+                    pass
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(len(stores))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    texts = [m.text for m in stores[0].iter_messages(thread.id)]
+    assert sorted(texts) == sorted(f"{n}:{i}" for n in range(4) for i in range(25))
+    for n in range(4):
+        assert [t for t in texts if t.startswith(f"{n}:")] == [f"{n}:{i}" for i in range(25)]
+    assert sorted(r for mine in won for r in mine) == sorted(runs)
+    for store in stores:
+        assert [m.text for m in store.iter_messages(thread.id)] == texts
+        store.close()
 
 
 def test_open_files_stay_bounded(root: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import struct
 import zlib
 from collections.abc import Iterable
@@ -31,7 +32,7 @@ __all__ = ["BOOT_ID", "Index", "Slot", "count_key", "item_key", "position_key"]
 
 _MAGIC = b"TSINDEX\n"
 _VERSION = 1
-_HEADER = struct.Struct("<8sII16sQQQQ")  # magic version flags boot covered table capacity used
+_HEADER = struct.Struct("<8sII16sQQQQQ")  # magic version flags boot generation covered...
 _HEADER_CRC = struct.Struct("<I")
 _HEADER_SIZE = 128
 _SLOT = struct.Struct("<16sQII")  # key, offset, length (0: deleted), seq
@@ -40,6 +41,7 @@ _EMPTY = bytes(16)
 _CLEAN = 1
 _MIN_CAPACITY = 64
 _WINDOW = 8  # slots read per probe: one pread almost always finds the key or a gap
+_REMEMBERED = 1 << 14  # probes an index object keeps
 
 
 def _boot_id() -> bytes | None:
@@ -94,14 +96,26 @@ def effects(entry: Entry) -> list[tuple[bytes, Slot]]:
     return sets
 
 
-@dataclass
+@dataclass(slots=True)
 class Header:
     flags: int
     boot: bytes
+    generation: int  # counts commits, so an unchanged header means an unchanged table
     covered: int
     table: int
     capacity: int
     used: int
+
+    def copy(self) -> Header:
+        return Header(
+            self.flags,
+            self.boot,
+            self.generation,
+            self.covered,
+            self.table,
+            self.capacity,
+            self.used,
+        )
 
     def pack(self) -> bytes:
         fields = _HEADER.pack(
@@ -109,6 +123,7 @@ class Header:
             _VERSION,
             self.flags,
             self.boot,
+            self.generation,
             self.covered,
             self.table,
             self.capacity,
@@ -124,12 +139,14 @@ class Header:
         (crc,) = _HEADER_CRC.unpack_from(data, end)
         if crc != zlib.crc32(data[:end]):
             return None
-        magic, version, flags, boot, covered, table, capacity, used = _HEADER.unpack_from(data)
-        if magic != _MAGIC or version != _VERSION or table < _HEADER_SIZE:
+        magic, version, *fields = _HEADER.unpack_from(data)
+        header = cls(*fields)
+        if magic != _MAGIC or version != _VERSION or header.table < _HEADER_SIZE:
             return None
-        if capacity < _MIN_CAPACITY or capacity & (capacity - 1) or used > capacity:
+        capacity = header.capacity
+        if capacity < _MIN_CAPACITY or capacity & (capacity - 1) or header.used > capacity:
             return None
-        return cls(flags, boot, covered, table, capacity, used)
+        return header
 
 
 def _place(table: bytearray, capacity: int, key: bytes, slot: Slot) -> bool:
@@ -153,20 +170,38 @@ class Index:
         self.counter = counter
         self.durable = durable
         self.header: Header | None = None
-        self._found: dict[bytes, tuple[int, Slot | None]] = {}  # probes since the last load
+        # The header as this object last wrote or checked it, and the probes it has made
+        # since: while the header on disk stays byte for byte the same, so does the table.
+        self._seen: bytes | None = None
+        self._kept: Header | None = None
+        self._found: dict[bytes, tuple[int, Slot | None]] = {}
+        self._gaps: set[bytes] = set()  # keys remembered as absent
 
     # --- header and trust ----------------------------------------------------
 
     def load(self) -> None:
         """Read the header (another process may have changed it since we last looked)."""
-        header = Header.unpack(self.counter.pread(self.fd, _HEADER_SIZE, 0))
+        raw = self.counter.pread(self.fd, _HEADER.size + _HEADER_CRC.size, 0)
+        if raw == self._seen and self._kept is not None:
+            self.header = self._kept.copy()
+            return
+        self._forget()
+        header = Header.unpack(raw)
         if (
             header is not None
             and header.table + header.capacity * _SLOT.size > os.fstat(self.fd).st_size
         ):
             header = None  # the table is cut short: not to be believed
         self.header = header
+        self._remember(raw if header is not None else None)
+
+    def _forget(self) -> None:
         self._found.clear()
+        self._gaps.clear()
+
+    def _remember(self, raw: bytes | None) -> None:
+        self._seen = raw
+        self._kept = None if raw is None or self.header is None else self.header.copy()
 
     def trusted(self, log_size: int) -> bool:
         """Whether the table can be believed up to ``covered`` (else: rebuild it)."""
@@ -187,7 +222,10 @@ class Index:
         header.covered = covered
         header.boot = BOOT_ID or _EMPTY
         header.flags &= ~_CLEAN
-        os.pwrite(self.fd, header.pack(), 0)
+        header.generation += 1
+        raw = header.pack()
+        os.pwrite(self.fd, raw, 0)
+        self._remember(raw)
         if BOOT_ID is None and self.durable:  # no way to detect a reboot: stay clean
             self.sync()
 
@@ -196,8 +234,10 @@ class Index:
         header = self._header()
         os.fdatasync(self.fd)
         header.flags |= _CLEAN
-        os.pwrite(self.fd, header.pack(), 0)
+        raw = header.pack()
+        os.pwrite(self.fd, raw, 0)
         os.fdatasync(self.fd)
+        self._remember(raw)
 
     def _header(self) -> Header:
         if self.header is None:
@@ -224,20 +264,24 @@ class Index:
             self._grow()
         index, found = self._find(key)
         os.pwrite(self.fd, _SLOT.pack(key, *slot), header.table + index * _SLOT.size)
-        if found is None:  # a gap is filled: remembered gaps may be this one
+        if found is None:  # a gap is filled: any remembered gap may have been this one
             header.used += 1
-            self._found = {k: v for k, v in self._found.items() if v[1] is not None}
+            for gap in self._gaps:
+                self._found.pop(gap, None)
+            self._gaps.clear()
         self._found[key] = index, slot
 
     def _find(self, key: bytes) -> tuple[int, Slot | None]:
         """The slot index holding ``key`` (and its value), or the empty one it would take.
 
-        Probes are remembered until the next :meth:`load`: while the caller holds the
-        lock, only this object changes the table.
+        Probes are remembered while the table stays as this object last saw it (see
+        :meth:`load`); a remembered gap is forgotten when any gap is filled.
         """
         known = self._found.get(key)
         if known is not None:
             return known
+        if len(self._found) > _REMEMBERED:
+            self._forget()
         header = self._header()
         mask = header.capacity - 1
         index = int.from_bytes(key[:8], "little") & mask
@@ -253,6 +297,8 @@ class Index:
                     value = Slot(*_VALUE.unpack_from(block, at + 16)) if found == key else None
                     result = index + at // _SLOT.size, value
                     self._found[key] = result
+                    if value is None:
+                        self._gaps.add(key)
                     return result
             index = (index + count) & mask
         raise self._damaged("the table has no free slot")
@@ -275,7 +321,8 @@ class Index:
         start = max(end, header.table + len(old))
         pwrite_all(self.fd, table, start)
         header.table, header.capacity = start, capacity
-        self._found.clear()
+        self._forget()
+        self._remember(None)  # until committed, the header on disk names the old table
 
     def rebuild(self, entries: Iterable[Entry], covered: int) -> None:
         """Replace the whole table with one built from ``entries`` (the log from its start)."""
@@ -293,8 +340,11 @@ class Index:
             os.fdatasync(self.fd)
         pwrite_all(self.fd, table, _HEADER_SIZE)
         os.ftruncate(self.fd, _HEADER_SIZE + len(table))
-        self._found.clear()
-        self.header = Header(0, BOOT_ID or _EMPTY, covered, _HEADER_SIZE, capacity, len(latest))
+        self._forget()
+        generation = secrets.randbits(63)  # unlike any header another object remembers
+        self.header = Header(
+            0, BOOT_ID or _EMPTY, generation, covered, _HEADER_SIZE, capacity, len(latest)
+        )
         self.commit(covered)
 
     def _damaged(self, why: str) -> CorruptDataError:

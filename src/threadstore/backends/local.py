@@ -257,7 +257,8 @@ class LocalThreadStore(BaseThreadStore):
                 self._cache[thread_id] = handle
             self._cache.move_to_end(thread_id)
             handle.users += 1
-            self._evict()
+            if len(self._cache) > OPEN_THREADS:
+                self._evict()
             return handle
 
     def _release(self, handle: _Thread) -> None:
