@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import random
 import signal
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -123,10 +124,18 @@ def touch_worker(
                 store.update_thread(thread_id, tool_resources=files)
                 store.update_run(thread_id, run_id, expires_at=n)
                 store.update_step(thread_id, run_id, step_id, expired_at=n)
-            else:
+            elif role == 2:
                 usage = {"completion_tokens": n, "prompt_tokens": 0, "total_tokens": n}
                 store.update_run(thread_id, run_id, usage=usage)
                 store.update_step(thread_id, run_id, step_id, usage=usage)
+            else:
+                moving = n % 2 == 1
+                store.update_run_status(
+                    thread_id, run_id, "in_progress" if moving else "requires_action"
+                )
+                store.update_step_status(
+                    thread_id, run_id, step_id, "in_progress" if moving else "completed"
+                )
     return rounds
 
 
@@ -218,9 +227,9 @@ def test_no_update_is_lost_between_processes(root: str) -> None:
         run = store.create_run(thread.id, Run(assistant_id="asst_1"))
         step = store.append_step(thread.id, run.id, step_for("msg_1"))
     done = run_together(
-        touch_worker, [(root, thread.id, run.id, step.id, role, rounds) for role in range(3)]
+        touch_worker, [(root, thread.id, run.id, step.id, role, rounds) for role in range(4)]
     )
-    assert done == [rounds] * 3
+    assert done == [rounds] * 4
     with LocalThreadStore(root) as store:
         thread = store.get_thread(thread.id)
         run = store.get_run(thread.id, run.id)
@@ -236,20 +245,21 @@ def test_no_update_is_lost_between_processes(root: str) -> None:
     assert (step.metadata, step.expired_at) == ({"n": str(rounds)}, rounds)
     assert step.usage is not None
     assert step.usage.total_tokens == rounds
+    assert (run.status, step.status) == ("in_progress", "in_progress")  # rounds is odd
 
 
-def test_permission_denied_is_a_backend_error(tmp_path: Path) -> None:
+def test_permission_denied_is_a_backend_error() -> None:
     """EACCES must not read as "not found" (the seed reported every I/O error so)."""
-    root = tmp_path / "store"
-    with LocalThreadStore(root) as store:
-        thread = store.create_thread()
-    log = root / "threads" / thread.id / "log.jsonl"
-    log.chmod(0o400)  # readable, not writable: opening it for the lock is refused
-    for path in (tmp_path, *tmp_path.parents):  # let an unprivileged child walk there
-        if path.stat().st_uid == os.geteuid():
-            path.chmod(path.stat().st_mode | 0o005)
-    (root / "threadstore.lock").chmod(0o606)
-    found, missing = run_together(permission_probe, [(str(root), thread.id)])[0]
+    with tempfile.TemporaryDirectory() as name:  # in the system's temp dir: reachable
+        root = Path(name) / "store"
+        with LocalThreadStore(root) as store:
+            thread = store.create_thread()
+        log = root / "threads" / thread.id / "log.jsonl"
+        log.chmod(0o400)  # readable, not writable: opening it for its lock is refused
+        if os.geteuid() == 0:  # root ignores modes: the probe drops to nobody, who must
+            os.chmod(name, 0o755)  # noqa: S103 - reach the store
+            os.chmod(root / "threadstore.lock", 0o606)  # noqa: S103 - and open it
+        found, missing = run_together(permission_probe, [(str(root), thread.id)])[0]
     assert found.startswith(f"backend error: cannot open thread directory {log.parent}")
     assert "Permission denied" in found
     assert missing == "not found"
