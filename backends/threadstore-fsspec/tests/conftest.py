@@ -7,12 +7,12 @@ environment's credentials are kept for it; moto tests still only talk to 127.0.0
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from threadstore_fsspec.testing import moto_server
 
 _TEST_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -31,17 +31,8 @@ BUCKET = "threadstore-tests"
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a moto server with the test bucket in it."""
-    import s3fs
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir(BUCKET)
-    yield endpoint
-    server.stop()
+    with moto_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

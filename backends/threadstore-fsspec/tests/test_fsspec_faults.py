@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
-from fsspec_fault_proxy import FaultProxy
 from threadstore_fsspec import FsspecThreadStore
+from threadstore_fsspec.testing import FaultProxy
 
 from threadstore import Message, Run, open_store
 from threadstore.errors import AlreadyExistsError, BackendError, InvalidRequestError
