@@ -1159,7 +1159,16 @@ class ThreadStoreConformance:
             self.require(store, Capability.SHARED)
         plan = self.touch_plan(store, 8)
         stores = [store] * 3 if objects == "one" else [reopen() for _ in range(3)]
-        run_threads(lambda worker: workers.touch(stores[worker], worker, plan), 3)
+        rounds = threading.Barrier(3)
+
+        def work(worker: int) -> None:
+            try:
+                workers.touch(stores[worker], worker, plan, rounds.wait)
+            except BaseException:
+                rounds.abort()  # release the others rather than leave them waiting
+                raise
+
+        run_threads(work, 3)
         self.assert_touched(store, plan)
 
     def test_concurrent_appends_from_processes(

@@ -548,6 +548,7 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def delete_thread(self, data: st.DataObject) -> None:
         thread_id = self.pick_thread(data)
+        self.touched = (thread_id, None)
         if self.both("delete_thread", lambda s: s.delete_thread(thread_id)):
             del self.threads[thread_id]
 
@@ -817,7 +818,8 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
         """The thread's messages (by ``iter_messages`` too), runs and the runs' steps agree."""
         lists = self.threads.get(thread_id)
         if lists is None:  # gone, with everything under it
-            self.walk(self.messages_of(thread_id), limit=100, order="asc", via=self.reader)
+            self.page(self.messages_of(thread_id), limit=100, order="asc", via=self.reader)
+            self.page(self.runs_of(thread_id), limit=100, order="asc", via=self.reader)
             return
         forward = list(self.reader.iter_messages(thread_id))
         backward = [m.id for m in self.reader.iter_messages(thread_id, order="desc")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from threadstore.errors import ConflictError
@@ -57,13 +58,17 @@ def append_then_die(url: str, options: dict[str, Any], thread_id: str, count: in
     os._exit(DIED)
 
 
-def touch(store: ThreadStore, worker: int, plan: list[Touch]) -> None:
+def touch(
+    store: ThreadStore, worker: int, plan: list[Touch], together: Callable[[], Any] = int
+) -> None:
     """Worker 0, 1 or 2 changes its own fields of every record in ``plan``.
 
     Every change is a read-modify-write of a whole record, so a store that is not
-    atomic loses another worker's field.
+    atomic loses another worker's field. ``together()`` runs before each record (a
+    barrier makes the workers arrive at each record at once).
     """
     for thread_id, message_id, run_id, step_id in plan:
+        together()
         if worker == 0:
             store.update_thread(thread_id, metadata={"by": "0"})
             store.update_message(thread_id, message_id, metadata={"by": "0"})
