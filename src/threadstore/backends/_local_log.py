@@ -124,10 +124,10 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
                 bad_at = position + cursor if bad_at is None else bad_at
             else:
                 if bad_at is not None:
-                    raise _corrupt(path, bad_at)
+                    raise _corrupt(path, bad_at, "intact records follow it, so it is damage")
                 entry = _entry(body, position + cursor, line_end - cursor)
                 if entry is None:
-                    raise _corrupt(path, position + cursor)
+                    raise _corrupt(path, position + cursor, "its checksum holds, its fields do not")
                 entries.append(entry)
             cursor = line_end
         carry = buffer[cursor:]
@@ -137,8 +137,5 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
     return entries, end if bad_at is None else bad_at
 
 
-def _corrupt(path: str, offset: int) -> CorruptDataError:
-    return CorruptDataError(
-        f"corrupt log record in {path} at byte {offset}: it is followed by intact "
-        "records, so it is damage, not an unfinished write"
-    )
+def _corrupt(path: str, offset: int, why: str) -> CorruptDataError:
+    return CorruptDataError(f"corrupt log record in {path} at byte {offset}: {why}")
