@@ -44,12 +44,12 @@ def local_disk(
 ) -> None:
     from benchmarks.local_disk import durable_appends, page_latencies
 
-    ours, sqlite = durable_appends(directory / "appends", appends)
-    for case, seconds in (
-        ("durable append, threadstore", ours),
-        ("durable append, SQLite FULL (one-table schema)", sqlite),
+    timings = durable_appends(directory / "appends", appends)
+    for name, case in (
+        ("threadstore", "durable append, threadstore"),
+        ("sqlite", "durable append, SQLite FULL (one-table schema)"),
     ):
-        results.add(Figure(LOCAL_DISK, LOCAL, _point(seconds), position=case))
+        results.add(Figure(LOCAL_DISK, LOCAL, Stats.of(timings[name]), position=case))
     for size in sizes:
         for case, seconds in page_latencies(directory, size, reads).items():
             results.add(Figure(LOCAL_DISK, LOCAL, _point(seconds), size, case))

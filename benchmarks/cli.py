@@ -110,10 +110,16 @@ def _facts(profile: Profile, workdir: Path) -> dict[str, str]:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPUs": f"{os.cpu_count()} x {machine.cpu_model()}",
         "file system": machine.file_system(workdir),
-        "load at start": machine.load(),
     }
     facts.update(machine.versions())
     return facts
+
+
+def _note_load(results: Results, when: str) -> None:
+    averages = machine.load()
+    results.facts[f"{when} (1, 5, 15 min)"] = machine.shown(averages)
+    if averages:
+        results.busiest = max(results.busiest, averages[0] / (os.cpu_count() or 1))
 
 
 def _measure(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None:
@@ -197,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tempfile.mkdtemp(prefix="threadstore-bench-", dir=args.workdir))
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         results.facts.update(_facts(profile, workdir))
+        _note_load(results, "load at start")
         s3 = None
         why_not = "--no-s3" if args.no_s3 else s3_available()
         if why_not is None:
@@ -223,10 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         _backend_benchmarks(bench, runner, s3)
         runner.step("floors again", partial(_floors, bench, s3, "end"))
-        results.facts["load at end"] = machine.load()
+        _note_load(results, "load at end")
         results.facts["fixture build"] = f"{bench.fixtures.build_seconds:.0f} s"
     results.facts["duration"] = f"{time.perf_counter() - runner.started:.0f} s"
-    report = write_report(results, args.out)
+    report, failed = write_report(results, args.out)
+    runner.failures += failed
     runner.log(f"wrote {report}")
     if runner.failures:
         runner.log(f"{runner.failures} step(s) failed; see the report's problems section")

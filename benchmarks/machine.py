@@ -13,7 +13,7 @@ import sqlite3
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["PACKAGES", "cpu_model", "file_system", "load", "versions"]
+__all__ = ["PACKAGES", "cpu_model", "file_system", "load", "shown", "versions"]
 
 PACKAGES = (
     "threadstore",
@@ -53,12 +53,16 @@ def file_system(directory: Path) -> str:
     return best[1]
 
 
-def load() -> str:
-    """The 1-, 5- and 15-minute load averages."""
+def load() -> tuple[float, ...]:
+    """The 1-, 5- and 15-minute load averages (empty where the system has none)."""
     try:
-        return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+        return os.getloadavg()
     except OSError:
-        return "unknown"
+        return ()
+
+
+def shown(averages: tuple[float, ...]) -> str:
+    return " / ".join(f"{value:.2f}" for value in averages) or "unknown"
 
 
 def versions() -> dict[str, str]:

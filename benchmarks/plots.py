@@ -220,17 +220,19 @@ def round_trips_plot(results: Results, directory: Path) -> str | None:
     traced = results.of("s3")
     if not traced:
         return None
-    fig, axes = plt.subplots(figsize=(9, 0.42 * len(traced) + 1.6))
+    fig, axes = plt.subplots(figsize=(9, 0.42 * len(traced) + 2.2))
     names = [f.extra["op"] for f in traced]
     wire = [f.extra["round_trips"] for f in traced]
-    axes.barh(names, wire, color="C0", label="measured on the wire (proxy)")
+    axes.barh(names, wire, color="C0", label="on the wire (proxy), warm call")
+    first = [f.extra["first_call_round_trips"] for f in traced]
+    axes.scatter(first, names, color="C1", marker="o", label="on the wire, first call")
     own = [f.extra.get("self_round_trips", math.nan) for f in traced]
     axes.scatter(own, names, color="black", marker="|", s=200, label="the store's own count")
     axes.axvline(2, color="red", linestyle="--", linewidth=1, label="page target: 2")
     axes.set_xlabel("sequential round trips per operation (median)")
     delay = traced[0].extra["delay"] * 1000
     axes.set_title(f"S3 (moto on loopback, +{delay:.0f} ms per request): round trips waited for")
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     axes.invert_yaxis()
     return _save(fig, directory, "s3_round_trips.png")
 
@@ -250,10 +252,12 @@ def memory_plot(results: Results, directory: Path) -> str | None:
     return _save(fig, directory, "memory_vs_plain.png")
 
 
-def draw_all(results: Results, directory: Path) -> dict[str, str]:
-    """Draw every plot there is data for; returns plot name -> file name."""
+def draw_all(results: Results, directory: Path) -> tuple[dict[str, str], int]:
+    """Draw every plot there is data for: plot name -> file name, and how many failed
+    (each failure is listed with what was left out)."""
     directory.mkdir(parents=True, exist_ok=True)
     drawn = {}
+    failed = 0
     for name, draw in (
         ("append", append_plot),
         ("writers", writers_plot),
@@ -262,7 +266,13 @@ def draw_all(results: Results, directory: Path) -> dict[str, str]:
         ("s3", round_trips_plot),
         ("memory", memory_plot),
     ):
-        file = draw(results, directory)
+        try:
+            file = draw(results, directory)
+        except Exception as error:
+            failed += 1
+            results.skipped.append(f"plot {name}: FAILED: {type(error).__name__}: {error}")
+            plt.close("all")
+            continue
         if file is not None:
             drawn[name] = file
-    return drawn
+    return drawn, failed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE
@@ -71,6 +72,14 @@ def _header(results: Results) -> list[str]:
         "same run are what carries over.",
         "",
     ]
+    if results.busiest > 1:
+        lines += [
+            f"**This run shared a busy machine**: the load average reached "
+            f"{results.busiest:.1f} per CPU. Absolute figures are inflated and noisy; the "
+            "contenders timed in turns (appends, run moves, writer rounds) met the same "
+            "conditions, so their ratios hold up best.",
+            "",
+        ]
     shown = [(name, value) for name, value in facts.items() if name not in ("command", "date")]
     lines += _table(("machine and run", ""), shown)
     return lines
@@ -393,15 +402,20 @@ def _local_detail(results: Results) -> list[str]:
     if not figures:
         return []
     rows = [
-        (f.position or "", f"{f.size:,}" if f.size else NONE, duration(f.stats.median))
+        (
+            f.position or "",
+            f"{f.size:,}" if f.size else NONE,
+            spread(f.stats) if f.stats.n > 1 else duration(f.stats.median),
+        )
         for f in figures
     ]
     return [
         f"## {LOCAL}: the backend's own benchmark",
         "",
-        "From `benchmarks/local_disk.py`, run as part of this command: its own fixtures "
-        "(short messages) and its own method (the median of five rounds' mean time per "
-        "call, so no spread).",
+        "From `benchmarks/local_disk.py`, run as part of this command, with its own fixtures "
+        "(short messages) and method: durable appends alternate with SQLite op by op "
+        f"(median and p25{DASH}p75 of every op); reads are the median of five rounds' mean "
+        "time per call, so they carry no spread.",
         "",
         *_table(("case", "messages", "per call"), rows),
     ]
@@ -447,28 +461,44 @@ def _left_out(results: Results) -> list[str]:
     return ["## Left out or failed in this run", "", *(f"- {item}" for item in results.skipped), ""]
 
 
-def render(results: Results, plots: dict[str, str]) -> str:
-    """The generated part of the report, markers included."""
-    sections = [
-        _header(results),
-        _targets(results),
-        _contenders(results),
-        _floors(results),
-        _append(results, plots),
-        _writers(results, plots),
-        _pages(results, plots),
-        _full_reads(results, plots),
-        _runs(results),
-        _cold_open(results),
-        _object_storage(results, plots),
-        _memory(results, plots),
-        _local_detail(results),
-        _object_storage_counts(results),
-        _async_adapter(results),
-        _left_out(results),
+def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
+    """The generated part of the report, markers included, and how many sections failed.
+
+    A section that fails (say, a component benchmark changed what it returns) is
+    replaced by a line saying so, and listed with what was left out; the rest of a
+    long run's figures still reach the report.
+    """
+    sections: list[partial[list[str]]] = [
+        partial(_header, results),
+        partial(_targets, results),
+        partial(_contenders, results),
+        partial(_floors, results),
+        partial(_append, results, plots),
+        partial(_writers, results, plots),
+        partial(_pages, results, plots),
+        partial(_full_reads, results, plots),
+        partial(_runs, results),
+        partial(_cold_open, results),
+        partial(_object_storage, results, plots),
+        partial(_memory, results, plots),
+        partial(_local_detail, results),
+        partial(_object_storage_counts, results),
+        partial(_async_adapter, results),
     ]
-    body = "\n".join(line for section in sections for line in section).rstrip()
-    return f"{BEGIN}\n\n{body}\n\n{END}\n"
+    lines: list[str] = []
+    failed = 0
+    for section in sections:
+        try:
+            lines += section()
+        except Exception as error:
+            failed += 1
+            name = section.func.__name__.strip("_")
+            problem = f"report section {name}: FAILED: {type(error).__name__}: {error}"
+            results.skipped.append(problem)
+            lines += [f"*{problem}*", ""]
+    lines += _left_out(results)
+    body = "\n".join(lines).rstrip()
+    return f"{BEGIN}\n\n{body}\n\n{END}\n", failed
 
 
 def merge(existing: str | None, generated: str) -> str:
@@ -481,10 +511,12 @@ def merge(existing: str | None, generated: str) -> str:
     return generated + "\n" + existing
 
 
-def write_report(results: Results, directory: Path) -> Path:
-    """Draw the plots and write ``benchmarks.md`` into ``directory``."""
-    plots = draw_all(results, directory / PLOTS)
+def write_report(results: Results, directory: Path) -> tuple[Path, int]:
+    """Draw the plots and write ``benchmarks.md`` into ``directory``; returns its path
+    and how many of its parts failed."""
+    plots, failed = draw_all(results, directory / PLOTS)
+    generated, failed_sections = render(results, plots)
     path = directory / "benchmarks.md"
     existing = path.read_text() if path.exists() else None
-    path.write_text(merge(existing, render(results, plots)))
-    return path
+    path.write_text(merge(existing, generated))
+    return path, failed + failed_sections

@@ -59,6 +59,8 @@ class Results:
     """Contenders or workloads left out of this run, each with the reason."""
     facts: dict[str, str] = field(default_factory=dict)
     """Machine and run facts (CPU count, versions, load, duration)."""
+    busiest: float = 0.0
+    """The highest 1-minute load average seen at the start or the end, per CPU."""
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
