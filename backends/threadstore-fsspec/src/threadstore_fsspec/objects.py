@@ -274,6 +274,21 @@ class S3Objects:
 
         return await self._retrying("a listing", prefix, call)
 
+    async def entries(self, prefix: str) -> list[tuple[str, float]]:
+        """Every key under ``prefix`` with its last-modified time (Unix seconds), in key
+        order: ceil(N/1000) LISTs. For whole-store checks, never for serving calls."""
+        found: list[tuple[str, float]] = []
+        params: dict[str, Any] = {"Prefix": prefix, "MaxKeys": 1000}
+        while True:
+            response = await self._retrying(
+                "a listing", prefix, partial(self._call, "list_objects_v2", **params)
+            )
+            contents = response.get("Contents", [])
+            found.extend((item["Key"], item["LastModified"].timestamp()) for item in contents)
+            if not response.get("IsTruncated") or not contents:
+                return found
+            params["StartAfter"] = contents[-1]["Key"]
+
     # --- writes ----------------------------------------------------------------------
 
     async def put(self, key: str, data: dict[str, Any], token: str) -> None:

@@ -25,10 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from threadstore.base import BaseThreadStore, CursorNotFound
 from threadstore.errors import AlreadyExistsError, BackendError, InvalidRequestError
+from threadstore.integrity import Finding
 from threadstore.models import WireModel
 from threadstore.protocol import Capability
 from threadstore.records import RUNS, STEPS, THREADS, Kind, Scope, decode_object, missing_scope
 from threadstore.url import StoreURL
+from threadstore_fsspec.check import StorageChecker
 from threadstore_fsspec.objects import (
     Blob,
     NoResendSession,
@@ -240,6 +242,12 @@ class FsspecThreadStore(BaseThreadStore):
         if not self._closed:
             self._closed = True
             sync(self._objects.loop, self._objects.close)
+
+    def check_storage(self, repair: bool) -> list[Finding]:
+        """What only this backend can see: claims, head hints, orphaned objects (see
+        :mod:`threadstore_fsspec.check`). ``repair=True`` fixes what loses no
+        acknowledged write and marks it ``repaired``. Meant for a quiet store."""
+        return self._run(StorageChecker(self, repair).run)
 
     # --- running coroutines on s3fs's event loop ----------------------------------------------
 
