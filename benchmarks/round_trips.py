@@ -1,9 +1,10 @@
 """Object storage through the delaying proxy: requests and sequential round trips per operation.
 
-Each operation is called a few times through the proxy (after one untimed call that
-warms the connection pool). Per call the proxy reports which requests went out and how
-long the chain of round trips waited for in turn was; where the store can count its own
-requests (``store.measure()``), its count is recorded beside the wire's.
+Each operation is called a few times through the proxy, after a first call that warms
+the connection pool and the store's remembered hints (its round trips are kept apart:
+what a fresh opener pays). Per call the proxy reports which requests went out and how
+long the chain of round trips waited for in turn was; where the store can count its
+own requests (``store.measure()``), its count is recorded beside the wire's.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ class _SelfMeasurement(Protocol):
     round_trips: list[int]
 
 
-def _self_count(contender: ThreadStoreContender) -> Callable[[], Any] | None:
+SelfCount = Callable[[], AbstractContextManager[_SelfMeasurement]]
+
+
+def _self_count(contender: ThreadStoreContender) -> SelfCount | None:
     """The store's own request counter (``measure()``), if its backend has one."""
-    measure: Callable[[], AbstractContextManager[_SelfMeasurement]] | None = getattr(
-        contender.store, "measure", None
-    )
+    measure: SelfCount | None = getattr(contender.store, "measure", None)
     return measure
 
 

@@ -117,9 +117,7 @@ def reads(bench: Bench, contender: Contender) -> None:
             read = partial(contender.read_all, thread_id)
             _checked(f"{contender.label} full read", read(), size)
             stats = bench.sample(read, profile.reads, warmup=0)
-            per_message = stats.median / size
-            extra = {"per_message": per_message}
-            bench.results.add(Figure("full-read", contender.label, stats, size, extra=extra))
+            bench.results.add(Figure("full-read", contender.label, stats, size))
         if contender.takes(Role.APPEND, size):
             count = profile.appends_at_size
             stats = bench.sample(_appender(contender, thread_id, count), count)
