@@ -220,6 +220,8 @@ def test_open_store_refuses_bad_arguments() -> None:
     for bad in (0, -1, True, 2.5):
         with pytest.raises(ValueError, match="max_workers"):
             aio.open_store("memory://", max_workers=bad)
+    with pytest.raises(ValueError, match="max_workers"):  # checked before anything is opened
+        aio.open_store("nosuchscheme://x", max_workers=0)
 
 
 async def test_async_with_closes_the_wrapped_store() -> None:

@@ -156,11 +156,9 @@ class AsyncThreadStore:
     """The wrapped store's; the class itself promises nothing."""
 
     def __init__(self, store: ThreadStore, *, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
         self.sync_store = store
         self.capabilities = store.capabilities
-        self.max_workers = max_workers
+        self.max_workers = _checked_workers(max_workers)
         self._limiter = anyio.CapacityLimiter(max_workers)
         # Reads run under a lease on _limiter; to_thread still needs a limiter for them,
         # and an unbounded one of our own keeps them off the framework's default pool.
@@ -255,9 +253,13 @@ def open_store(
     A plain function, not a coroutine: opening happens in the calling thread, as at an
     application's start-up; every later call runs on the store's ``max_workers`` threads.
     """
-    store = registry.open_store(url, require=require, **options)
-    try:
-        return AsyncThreadStore(store, max_workers=max_workers)
-    except BaseException:
-        store.close()
-        raise
+    _checked_workers(max_workers)  # before opening: a bad argument must not leave a store open
+    return AsyncThreadStore(
+        registry.open_store(url, require=require, **options), max_workers=max_workers
+    )
+
+
+def _checked_workers(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_workers must be a positive integer, got {value!r}")
+    return value
