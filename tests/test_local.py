@@ -216,6 +216,22 @@ def test_hostile_ids_never_reach_the_disk(tmp_path: Path, bad: str) -> None:
         assert store.list_thread_ids() == [thread.id]
 
 
+def test_links_planted_in_the_store_are_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep")
+    root = tmp_path / "store"
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+    (root / "threads" / ".tmp-planted").symlink_to(outside)
+    (root / "threads" / "thread_linked").symlink_to(root / "threads" / thread.id)
+    with LocalThreadStore(root) as store:  # cleans up .tmp-* entries
+        assert (outside / "precious").read_text() == "keep"
+        assert not (root / "threads" / ".tmp-planted").exists()
+        with pytest.raises(BackendError, match="thread_linked"):
+            store.get_thread("thread_linked")
+
+
 # --- corruption is reported, with its path ---------------------------------
 
 

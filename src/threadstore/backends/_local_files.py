@@ -2,8 +2,9 @@
 
 fsync of files and of the directories that name them, create-only writes through a
 hard link, whole-file locks with ``flock``, and removal that tolerates a concurrent
-remover. Every ``OSError`` becomes :class:`BackendError` naming the path: an I/O
-failure is never mistaken for "not found".
+remover. :func:`failure` and :func:`io_errors` turn an ``OSError`` into a
+:class:`BackendError` naming the path, so an I/O failure is never mistaken for "not
+found".
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ TEMP_PREFIX = ".tmp-"
 
 def failure(doing: str, path: str, exc: OSError) -> BackendError:
     """The :class:`BackendError` for an ``OSError``: what failed, where, and why."""
-    return BackendError(f"cannot {doing} {path}: {os.strerror(exc.errno or 0)}")
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return BackendError(f"cannot {doing} {path}: {reason}")
 
 
 @contextmanager
@@ -140,7 +142,13 @@ def create_file(path: str, data: bytes, durable: bool) -> bool:
 
 
 def remove_tree(path: str) -> None:
-    """Remove a file or directory tree; entries another process removes first are fine."""
+    """Remove a file or directory tree; entries another process removes first are fine.
+
+    Symbolic links are removed, never followed: nothing outside ``path`` is touched.
+    """
+    if os.path.islink(path):
+        _unlink(path)
+        return
     try:
         entries = list(os.scandir(path))
     except FileNotFoundError:

@@ -69,6 +69,7 @@ ROOT_LOCK = "threadstore.lock"
 THREADS_DIR = "threads"
 LOG = "log.jsonl"
 INDEX = "index.bin"
+_NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC  # a link planted in the store leads nowhere
 OPEN_THREADS = 64
 """Threads whose files one store object keeps open (least recently used are closed)."""
 SYNC_EVERY = 1024
@@ -220,17 +221,17 @@ class LocalThreadStore(BaseThreadStore):
         path = self._thread_path(thread_id)
         with io_errors("open thread directory", path):
             try:
-                dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _NO_FOLLOW)
             except FileNotFoundError:
                 return None
             try:  # both files through one directory descriptor: the same thread, always
                 try:
-                    log_fd = os.open(LOG, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC, dir_fd=dir_fd)
+                    log_fd = os.open(LOG, os.O_RDWR | os.O_APPEND | _NO_FOLLOW, dir_fd=dir_fd)
                 except FileNotFoundError:
                     raise CorruptDataError(f"{path} is a thread directory without {LOG}") from None
                 try:
                     index_fd = os.open(
-                        INDEX, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
+                        INDEX, os.O_RDWR | os.O_CREAT | _NO_FOLLOW, 0o644, dir_fd=dir_fd
                     )
                 except BaseException:
                     os.close(log_fd)
@@ -368,9 +369,7 @@ class LocalThreadStore(BaseThreadStore):
         except OSError as exc:
             with suppress(OSError):  # after a failed write or fsync, take the line back
                 os.ftruncate(handle.log_fd, entry.offset)
-            raise BackendError(
-                f"cannot append to {handle.log_path}: {os.strerror(exc.errno or 0)}"
-            ) from exc
+            raise failure("append to", handle.log_path, exc) from exc
         try:
             handle.index.apply(entry)
             handle.index.commit(entry.offset + entry.length)
