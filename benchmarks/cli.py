@@ -94,14 +94,17 @@ class _Runner:
     def log(self, text: str) -> None:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
 
+    def fail(self, what: str, error: Exception) -> None:
+        self.failures += 1
+        self.results.skipped.append(f"{what}: FAILED: {type(error).__name__}: {error}")
+        traceback.print_exception(error)
+
     def step(self, what: str, action: Callable[[], None]) -> None:
         self.log(what)
         try:
             action()
         except Exception as error:
-            self.failures += 1
-            self.results.skipped.append(f"{what}: FAILED: {type(error).__name__}: {error}")
-            traceback.print_exc()
+            self.fail(what, error)
 
 
 def _facts(profile: Profile, workdir: Path) -> dict[str, str]:
@@ -133,9 +136,8 @@ def _measure(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None
     for role, workload in ((Role.APPEND, appends), (Role.RUNS, runs)):
         taking = [c for c in contenders if c.takes(role)]
         runner.step(f"{workload.__name__}, in turns", partial(workload, bench, taking))
-    for contender in contenders:
-        if contender.takes(Role.LATEST_PAGE):
-            runner.step(f"reads: {contender.label}", partial(reads, bench, contender))
+    reading = [c for c in contenders if c.takes(Role.LATEST_PAGE)]
+    runner.step("reads, in turns", partial(reads, bench, reading))
     for contender in contenders:
         if contender.takes(Role.COLD_OPEN):
             threads = min(profile.threads, contender.max_threads or profile.threads)
@@ -211,7 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             results.skipped.append(f"object storage: {why_not}")
         contenders, delayed = lineup(workdir, profile, s3, results.skipped)
-        bench = Bench(profile, results, Fixtures(Corpus()), Corpus(), workdir, runner.log)
+        corpus = Corpus()
+        bench = Bench(profile, results, Fixtures(corpus), corpus, workdir, runner.log, runner.fail)
         runner.step("floors", partial(_floors, bench, s3, "start"))
         for contender in contenders:
             contender.open()

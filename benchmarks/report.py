@@ -226,7 +226,8 @@ def _pages(results: Results, plots: dict[str, str]) -> list[str]:
         "## Page of 20 by thread size",
         "",
         "`list_messages(limit=20, order='desc')`: the newest page (`first`), the page after "
-        "the message halfway in (`middle`), and the page of the 20 oldest (`last`). The S3 "
+        "the message halfway in (`middle`), and the page of the 20 oldest (`last`). At each "
+        "size and page the contenders take turns, five calls at a time. The S3 "
         "store is measured on smaller threads only (its fixtures are written request by "
         "request to moto), and so is the seed design (every page parses the whole thread, "
         "so its cost grows tenfold with each size); `SQLiteSession` has no cursors, so only "
@@ -261,8 +262,9 @@ def _full_reads(results: Results, plots: dict[str, str]) -> list[str]:
         "## Full read (prompt building) and cost by thread size",
         "",
         "Every message of a thread, oldest first (`iter_messages`), as a server does to build "
-        "a prompt. The plot also shows an append into threads of each size: it should not "
-        "grow with the thread.",
+        "a prompt; the S3 store reads only its smallest thread. The plot also shows an "
+        "append into threads of each size: it should not grow with the thread. Both are "
+        "timed with the contenders taking turns.",
         "",
         *_table(header, rows),
         *_image(plots, "growth", "append and full-read cost against thread size, log-log"),

@@ -1,14 +1,15 @@
 """The single-process workloads: appends, pages, full reads, run moves, cold opens.
 
-Each function measures one contender and adds its figures to the results. Every read
-figure is checked once, untimed, before it is timed (a page must hold 20 messages, a
-full read every message), so a contender that returns the wrong answer fast cannot
-win a table.
+The contenders take turns (see :func:`benchmarks.measure.interleave`), so every one of
+them meets the machine's busy moments as often as the others. Every read is checked
+once, untimed, before it is timed (a page must hold 20 messages, a full read every
+message): a contender that answers wrongly is reported and left out of that figure,
+and cannot win a table by answering fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,6 +39,8 @@ class Bench:
     corpus: Corpus
     workdir: Path
     log: Callable[[str], None]
+    fail: Callable[[str, Exception], None]
+    """Report that ``what`` failed; the run goes on without it."""
 
     def sample(self, op: Callable[[], object], count: int, warmup: int = 1) -> Stats:
         """Time ``op`` within the profile's budget per figure."""
@@ -62,14 +65,21 @@ def _appender(contender: Contender, thread_id: str, count: int) -> Callable[[], 
     return lambda: contender.append(thread_id, next(messages))
 
 
-def _in_turns(bench: Bench, ops: dict[str, Callable[[], object]], calls: int) -> dict[str, Stats]:
-    """Time ``ops`` taking turns, ``calls`` calls each at most (see :func:`interleave`)."""
+def _in_turns(
+    bench: Bench, ops: dict[str, Callable[[], object]], calls: int, warmup: int = 1
+) -> dict[str, Stats]:
+    """Time ``ops`` taking turns, ``calls`` calls each at most, after ``warmup`` more
+    (see :func:`interleave`)."""
+    if not ops:
+        return {}
+    per_round = min(PER_ROUND, calls)
     return interleave(
         ops,
-        rounds=max(1, calls // PER_ROUND),
-        per_round=PER_ROUND,
+        rounds=max(1, calls // per_round),
+        per_round=per_round,
         budget=bench.profile.budget * len(ops),
         minimum=bench.profile.min_samples,
+        warmup=warmup,
     )
 
 
@@ -96,32 +106,66 @@ def appends(bench: Bench, contenders: list[Contender]) -> None:
             bench.results.add(Figure("append", contender.label, bench.sample(op, count)))
 
 
-def reads(bench: Bench, contender: Contender) -> None:
-    """Pages (first, middle, last), a full read and appends, at every thread size."""
+def _checked_ops(
+    bench: Bench, what: str, ops: Mapping[str, Callable[[], int]], want: int
+) -> dict[str, Callable[[], object]]:
+    """The ops whose one untimed call returns ``want`` items; the others are reported."""
+    passed: dict[str, Callable[[], object]] = {}
+    for label, op in ops.items():
+        try:
+            _checked(f"{label} {what}", op(), want)
+        except Exception as error:
+            bench.fail(f"{what}: {label}", error)
+        else:
+            passed[label] = op
+    return passed
+
+
+def _count(read: Callable[[], Sized]) -> Callable[[], int]:
+    return lambda: len(read())
+
+
+def reads(bench: Bench, contenders: list[Contender]) -> None:
+    """Pages (first, middle, last), full reads and appends, at every thread size; at
+    each size and position the contenders take turns."""
     profile = bench.profile
     for size in profile.sizes:
-        if not contender.takes(Role.LATEST_PAGE, size):
-            continue
-        fixture = bench.fixtures.thread(contender, size)
-        thread_id = fixture.thread_id
+        fixtures = {}
+        for contender in contenders:
+            if contender.takes(Role.LATEST_PAGE, size):
+                try:
+                    fixtures[contender.label] = bench.fixtures.thread(contender, size)
+                except Exception as error:
+                    bench.fail(f"{size:,}-message fixture: {contender.label}", error)
+        taking = [c for c in contenders if c.label in fixtures]
+        bench.log(f"  {size:,} messages: fixtures ready")
         for position in POSITIONS:
-            if position != "first" and not contender.takes(Role.CURSOR_PAGE, size):
-                continue
-            cursor = fixture.cursor(position)
-            page = partial(contender.page, thread_id, cursor)
-            _checked(f"{contender.label} {position} page", len(page()), PAGE_SIZE)
-            stats = bench.sample(page, profile.reads, warmup=0)
-            bench.results.add(Figure("page", contender.label, stats, size, position))
-        largest_read = min(profile.sizes) if contender.slow else profile.full_read_max
-        if contender.takes(Role.FULL_READ, size) and size <= largest_read:
-            read = partial(contender.read_all, thread_id)
-            _checked(f"{contender.label} full read", read(), size)
-            stats = bench.sample(read, profile.reads, warmup=0)
-            bench.results.add(Figure("full-read", contender.label, stats, size))
-        if contender.takes(Role.APPEND, size):
-            count = profile.appends_at_size
-            stats = bench.sample(_appender(contender, thread_id, count), count)
-            bench.results.add(Figure("append-at-size", contender.label, stats, size))
+            pages: dict[str, Callable[[], int]] = {}
+            for c in taking:
+                if position == "first" or c.takes(Role.CURSOR_PAGE, size):
+                    fixture = fixtures[c.label]
+                    page = partial(c.page, fixture.thread_id, fixture.cursor(position))
+                    pages[c.label] = _count(page)
+            ops = _checked_ops(bench, f"{position} page of {size:,}", pages, PAGE_SIZE)
+            for label, stats in _in_turns(bench, ops, profile.reads, warmup=0).items():
+                bench.results.add(Figure("page", label, stats, size, position))
+        full = {
+            c.label: partial(c.read_all, fixtures[c.label].thread_id)
+            for c in taking
+            if c.takes(Role.FULL_READ, size)
+            and size <= (min(profile.sizes) if c.slow else profile.full_read_max)
+        }
+        ops = _checked_ops(bench, f"full read of {size:,}", full, size)
+        for label, stats in _in_turns(bench, ops, profile.reads, warmup=0).items():
+            bench.results.add(Figure("full-read", label, stats, size))
+        count = profile.appends_at_size
+        appenders: dict[str, Callable[[], object]] = {
+            c.label: _appender(c, fixtures[c.label].thread_id, count)
+            for c in taking
+            if c.takes(Role.APPEND, size)
+        }
+        for label, stats in _in_turns(bench, appenders, count).items():
+            bench.results.add(Figure("append-at-size", label, stats, size))
 
 
 def _mover(
