@@ -44,17 +44,19 @@ def test_a_corrupt_record_is_named_and_the_rest_still_checked(store_dir: Path) -
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False
-    [finding] = report["findings"]
-    assert finding["check"] == "corrupt-record"
-    assert finding["location"].startswith("thread_cli_1")
-    assert str(log) in finding["detail"]
+    storage, record = report["findings"]  # the backend's own check, then the protocol's
+    assert storage["check"] == "corrupt-log"
+    assert storage["location"] == str(log)
+    assert record["check"] == "corrupt-record"
+    assert record["location"].startswith("thread_cli_1")
+    assert str(log) in record["detail"]
     assert report["checked"]["threads"] == 3
     assert report["checked"]["runs"] == 9
 
     text = cli("verify", str(store_dir))
     assert text.returncode == 1
     assert str(log) in text.stdout
-    assert "1 problem found." in text.stdout
+    assert "2 problems found." in text.stdout
 
 
 def test_references_that_do_not_resolve_are_findings(tmp_path: Path) -> None:
@@ -85,13 +87,14 @@ def test_references_that_do_not_resolve_are_findings(tmp_path: Path) -> None:
     assert "msg_ghost" in findings[1]["detail"]
 
 
-def test_repair_says_it_changes_nothing_on_a_backend_without_storage_checks(
-    tmp_path: Path,
-) -> None:
-    with open_store(tmp_path) as store:
-        thread = store.create_thread()
-        store.append_message(thread.id, Message.assistant("x", run_id="run_ghost"))
-    result = cli("verify", str(tmp_path), "--repair")
+def test_repair_says_it_changes_nothing_on_a_backend_without_storage_checks() -> None:
+    prelude = (
+        "from threadstore import open_store, Message\n"
+        "store = open_store('memory://filled')\n"
+        "thread = store.create_thread()\n"
+        "store.append_message(thread.id, Message.assistant('x', run_id='run_ghost'))"
+    )
+    result = cli_after(prelude, "verify", "memory://filled", "--repair")
     assert result.returncode == 1
     assert "no storage checks; --repair changed nothing" in result.stdout
 

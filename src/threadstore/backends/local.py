@@ -52,6 +52,7 @@ from threadstore.errors import (
     InvalidRequestError,
 )
 from threadstore.ids import ID_PATTERN
+from threadstore.integrity import Finding
 from threadstore.models import WireModel
 from threadstore.protocol import Capability
 from threadstore.records import THREADS, Kind, Scope, decode, encode, missing_scope
@@ -642,6 +643,13 @@ class LocalThreadStore(BaseThreadStore):
         return found
 
     # --- lifecycle ----------------------------------------------------------
+
+    def check_storage(self, repair: bool) -> list[Finding]:
+        """Check every file of the store (see ``threadstore.integrity.StorageCheck``)."""
+        from threadstore.backends._local_check import check_local_store
+
+        with io_errors("check", self.root):
+            return check_local_store(self, repair)
 
     def _close(self) -> None:
         """Sync the indexes this object wrote (so a reboot need not rebuild them), close all."""

@@ -1,0 +1,101 @@
+"""The local backend's storage check: it finds what only the files show, and repairs safely."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from threadstore import Message, open_store
+from threadstore.backends.local import LocalThreadStore
+from threadstore.integrity import StorageCheck, verify_store
+
+
+def make_store(root: Path) -> tuple[str, list[str]]:
+    with open_store(root) as store:
+        thread = store.create_thread()
+        ids = [store.append_message(thread.id, Message.user(f"m{i}")).id for i in range(5)]
+    return thread.id, ids
+
+
+def check(root: Path, repair: bool = False) -> list[tuple[str, bool]]:
+    store = LocalThreadStore(root)
+    try:
+        return [(f.check, f.repaired) for f in store.check_storage(repair)]
+    finally:
+        store.close()
+
+
+def texts(root: Path, thread_id: str) -> list[str]:
+    with open_store(root) as store:
+        return [m.text for m in store.iter_messages(thread_id)]
+
+
+def test_a_clean_store_has_no_findings(tmp_path: Path) -> None:
+    make_store(tmp_path)
+    store = LocalThreadStore(tmp_path)
+    assert isinstance(store, StorageCheck)
+    assert store.check_storage(repair=False) == []
+    assert verify_store(store).findings == []
+    store.close()
+
+
+def test_unfinished_write_is_found_and_cut_off(tmp_path: Path) -> None:
+    thread_id, _ = make_store(tmp_path)
+    log = tmp_path / "threads" / thread_id / "log.jsonl"
+    with open(log, "ab") as file:
+        file.write(b'{"op":"add","kind":"message","id":"msg_to')
+    assert ("unfinished-write", False) in check(tmp_path)
+    assert ("unfinished-write", True) in check(tmp_path, repair=True)
+    assert check(tmp_path) == []
+    assert texts(tmp_path, thread_id) == [f"m{i}" for i in range(5)]
+
+
+def test_damaged_index_is_found_and_rebuilt(tmp_path: Path) -> None:
+    thread_id, _ = make_store(tmp_path)
+    index = tmp_path / "threads" / thread_id / "index.bin"
+    data = bytearray(index.read_bytes())
+    for offset in range(len(data) // 2, len(data)):
+        data[offset] = 0xFF
+    index.write_bytes(bytes(data))
+    assert [name for name, _ in check(tmp_path)] == ["index"]
+    assert check(tmp_path, repair=True) == [("index", True)]
+    assert check(tmp_path) == []
+    assert texts(tmp_path, thread_id) == [f"m{i}" for i in range(5)]
+
+
+def test_damage_inside_the_log_is_reported_not_dropped(tmp_path: Path) -> None:
+    thread_id, _ = make_store(tmp_path)
+    log = tmp_path / "threads" / thread_id / "log.jsonl"
+    lines = log.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"m1", b"mX")
+    log.write_bytes(b"\n".join(lines))
+    for repair in (False, True):
+        assert check(tmp_path, repair=repair) == [("corrupt-log", False)]
+    assert b"mX" in log.read_bytes()
+
+
+def test_leftovers_and_foreign_entries(tmp_path: Path) -> None:
+    make_store(tmp_path)
+    store = LocalThreadStore(tmp_path)  # opening cleans up leftovers: plant them after
+    os.mkdir(tmp_path / "threads" / ".tmp-deadbeef")
+    (tmp_path / "threads" / "notes.txt").write_text("hello")
+    found = sorted((f.check, f.repaired) for f in store.check_storage(repair=False))
+    assert found == [("foreign-entry", False), ("temp-file", False)]
+    fixed = sorted((f.check, f.repaired) for f in store.check_storage(repair=True))
+    assert fixed == [("foreign-entry", False), ("temp-file", True)]
+    store.close()
+    assert check(tmp_path) == [("foreign-entry", False)]
+    assert (tmp_path / "threads" / "notes.txt").read_text() == "hello"
+
+
+@pytest.mark.parametrize("repair", [False, True])
+def test_check_writes_nothing_without_repair(tmp_path: Path, repair: bool) -> None:
+    thread_id, _ = make_store(tmp_path)
+    log = tmp_path / "threads" / thread_id / "log.jsonl"
+    with open(log, "ab") as file:
+        file.write(b"torn")
+    before = log.read_bytes()
+    check(tmp_path, repair=repair)
+    assert (log.read_bytes() == before) is not repair
