@@ -72,6 +72,14 @@ def _header(results: Results) -> list[str]:
         "same run are what carries over.",
         "",
     ]
+    lines += [
+        "To run it: `pip install -e . -e ./backends/threadstore-fsspec --group bench`, then "
+        "`python -m benchmarks` (a few minutes on two CPUs; `--quick` about one, `--smoke` "
+        "seconds, `--full` longer), or `tox -e bench`. It builds every store in a temporary "
+        "directory, starts its own S3 server (moto) on 127.0.0.1, and rewrites this file "
+        "and the plots in `docs/benchmarks/`.",
+        "",
+    ]
     if results.busiest > 1:
         lines += [
             f"**This run shared a busy machine**: the load average reached "
@@ -194,7 +202,8 @@ def _writers(results: Results, plots: dict[str, str]) -> list[str]:
         f"{processes} processes open the store, meet at a barrier, then each appends to the "
         "same thread; throughput counts from the first start to the last finish. The thread "
         "is read back after each round: every append must be there exactly once. The "
-        "contenders take turns round by round; the S3 store appends a tenth as many.",
+        "contenders take turns round by round; the S3 store appends a tenth as many. The "
+        "memory backend and the plain store live inside one process, so they sit this out.",
         "",
         *_table(header, rows),
         *_image(plots, "writers", "throughput with several writer processes"),
@@ -320,7 +329,8 @@ def _cold_open(results: Results) -> list[str]:
         "",
         "A new store object (or connection) on existing data, then the newest 20 threads. "
         'The OS page cache is warm; "cold" is the process\'s view. On S3 the open includes '
-        "the start-up probe of conditional writes.",
+        "the start-up probe of conditional writes. A `memory://` store has nothing to open "
+        "and `SQLiteSession` cannot list its sessions, so neither is here.",
         "",
         *_table(("contender", "threads", "open + first page of threads"), rows),
     ]
@@ -371,10 +381,13 @@ def _object_storage(results: Results, plots: dict[str, str]) -> list[str]:
         "once; each operation is called once before it is measured, and that first "
         "call's count is shown apart (it pays for what the store then remembers, such "
         "as a thread's current generation). *Store's count* is what the backend's own "
-        "`measure()` reports for a warm call. The two "
-        "differ where the HTTP client waits for `100 Continue` before a PUT's body (each "
-        "PUT is then two exchanges on the wire). Loopback moto serves one request at a "
-        "time, so its latencies are not S3's; the round-trip counts carry over.",
+        "`measure()` reports for a warm call. The two differ in two places. The HTTP "
+        "client waits for `100 Continue` before a PUT's body, so each PUT is two exchanges "
+        "on the wire. And a full read sends a hundred GETs at once, more than the client's "
+        "pool of 64 connections, so part of each batch waits for a free connection (with a "
+        "pool of 256 the wire count falls to about the store's). Loopback moto serves one "
+        "request at a time, so its latencies are not S3's; the round-trip counts carry "
+        "over.",
         "",
         *_table(header, rows),
         *_image(plots, "s3", "sequential round trips per S3 operation"),
