@@ -99,3 +99,17 @@ def test_check_writes_nothing_without_repair(tmp_path: Path, repair: bool) -> No
     before = log.read_bytes()
     check(tmp_path, repair=repair)
     assert (log.read_bytes() == before) is not repair
+
+
+def test_a_store_that_skips_fsync_does_not_promise_durability(tmp_path: Path) -> None:
+    from threadstore import Capability
+    from threadstore.errors import CapabilityError
+
+    fast = open_store(tmp_path, durable=False)
+    assert Capability.DURABLE not in fast.capabilities
+    assert Capability.PERSISTENT in fast.capabilities
+    fast.close()
+    with pytest.raises(CapabilityError, match="durable"):
+        open_store(tmp_path, durable=False, require={"durable"})
+    with open_store(tmp_path, require={"durable"}) as durable:
+        assert Capability.DURABLE in durable.capabilities

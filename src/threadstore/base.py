@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, ClassVar, NoReturn, Self, TypeVar
+from typing import Any, NoReturn, Self, TypeVar
 
 import pydantic
 
@@ -139,7 +139,8 @@ class BaseThreadStore(ABC):
     happen together.
     """
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    capabilities: frozenset[Capability] = frozenset()
+    """What this store promises; a class declares the most its objects may promise."""
 
     # --- storage hooks ----------------------------------------------------
 

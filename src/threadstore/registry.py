@@ -163,12 +163,21 @@ def open_store(
     parsed = StoreURL.parse(url if url is not None else _url_from_environment())
     cls = backend_class(parsed.scheme)
     wanted = {Capability(c) for c in require}
-    missing = wanted - set(cls.capabilities)
-    if missing:
-        names = ", ".join(sorted(missing))
-        raise CapabilityError(
-            f"the {parsed.scheme}:// backend lacks required capabilities: {names}"
-        )
+    _check_capabilities(parsed, wanted, cls.capabilities, "backend")
     store = cls.from_url(parsed, **options)
+    try:  # options may give a promise up (e.g. durable=false): check the store itself
+        _check_capabilities(parsed, wanted, store.capabilities, "store, as opened,")
+    except CapabilityError:
+        store.close()
+        raise
     log.debug("opened %s with %s", parsed, type(store).__name__)
     return store
+
+
+def _check_capabilities(
+    url: StoreURL, wanted: set[Capability], offered: Collection[Capability], what: str
+) -> None:
+    missing = wanted - set(offered)
+    if missing:
+        names = ", ".join(sorted(missing))
+        raise CapabilityError(f"the {url.scheme}:// {what} lacks required capabilities: {names}")

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -119,13 +119,15 @@ def _names(kind: Kind[Any], scope: Scope) -> tuple[str, str]:
 class LocalThreadStore(BaseThreadStore):
     """A thread store in a directory: durable, shared by threads and processes."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+    capabilities: frozenset[Capability] = frozenset(
         {Capability.PERSISTENT, Capability.SHARED, Capability.MULTI_PROCESS, Capability.DURABLE}
     )
 
     def __init__(self, root: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.durable = durable
+        if not durable:
+            self.capabilities = type(self).capabilities - {Capability.DURABLE}
         self.stats = ReadCounter()
         self._threads = os.path.join(self.root, THREADS_DIR)
         self._root_lock = os.path.join(self.root, ROOT_LOCK)

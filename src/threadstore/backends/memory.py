@@ -11,7 +11,7 @@ import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -95,7 +95,7 @@ _named_lock = threading.Lock()
 class MemoryThreadStore(BaseThreadStore):
     """A thread store in this process's memory: fast, thread-safe, gone at exit."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.SHARED})
+    capabilities: frozenset[Capability] = frozenset({Capability.SHARED})
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name

@@ -16,7 +16,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,9 +46,7 @@ class JsonDirOptions(BaseModel):
 class JsonDirThreadStore(BaseThreadStore):
     """Threads as JSON files in one directory; see the module's docstring."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.SHARED}
-    )
+    capabilities: frozenset[Capability] = frozenset({Capability.PERSISTENT, Capability.SHARED})
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(root)

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 import fsspec  # type: ignore[import-untyped]
 import s3fs  # type: ignore[import-untyped]
@@ -191,7 +191,7 @@ async def _settled(step: Awaitable[T]) -> _Outcome[T]:
 class FsspecThreadStore(BaseThreadStore):
     """A thread store in an S3 bucket (via s3fs), safe for many writers on many hosts."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+    capabilities: frozenset[Capability] = frozenset(
         {
             Capability.PERSISTENT,
             Capability.SHARED,
