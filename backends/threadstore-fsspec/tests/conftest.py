@@ -12,18 +12,10 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from threadstore_fsspec.testing import moto_server
+from threadstore_fsspec.testing import moto_server, use_dummy_credentials
 
-_TEST_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing-key-id",
-    "AWS_SECRET_ACCESS_KEY": "testing-secret",
-    "AWS_SESSION_TOKEN": "testing-token",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 if not os.environ.get("THREADSTORE_TEST_S3_URL"):
-    os.environ.update(_TEST_CREDENTIALS)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        os.environ.pop(name, None)
+    use_dummy_credentials()
 
 BUCKET = "threadstore-tests"
 

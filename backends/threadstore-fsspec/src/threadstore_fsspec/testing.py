@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import random
 import socket
 import struct
@@ -30,9 +31,33 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
-__all__ = ["CONDITIONS", "Fault", "FaultPlan", "FaultProxy", "Request", "moto_server"]
+__all__ = [
+    "CONDITIONS",
+    "DUMMY_CREDENTIALS",
+    "Fault",
+    "FaultPlan",
+    "FaultProxy",
+    "Request",
+    "moto_server",
+    "use_dummy_credentials",
+]
 
 CONDITIONS = ("if-none-match", "if-match")
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing-key-id",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret",
+    "AWS_SESSION_TOKEN": "testing-token",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def use_dummy_credentials() -> None:
+    """Replace this process's AWS credentials, profile and endpoints with dummies, so no
+    request can reach real AWS by accident. Call it before any child process starts:
+    children inherit the environment."""
+    os.environ.update(DUMMY_CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        os.environ.pop(name, None)
 
 
 class Fault(StrEnum):
