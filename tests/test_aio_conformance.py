@@ -22,7 +22,7 @@ from threadstore.aio import AsyncThreadStore
 from threadstore.models import Message
 from threadstore.protocol import Capability, ThreadStore
 from threadstore.registry import open_store
-from threadstore.testing import ThreadStoreConformance
+from threadstore.testing import ThreadStoreConformance, stateful
 from threadstore.url import StoreURL
 
 
@@ -106,8 +106,6 @@ class AdapterConformance(ThreadStoreConformance):
     @pytest.fixture
     def stateful_settings(self) -> settings:
         """A smaller budget: each step makes dozens of calls, each a trip through the portal."""
-        from threadstore.testing import stateful
-
         chosen = stateful.profile()
         return settings(chosen, max_examples=max(3, chosen.max_examples // 8))
 
