@@ -89,6 +89,9 @@ def test_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_public_names() -> None:
+    from threadstore import _EXPORTS
+
+    assert set(threadstore.__all__) == {*_EXPORTS, "__version__"}  # written out for type checkers
     for name in threadstore.__all__:
         assert getattr(threadstore, name) is not None
     with pytest.raises(AttributeError):

@@ -39,7 +39,30 @@ _EXPORTS = {
     "MessageDeleted": "threadstore.models",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "UNSET",
+    "BaseThreadStore",
+    "Capability",
+    "LastError",
+    "Message",
+    "MessageDeleted",
+    "MessageStatus",
+    "Page",
+    "Run",
+    "RunError",
+    "RunStatus",
+    "RunStep",
+    "RunStepStatus",
+    "StoreURL",
+    "Thread",
+    "ThreadDeleted",
+    "ThreadStore",
+    "__version__",
+    "available_backends",
+    "open_store",
+    "register_backend",
+    "unregister_backend",
+]
 
 if TYPE_CHECKING:
     from threadstore.base import BaseThreadStore
