@@ -9,6 +9,7 @@ a few microseconds) the clock's own cost is a few percent of the figure.
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -98,9 +99,10 @@ def interleave(
 
     A disk shared with other work makes an fsync take 0.2 ms one second and 4 ms the
     next; timing one contender after another would hand each a different machine. Here
-    every round runs ``per_round`` calls of each operation (starting with a different
-    one each round), for up to ``rounds`` rounds or, after ``minimum``, until
-    ``budget`` seconds have gone by.
+    every round runs ``per_round`` calls of each operation, in a new (seeded) random
+    order each round, so no operation always follows the same neighbour and inherits
+    what it leaves behind (garbage to collect, a busy cache), for up to ``rounds``
+    rounds or, after ``minimum``, until ``budget`` seconds have gone by.
     """
     names = list(ops)
     for name in names:
@@ -108,10 +110,11 @@ def interleave(
             ops[name]()
     samples: dict[str, list[float]] = {name: [] for name in names}
     deadline = time.perf_counter() + budget
+    shuffler = random.Random(len(names))
     for number in range(rounds):
-        turn = number % len(names)
-        for name in names[turn:] + names[:turn]:
+        shuffler.shuffle(names)
+        for name in names:
             samples[name] += time_calls(ops[name], per_round, budget=math.inf)
         if number + 1 >= minimum and time.perf_counter() > deadline:
             break
-    return {name: Stats.of(taken) for name, taken in samples.items()}
+    return {name: Stats.of(samples[name]) for name in ops}

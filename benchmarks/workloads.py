@@ -1,7 +1,8 @@
 """The single-process workloads: appends, pages, full reads, run moves, cold opens.
 
 The contenders take turns (see :func:`benchmarks.measure.interleave`), so every one of
-them meets the machine's busy moments as often as the others. Every read is checked
+them meets the machine's busy moments as often as the others; slow ones (S3 on the
+in-process moto server) are timed on their own. Every read is checked
 once, untimed, before it is timed (a page must hold 20 messages, a full read every
 message): a contender that answers wrongly is reported and left out of that figure,
 and cannot win a table by answering fast.
@@ -9,7 +10,7 @@ and cannot win a table by answering fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sized
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,8 +26,10 @@ from benchmarks.results import Figure, Results
 __all__ = ["POSITIONS", "Bench", "appends", "cold_open", "reads", "runs"]
 
 POSITIONS = ("first", "middle", "last")
-PER_ROUND = 5
-"""Calls of one contender in a row before the next one's turn."""
+PER_ROUND = 1
+"""Calls of one contender in a row before the next one's turn: one, because a shared
+disk's slow spells are short (a run of five appends could land in one and not in the
+next contender's five)."""
 
 
 @dataclass
@@ -66,21 +69,40 @@ def _appender(contender: Contender, thread_id: str, count: int) -> Callable[[], 
 
 
 def _in_turns(
-    bench: Bench, ops: dict[str, Callable[[], object]], calls: int, warmup: int = 1
+    bench: Bench,
+    ops: dict[str, Callable[[], object]],
+    calls: int,
+    *,
+    warmup: int = 1,
+    alone: Collection[str] = (),
 ) -> dict[str, Stats]:
     """Time ``ops`` taking turns, ``calls`` calls each at most, after ``warmup`` more
-    (see :func:`interleave`)."""
-    if not ops:
-        return {}
-    per_round = min(PER_ROUND, calls)
-    return interleave(
-        ops,
-        rounds=max(1, calls // per_round),
-        per_round=per_round,
-        budget=bench.profile.budget * len(ops),
-        minimum=bench.profile.min_samples,
-        warmup=warmup,
-    )
+    (see :func:`interleave`).
+
+    The ops named in ``alone`` are timed afterwards, each on its own: an S3 call keeps
+    the in-process moto server's and proxy's threads busy for a moment after it
+    returns, which would be charged to whichever contender's turn came next.
+    """
+    together = {label: op for label, op in ops.items() if label not in alone}
+    timed: dict[str, Stats] = {}
+    if together:
+        per_round = min(PER_ROUND, calls)
+        timed = interleave(
+            together,
+            rounds=max(1, calls // per_round),
+            per_round=per_round,
+            budget=bench.profile.budget * len(together),
+            minimum=bench.profile.min_samples,
+            warmup=warmup,
+        )
+    for label, op in ops.items():
+        if label in alone:
+            timed[label] = bench.sample(op, calls, warmup)
+    return timed
+
+
+def _slow(contenders: Iterable[Contender]) -> frozenset[str]:
+    return frozenset(c.label for c in contenders if c.slow)
 
 
 def appends(bench: Bench, contenders: list[Contender]) -> None:
@@ -91,19 +113,15 @@ def appends(bench: Bench, contenders: list[Contender]) -> None:
     """
     count = bench.profile.appends
     ops: dict[str, Callable[[], object]] = {
-        c.label: _appender(c, c.new_thread(), count) for c in contenders if not c.slow
+        c.label: _appender(c, c.new_thread(), count) for c in contenders
     }
     with FsyncRecord(bench.workdir, count + 1, grow=False) as commit:
         ops[FSYNC_FLOOR] = commit
-        for label, stats in _in_turns(bench, ops, count).items():
+        for label, stats in _in_turns(bench, ops, count, alone=_slow(contenders)).items():
             if label == FSYNC_FLOOR:
                 bench.results.add(Figure("floor", label, stats, position=ALONGSIDE_APPENDS))
             else:
                 bench.results.add(Figure("append", label, stats))
-    for contender in contenders:
-        if contender.slow:
-            op = _appender(contender, contender.new_thread(), count)
-            bench.results.add(Figure("append", contender.label, bench.sample(op, count)))
 
 
 def _checked_ops(
@@ -138,6 +156,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
                 except Exception as error:
                     bench.fail(f"{size:,}-message fixture: {contender.label}", error)
         taking = [c for c in contenders if c.label in fixtures]
+        alone = _slow(taking)
         bench.log(f"  {size:,} messages: fixtures ready")
         for position in POSITIONS:
             pages: dict[str, Callable[[], int]] = {}
@@ -147,7 +166,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
                     page = partial(c.page, fixture.thread_id, fixture.cursor(position))
                     pages[c.label] = _count(page)
             ops = _checked_ops(bench, f"{position} page of {size:,}", pages, PAGE_SIZE)
-            for label, stats in _in_turns(bench, ops, profile.reads, warmup=0).items():
+            for label, stats in _in_turns(bench, ops, profile.reads, warmup=0, alone=alone).items():
                 bench.results.add(Figure("page", label, stats, size, position))
         full = {
             c.label: partial(c.read_all, fixtures[c.label].thread_id)
@@ -156,7 +175,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
             and size <= (min(profile.sizes) if c.slow else profile.full_read_max)
         }
         ops = _checked_ops(bench, f"full read of {size:,}", full, size)
-        for label, stats in _in_turns(bench, ops, profile.reads, warmup=0).items():
+        for label, stats in _in_turns(bench, ops, profile.reads, warmup=0, alone=alone).items():
             bench.results.add(Figure("full-read", label, stats, size))
         count = profile.appends_at_size
         appenders: dict[str, Callable[[], object]] = {
@@ -164,7 +183,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
             for c in taking
             if c.takes(Role.APPEND, size)
         }
-        for label, stats in _in_turns(bench, appenders, count).items():
+        for label, stats in _in_turns(bench, appenders, count, alone=alone).items():
             bench.results.add(Figure("append-at-size", label, stats, size))
 
 
@@ -200,21 +219,16 @@ def runs(bench: Bench, contenders: list[Contender]) -> None:
     """Claim queued runs (``queued -> in_progress`` with ``expected=``), then complete
     them; in turns with each other and with the fsync floor, like appends."""
     count = bench.profile.runs
-    together = [c for c in contenders if not c.slow]
-    claims, completions = _run_moves(bench, together, count)
+    claims, completions = _run_moves(bench, contenders, count)
+    alone = _slow(contenders)
     with FsyncRecord(bench.workdir, 2 * count + 2, grow=False) as commit:
         for workload, ops in (("run-claim", claims), ("run-complete", completions)):
-            for label, stats in _in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count).items():
+            timed = _in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, alone=alone)
+            for label, stats in timed.items():
                 if label != FSYNC_FLOOR:
                     bench.results.add(Figure(workload, label, stats))
                 elif workload == "run-claim":
                     bench.results.add(Figure("floor", label, stats, position=ALONGSIDE_RUNS))
-    for contender in contenders:
-        if contender.slow:
-            claims, completions = _run_moves(bench, [contender], count)
-            for workload, ops in (("run-claim", claims), ("run-complete", completions)):
-                stats = bench.sample(ops[contender.label], count)
-                bench.results.add(Figure(workload, contender.label, stats))
 
 
 def cold_open(bench: Bench, contender: Contender, threads: int) -> None:
