@@ -167,8 +167,10 @@ def _append(results: Results, plots: dict[str, str]) -> list[str]:
         "## Append, one writer",
         "",
         "One process appends ~1 KB messages to one thread, one commit per message. The "
-        "contenders take turns, one append at a time, with each other and with the "
-        "fsync floor; the S3 store, far slower, is timed on its own. "
+        "durable contenders take turns, one append at a time, with each other and with the "
+        "fsync floor; the others take turns five appends at a time among themselves (after "
+        "sleeping in someone else's fsync, a first call runs in cold caches); the S3 store, "
+        "far slower, is timed on its own. "
         f"*{TIMES} floor* divides a durable contender's median by its physical floor: the "
         "preallocated-file fdatasync timed in the same turns, or one direct request for S3.",
         "",
@@ -236,7 +238,7 @@ def _pages(results: Results, plots: dict[str, str]) -> list[str]:
         "",
         "`list_messages(limit=20, order='desc')`: the newest page (`first`), the page after "
         "the message halfway in (`middle`), and the page of the 20 oldest (`last`). At each "
-        "size and page the contenders take turns, one call at a time (the S3 store is "
+        "size and page the contenders take turns, five calls at a time (the S3 store is "
         "timed on its own: its in-process server would slow whoever came next). The S3 "
         "store is measured on smaller threads only (its fixtures are written request by "
         "request to moto), and so is the seed design (every page parses the whole thread, "

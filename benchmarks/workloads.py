@@ -10,8 +10,9 @@ and cannot win a table by answering fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 from pathlib import Path
 
@@ -26,10 +27,22 @@ from benchmarks.results import Figure, Results
 __all__ = ["POSITIONS", "Bench", "appends", "cold_open", "reads", "runs"]
 
 POSITIONS = ("first", "middle", "last")
-PER_ROUND = 1
-"""Calls of one contender in a row before the next one's turn: one, because a shared
-disk's slow spells are short (a run of five appends could land in one and not in the
-next contender's five)."""
+
+
+class Pace(Enum):
+    """How an operation takes turns with the others (see :func:`_in_turns`)."""
+
+    DISK = 1
+    """A durable commit: one call per turn, with the other commits and the fsync floor.
+    A shared disk's slow spells are short; a run of several commits could land in one
+    and the next contender's run not."""
+    QUICK = 5
+    """Memory or page-cache work: five calls per turn, among the other quick ones only.
+    Waking from someone else's fsync, or following a parse that leaves garbage behind,
+    costs the first call in cold caches; that is the neighbour's cost, not this one's."""
+    ALONE = 0
+    """S3 on the in-process moto server: timed on its own, as its server's and proxy's
+    threads stay busy a moment after each call and would slow whoever came next."""
 
 
 @dataclass
@@ -72,52 +85,55 @@ def _in_turns(
     bench: Bench,
     ops: dict[str, Callable[[], object]],
     calls: int,
+    paces: Mapping[str, Pace],
     *,
     warmup: int = 1,
-    alone: Collection[str] = (),
 ) -> dict[str, Stats]:
-    """Time ``ops`` taking turns, ``calls`` calls each at most, after ``warmup`` more
-    (see :func:`interleave`).
-
-    The ops named in ``alone`` are timed afterwards, each on its own: an S3 call keeps
-    the in-process moto server's and proxy's threads busy for a moment after it
-    returns, which would be charged to whichever contender's turn came next.
+    """Time ``ops``, ``calls`` calls each at most after ``warmup`` more: the ops of each
+    pace take turns among themselves (see :func:`interleave`), ``ALONE`` ones one by one.
     """
-    together = {label: op for label, op in ops.items() if label not in alone}
     timed: dict[str, Stats] = {}
-    if together:
-        per_round = min(PER_ROUND, calls)
-        timed = interleave(
-            together,
-            rounds=max(1, calls // per_round),
-            per_round=per_round,
-            budget=bench.profile.budget * len(together),
-            minimum=bench.profile.min_samples,
-            warmup=warmup,
-        )
+    for pace in (Pace.DISK, Pace.QUICK):
+        group = {label: op for label, op in ops.items() if paces[label] is pace}
+        if group:
+            per_round = min(pace.value, calls)
+            timed |= interleave(
+                group,
+                rounds=max(1, calls // per_round),
+                per_round=per_round,
+                budget=bench.profile.budget * len(group),
+                minimum=bench.profile.min_samples,
+                warmup=warmup,
+            )
     for label, op in ops.items():
-        if label in alone:
+        if paces[label] is Pace.ALONE:
             timed[label] = bench.sample(op, calls, warmup)
-    return timed
+    return {label: timed[label] for label in ops}
 
 
-def _slow(contenders: Iterable[Contender]) -> frozenset[str]:
-    return frozenset(c.label for c in contenders if c.slow)
+def _paces(contenders: Iterable[Contender], commits: bool) -> dict[str, Pace]:
+    """Each contender's pace; ``commits``: the operation is a durable commit for the
+    durable ones (appends, run moves), else it is a read."""
+    return {
+        c.label: Pace.ALONE if c.slow else Pace.DISK if commits and c.durable else Pace.QUICK
+        for c in contenders
+    }
 
 
 def appends(bench: Bench, contenders: list[Contender]) -> None:
     """Single-writer appends to a fresh thread, one commit each.
 
-    The contenders take turns with each other and with the fsync floor, so a busy
-    moment of the disk lands on all of them; slow ones (S3) are timed on their own.
+    The durable contenders take turns with each other and with the fsync floor, so a
+    busy moment of the disk lands on all of them (see :class:`Pace`).
     """
     count = bench.profile.appends
     ops: dict[str, Callable[[], object]] = {
         c.label: _appender(c, c.new_thread(), count) for c in contenders
     }
+    paces = {**_paces(contenders, commits=True), FSYNC_FLOOR: Pace.DISK}
     with FsyncRecord(bench.workdir, count + 1, grow=False) as commit:
         ops[FSYNC_FLOOR] = commit
-        for label, stats in _in_turns(bench, ops, count, alone=_slow(contenders)).items():
+        for label, stats in _in_turns(bench, ops, count, paces).items():
             if label == FSYNC_FLOOR:
                 bench.results.add(Figure("floor", label, stats, position=ALONGSIDE_APPENDS))
             else:
@@ -156,7 +172,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
                 except Exception as error:
                     bench.fail(f"{size:,}-message fixture: {contender.label}", error)
         taking = [c for c in contenders if c.label in fixtures]
-        alone = _slow(taking)
+        paces = _paces(taking, commits=False)
         bench.log(f"  {size:,} messages: fixtures ready")
         for position in POSITIONS:
             pages: dict[str, Callable[[], int]] = {}
@@ -166,7 +182,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
                     page = partial(c.page, fixture.thread_id, fixture.cursor(position))
                     pages[c.label] = _count(page)
             ops = _checked_ops(bench, f"{position} page of {size:,}", pages, PAGE_SIZE)
-            for label, stats in _in_turns(bench, ops, profile.reads, warmup=0, alone=alone).items():
+            for label, stats in _in_turns(bench, ops, profile.reads, paces, warmup=0).items():
                 bench.results.add(Figure("page", label, stats, size, position))
         full = {
             c.label: partial(c.read_all, fixtures[c.label].thread_id)
@@ -175,7 +191,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
             and size <= (min(profile.sizes) if c.slow else profile.full_read_max)
         }
         ops = _checked_ops(bench, f"full read of {size:,}", full, size)
-        for label, stats in _in_turns(bench, ops, profile.reads, warmup=0, alone=alone).items():
+        for label, stats in _in_turns(bench, ops, profile.reads, paces, warmup=0).items():
             bench.results.add(Figure("full-read", label, stats, size))
         count = profile.appends_at_size
         appenders: dict[str, Callable[[], object]] = {
@@ -183,7 +199,8 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
             for c in taking
             if c.takes(Role.APPEND, size)
         }
-        for label, stats in _in_turns(bench, appenders, count, alone=alone).items():
+        commits = _paces(taking, commits=True)
+        for label, stats in _in_turns(bench, appenders, count, commits).items():
             bench.results.add(Figure("append-at-size", label, stats, size))
 
 
@@ -220,10 +237,10 @@ def runs(bench: Bench, contenders: list[Contender]) -> None:
     them; in turns with each other and with the fsync floor, like appends."""
     count = bench.profile.runs
     claims, completions = _run_moves(bench, contenders, count)
-    alone = _slow(contenders)
+    paces = {**_paces(contenders, commits=True), FSYNC_FLOOR: Pace.DISK}
     with FsyncRecord(bench.workdir, 2 * count + 2, grow=False) as commit:
         for workload, ops in (("run-claim", claims), ("run-complete", completions)):
-            timed = _in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, alone=alone)
+            timed = _in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, paces)
             for label, stats in timed.items():
                 if label != FSYNC_FLOOR:
                     bench.results.add(Figure(workload, label, stats))
