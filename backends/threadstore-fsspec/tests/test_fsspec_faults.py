@@ -135,7 +135,7 @@ SECRETS = ["AKIA-NOT-REAL-KEY-ID", "very-secret-access-key", "very-secret-sessio
 def test_secrets_never_show(
     s3_endpoint: str, make_s3_url: Callable[..., str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="threadstore")
+    caplog.set_level(logging.DEBUG)  # every logger: botocore logs request headers at DEBUG
     key, secret, token = SECRETS
     with open_store(make_s3_url(s3_endpoint, key=key, secret=secret, token=token)) as store:
         shown = repr(store) + str(store)

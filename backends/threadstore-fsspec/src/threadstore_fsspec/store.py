@@ -39,6 +39,7 @@ from threadstore_fsspec.objects import (
     new_token,
     request_depth,
 )
+from threadstore_fsspec.redact import hide_in_library_logs
 
 __all__ = ["FsspecOptions", "FsspecThreadStore", "Measurement"]
 
@@ -225,6 +226,10 @@ class FsspecThreadStore(BaseThreadStore):
         prefix = url.path.strip("/")
         if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
             raise InvalidRequestError("the prefix must not contain empty, '.' or '..' parts")
+        hide_in_library_logs(
+            url.password,
+            *(value.get_secret_value() for value in (opts.key, opts.secret, opts.token) if value),
+        )
         objects = _open_objects(protocol, bucket, url, opts)
         store = cls(objects, f"{prefix}/" if prefix else "", url.render())
         if opts.check_conditional_writes:
