@@ -11,7 +11,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from threadstore.backends.memory import MemoryThreadStore, _Log
 from threadstore.models import Page, Run, RunStatus, WireModel
@@ -218,17 +218,13 @@ class MovesOnUpdate(MemoryThreadStore):
 class ClaimsPersistence(MemoryThreadStore):
     """Declares ``PERSISTENT``, but its data lives only as long as the process."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SHARED, Capability.PERSISTENT}
-    )
+    capabilities: frozenset[Capability] = frozenset({Capability.SHARED, Capability.PERSISTENT})
 
 
 class ClaimsMultiProcess(MemoryThreadStore):
     """Declares ``MULTI_PROCESS``, but another process never sees its data."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SHARED, Capability.MULTI_PROCESS}
-    )
+    capabilities: frozenset[Capability] = frozenset({Capability.SHARED, Capability.MULTI_PROCESS})
 
 
 MUTANTS: dict[str, type[MemoryThreadStore]] = {
