@@ -79,6 +79,16 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where the stores are built (default: a temp dir)",
     )
     parser.add_argument("--no-s3", action="store_true", help="leave out the object-storage figures")
+    parser.add_argument(
+        "--results", type=Path, default=None, help="also save what was measured, as JSON"
+    )
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        default=None,
+        metavar="RESULTS",
+        help="measure nothing: write the report and plots from a saved --results file",
+    )
     parser.set_defaults(profile="default")
     return parser.parse_args(argv)
 
@@ -198,6 +208,10 @@ def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
+    if args.report_from is not None:
+        report, failed = write_report(Results.load(args.report_from), args.out)
+        print(f"wrote {report}", file=sys.stderr)
+        return 1 if failed else 0
     profile = PROFILES[args.profile]
     results = Results()
     runner = _Runner(results)
@@ -236,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _note_load(results, "load at end")
         results.facts["fixture build"] = f"{bench.fixtures.build_seconds:.0f} s"
     results.facts["duration"] = f"{time.perf_counter() - runner.started:.0f} s"
+    if args.results is not None:
+        results.save(args.results)
     report, failed = write_report(results, args.out)
     runner.failures += failed
     runner.log(f"wrote {report}")

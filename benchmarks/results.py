@@ -1,8 +1,15 @@
-"""What a run measured: figures, the contenders they belong to, and what was skipped."""
+"""What a run measured: figures, the contenders they belong to, and what was skipped.
+
+A run can be saved as JSON and the report rendered again from it (``--results`` and
+``--report-from``), so changing how the report reads does not mean measuring again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import Stats
@@ -95,3 +102,24 @@ class Results:
 
     def sizes(self, workload: str) -> list[int]:
         return sorted({f.size for f in self.of(workload) if f.size is not None})
+
+    def save(self, path: Path) -> None:
+        """Write everything measured as JSON."""
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Results:
+        """Read what :meth:`save` wrote."""
+        raw = json.loads(path.read_text())
+        figures = [
+            Figure(**{**figure, "stats": Stats(**figure["stats"])}) for figure in raw["figures"]
+        ]
+        return cls(
+            figures=figures,
+            counts=[Count(**count) for count in raw["counts"]],
+            printed=raw["printed"],
+            contenders={label: ContenderInfo(**info) for label, info in raw["contenders"].items()},
+            skipped=raw["skipped"],
+            facts=raw["facts"],
+            busiest=raw["busiest"],
+        )

@@ -2,7 +2,7 @@
 
 Benchmarks are not tests and their numbers are not checked here; this only keeps the
 code from rotting. The run uses tiny sizes and takes seconds on an idle machine (more
-on a busy one). Where the S3 pieces are not installed the command leaves them out by
+on a busy one); its saved results must then render to the same report again. Where the S3 pieces are not installed the command leaves them out by
 itself, and this test passes without them.
 """
 
@@ -17,12 +17,15 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXPECTED_PLOTS = {"append.png", "writers.png", "pages.png", "growth.png", "memory_vs_plain.png"}
 
 
-def test_smoke_run_writes_the_report_and_its_plots(tmp_path: Path) -> None:
-    out = tmp_path / "docs"
-    command = [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)]
-    command += ["--workdir", str(tmp_path)]
+def _benchmarks(*args: str) -> None:
+    command = [sys.executable, "-m", "benchmarks", *args]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
+
+
+def test_smoke_run_writes_the_report_and_its_plots(tmp_path: Path) -> None:
+    out, saved = tmp_path / "docs", tmp_path / "results.json"
+    _benchmarks("--smoke", "--out", str(out), "--workdir", str(tmp_path), "--results", str(saved))
 
     report = (out / "benchmarks.md").read_text()
     assert report.startswith("<!-- BEGIN GENERATED BENCHMARK REPORT")
@@ -35,3 +38,7 @@ def test_smoke_run_writes_the_report_and_its_plots(tmp_path: Path) -> None:
     for name, path in plots.items():
         assert path.read_bytes().startswith(PNG_SIGNATURE), name
         assert f"(benchmarks/{name})" in report, f"{name} is not embedded in the report"
+
+    again = tmp_path / "again"
+    _benchmarks("--report-from", str(saved), "--out", str(again))
+    assert (again / "benchmarks.md").read_text() == report
