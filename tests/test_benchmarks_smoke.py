@@ -2,8 +2,9 @@
 
 Benchmarks are not tests and their numbers are not checked here; this only keeps the
 code from rotting. The run uses tiny sizes and takes seconds on an idle machine (more
-on a busy one); its saved results must then render to the same report again. Where the S3 pieces are not installed the command leaves them out by
-itself, and this test passes without them.
+on a busy one); its saved results must then render to the same report again. Where
+the S3 pieces are not installed the command leaves them out by itself, and this test
+passes without them.
 """
 
 from __future__ import annotations
