@@ -26,7 +26,9 @@ class Budget:
     """SIGKILLs of S3 writers."""
     acks_before_kill: int = 30
     """A writer is killed after a random 1..N acknowledged operations (plus a random pause)."""
-    fault_operations: int = 40
+    s3_acks_before_kill: int = 15
+    """The same for S3 writers, whose operations take longer."""
+    fault_operations: int = 30
     """Operations per fault kind through the fault proxy."""
     fault_rate: float = 0.25
     """Chance that an eligible request meets the fault."""
@@ -60,6 +62,7 @@ SOAK = Budget(
     local_kills=240,
     s3_kills=60,
     acks_before_kill=60,
+    s3_acks_before_kill=30,
     fault_operations=600,
     contention_processes=8,
     local_appends=250,

@@ -17,11 +17,15 @@ __all__ = ["ENV_VAR", "record"]
 ENV_VAR = "THREADSTORE_FIGURES"
 
 
-def record(area: str, counts: Mapping[str, float], **labels: str) -> None:
-    """Add ``counts`` (numbers) under ``area`` (e.g. ``"kills/local"``) for this run."""
+def record(area: str, counts: Mapping[str, float]) -> None:
+    """Add ``counts`` (numbers) under ``area`` (e.g. ``"kills/local"``) for this run.
+
+    A name with ``": "`` in it (``"operation: append"``) is a breakdown: the report lists
+    it under the area's table rather than as a column of it.
+    """
     path = os.environ.get(ENV_VAR)
     if not path:
         return
-    line = json.dumps({"area": area, "counts": dict(counts), "labels": labels})
+    line = json.dumps({"area": area, "counts": dict(counts)})
     with open(path, "a", encoding="utf-8") as file:
         file.write(line + "\n")

@@ -22,7 +22,11 @@ from threadstore.registry import open_store
 from .oracle import Oracle
 from .workload import lane_cells
 
-__all__ = ["S3_LEFTOVERS", "check_store", "observe"]
+__all__ = ["LOCAL_LEFTOVERS", "S3_LEFTOVERS", "check_store", "observe"]
+
+LOCAL_LEFTOVERS = frozenset({"deleted-thread", "temp-file", "unfinished-write", "index"})
+"""What a local-disk writer killed mid-operation may leave: a thread deleted but not yet
+removed, a temporary entry, bytes of a write that never finished, an index behind."""
 
 S3_LEFTOVERS = frozenset(
     {"dangling-claim", "head-hint-behind", "orphaned-generation", "orphaned-steps"}

@@ -70,13 +70,14 @@ def test_writes_under_faults_happen_once_or_fail_clearly(
     assert injected > 0, "the plan injected nothing: the test would prove nothing"
     repaired = check_store(direct, oracle, lanes, S3_LEFTOVERS)
     record(
-        "faults/s3",
+        f"faults/s3/{kind.value}",
         {
-            f"injected: {kind.value}": injected,
+            "injected": injected,
             "operations checked": oracle.checked,
             "acknowledged": oracle.tally.acks,
             "failed with BackendError": oracle.tally.failed,
             "repairs": sum(repaired.values()),
             "losses": 0,
+            **{f"repair: {name}": count for name, count in repaired.items()},
         },
     )

@@ -22,7 +22,7 @@ from .figures import record
 from .oracle import Oracle, Tally
 from .processes import start_writer
 from .stores import s3_url
-from .survival import S3_LEFTOVERS, check_store
+from .survival import LOCAL_LEFTOVERS, S3_LEFTOVERS, check_store
 
 LANES = ("a", "b")
 
@@ -33,10 +33,16 @@ so long soaks would otherwise pay more for each check than for the kills."""
 
 
 def kill_rounds(
-    url: str, kills: int, seed: int, pause: float, leftovers: frozenset[str] = frozenset()
+    url: str,
+    kills: int,
+    seed: int,
+    pause: float,
+    acks: int,
+    leftovers: frozenset[str] = frozenset(),
 ) -> tuple[Tally, Counter[str], int]:
-    """Kill ``kills`` writers (one per lane per round), checking the store after each
-    round; return what the writers' streams carried, the repairs made and the kills."""
+    """Kill ``kills`` writers (one per lane per round), each after 1..``acks`` acks and a
+    pause of up to ``pause`` seconds, checking the store after each round; return what
+    the writers' streams carried, the repairs made and the kills."""
     rng = random.Random(seed)
     total = Tally()
     repaired: Counter[str] = Counter()
@@ -55,8 +61,7 @@ def kill_rounds(
                 for lane, thread_id in lanes.items()
             ]
             for writer in writers:
-                acks = rng.randint(1, BUDGET.acks_before_kill)
-                writer.kill_after(acks, rng.uniform(0, pause), oracle)
+                writer.kill_after(rng.randint(1, acks), rng.uniform(0, pause), oracle)
                 done += 1
             repaired += check_store(url, oracle, lanes, leftovers)
         assert not oracle.tally.errors, oracle.tally.errors
@@ -87,15 +92,22 @@ def report(area: str, tally: Tally, repaired: Counter[str], kills: int) -> None:
             "in flight at a kill": tally.unacked,
             "repairs": sum(repaired.values()),
             "losses": 0,
+            **{f"repair: {kind}": count for kind, count in repaired.items()},
+            **{f"operation: {op}": count for op, count in tally.by_op.items()},
         },
-        repairs=", ".join(f"{kind} {count}" for kind, count in sorted(repaired.items())),
-        operations=", ".join(f"{op} {count}" for op, count in sorted(tally.by_op.items())),
     )
 
 
 def test_local_writers_killed_at_random_lose_nothing_acknowledged(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    tally, repaired, kills = kill_rounds(str(root), BUDGET.local_kills, seed=1, pause=0.004)
+    tally, repaired, kills = kill_rounds(
+        str(root),
+        BUDGET.local_kills,
+        seed=1,
+        pause=0.004,
+        acks=BUDGET.acks_before_kill,
+        leftovers=LOCAL_LEFTOVERS,
+    )
     assert tally.acks > kills
     assert not list(root.rglob(".tmp-*")), "an open after the kills left unfinished work"
     assert whole_lines(root) > tally.acks // 2
@@ -105,7 +117,12 @@ def test_local_writers_killed_at_random_lose_nothing_acknowledged(tmp_path: Path
 def test_s3_writers_killed_at_random_lose_nothing_acknowledged(s3_endpoint: str) -> None:
     url = s3_url(s3_endpoint)
     tally, repaired, kills = kill_rounds(
-        url, BUDGET.s3_kills, seed=2, pause=0.03, leftovers=S3_LEFTOVERS
+        url,
+        BUDGET.s3_kills,
+        seed=2,
+        pause=0.03,
+        acks=BUDGET.s3_acks_before_kill,
+        leftovers=S3_LEFTOVERS,
     )
     assert tally.acks > kills
     report("kills/s3", tally, repaired, kills)
