@@ -87,7 +87,13 @@ def _import(scheme: str, target: str) -> BackendClass:
     return cast(BackendClass, value)
 
 
+_loaded: dict[str, BackendClass] = {}
+"""Entry points already imported, by scheme: a class, once loaded, stays the same."""
+
+
 def _load_entry_point(scheme: str) -> BackendClass | None:
+    if scheme in _loaded:
+        return _loaded[scheme]
     if scheme not in {ep.name for ep in entry_points(group=GROUP)}:
         return None
     from stevedore import DriverManager
@@ -113,7 +119,8 @@ def _load_entry_point(scheme: str) -> BackendClass | None:
         ) from error
     except MultipleMatches as exc:
         raise BackendNotFoundError(f"cannot choose a backend for {scheme}://: {exc}") from None
-    return cast(BackendClass, manager.driver)
+    _loaded[scheme] = cast(BackendClass, manager.driver)
+    return _loaded[scheme]
 
 
 def backend_class(scheme: str) -> BackendClass:
