@@ -28,7 +28,7 @@ class Budget:
     """A writer is killed after a random 1..N acknowledged operations (plus a random pause)."""
     s3_acks_before_kill: int = 15
     """The same for S3 writers, whose operations take longer."""
-    fault_operations: int = 30
+    fault_operations: int = 25
     """Operations per fault kind through the fault proxy."""
     fault_rate: float = 0.25
     """Chance that an eligible request meets the fault."""

@@ -37,14 +37,14 @@ ATTEMPTS = 3
 @pytest.fixture
 def proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
     with FaultProxy(s3_endpoint) as running:
-        running.hold_seconds = READ_TIMEOUT * 2.5
+        running.hold_seconds = READ_TIMEOUT * 1.8
         yield running
 
 
 def plan_for(kind: Fault, seed: int) -> FaultPlan:
     """A plan for ``kind``; held answers cost wall time, so they are fewer."""
     if kind is Fault.TIMEOUT:
-        return FaultPlan(kind, rate=0.05, seed=seed, limit=max(4, BUDGET.fault_operations // 8))
+        return FaultPlan(kind, rate=0.05, seed=seed, limit=max(3, BUDGET.fault_operations // 8))
     return FaultPlan(kind, rate=BUDGET.fault_rate, seed=seed)
 
 
