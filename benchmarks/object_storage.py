@@ -28,7 +28,7 @@ BUCKET = "threadstore-bench"
 
 def start_moto() -> tuple[Any, str]:
     """A moto S3 server on a free loopback port, with the bucket made; dummy credentials."""
-    import s3fs
+    import s3fs  # type: ignore[import-untyped]
     from moto.server import ThreadedMotoServer
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -46,7 +46,10 @@ def start_moto() -> tuple[Any, str]:
 def seed(store: FsspecThreadStore, thread_id: str, count: int) -> list[str]:
     """Write ``count`` messages straight in the documented layout (claims, slots, hint),
     many at a time: appending 10^4 through the API one by one would take minutes."""
-    gen = store._run(store._thread, thread_id).data["gen"]
+    thread = store._run(store._thread, thread_id)
+    if thread is None:
+        raise LookupError(f"seed a thread that exists, not {thread_id!r}")
+    gen = thread.data["gen"]
     log = store._layout.log(MESSAGES, (thread_id,), gen)
     messages = [Message.user(f"m{i}", thread_id=thread_id) for i in range(count)]
 

@@ -49,6 +49,18 @@ MAX_LIMIT = 100
 _SCAN_BATCH = 100
 
 
+_PAGE_CLASSES: dict[str, Any] = {}
+"""``Page[Model]`` per kind, held strongly: pydantic keeps parametrised classes only by
+weak reference, and rebuilding one after a garbage collection costs about a millisecond."""
+
+
+def _page_class(kind: Kind[M]) -> type[Page[M]]:
+    page = _PAGE_CLASSES.get(kind.name)
+    if page is None:
+        page = _PAGE_CLASSES[kind.name] = Page[kind.model]  # type: ignore[name-defined]
+    return page
+
+
 class CursorNotFound(Exception):
     """Raised by ``_scan`` when the cursor ID is not an item of the list."""
 
@@ -289,7 +301,7 @@ class BaseThreadStore(ABC):
         items = items[:limit]
         if before is not None:
             items.reverse()
-        return Page[kind.model].of(items, has_more)  # type: ignore[name-defined]
+        return _page_class(kind).of(items, has_more)
 
     def _collect(
         self,
