@@ -25,6 +25,7 @@ import aiohttp
 import s3fs  # type: ignore[import-untyped]
 from aiobotocore.httpsession import AIOHTTPSession  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from botocore.handlers import add_expect_header  # type: ignore[import-untyped]
 from s3fs.core import S3_RETRYABLE_ERRORS  # type: ignore[import-untyped]
 
 from threadstore.errors import BackendError, CorruptDataError
@@ -208,6 +209,7 @@ class S3Objects:
         self.bucket = bucket
         self.attempts = attempts
         fs.retries = 1  # retried here, where the outcome of each attempt is known
+        self._tuned = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -218,8 +220,17 @@ class S3Objects:
         return await self.fs.set_session()
 
     async def _call(self, operation: str, **params: Any) -> Any:
+        if not self._tuned:
+            await self._tune()
         _count_request()
         return await self.fs._call_s3(operation, Bucket=self.bucket, **params)
+
+    async def _tune(self) -> None:
+        """Send small PUTs whole: botocore asks for ``Expect: 100-continue`` on every
+        body it can read, which costs each conditional PUT a second round trip."""
+        client = await self.fs.set_session()
+        client.meta.events.unregister("before-call.s3", add_expect_header)
+        self._tuned = True
 
     async def _pause(self, attempt: int) -> None:
         await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
