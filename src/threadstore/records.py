@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import pydantic
+import pydantic_core
 
 from threadstore.errors import (
     CorruptDataError,
+    InvalidRequestError,
     MessageNotFound,
     NotFoundError,
     RunNotFound,
@@ -59,8 +61,17 @@ def missing_scope(scope: Scope) -> NotFoundError:
 
 
 def encode(record: WireModel) -> bytes:
-    """The record's stored form: its wire JSON, compact, one line, UTF-8."""
-    return record.__pydantic_serializer__.to_json(record)
+    """The record's stored form: its wire JSON, compact, one line, UTF-8.
+
+    Text that has no UTF-8 form (a lone surrogate such as ``"\ud800"``) passes pydantic's
+    validation but cannot be stored: it is refused as bad input.
+    """
+    try:
+        return record.__pydantic_serializer__.to_json(record)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise InvalidRequestError(
+            f"the {type(record).__name__} cannot be stored as UTF-8 JSON: {exc}"
+        ) from None
 
 
 def decode(kind: Kind[M], data: bytes | str, where: str) -> M:

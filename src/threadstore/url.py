@@ -77,11 +77,11 @@ class StoreURL:
         scheme, sep, _ = text.partition("://")
         if not sep or not _SCHEME.fullmatch(scheme):
             return cls(scheme="file", path=os.path.abspath(os.path.expanduser(text)))
-        parts = urlsplit(text)
         try:
+            parts = urlsplit(text)
             port = parts.port
-        except ValueError as exc:
-            raise InvalidRequestError(f"bad port in store URL: {exc}") from None
+        except ValueError as exc:  # an unbalanced [ or ], a port that is not a number
+            raise InvalidRequestError(f"malformed store URL: {exc}") from None
         if parts.fragment:
             raise InvalidRequestError("a store URL takes no #fragment")
         return cls(
