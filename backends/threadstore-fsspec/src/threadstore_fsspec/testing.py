@@ -146,6 +146,7 @@ class FaultProxy:
 
     Counters: ``injected`` (per fault kind), ``statuses`` (per HTTP status answered by
     the store), ``requests`` (method and path of each), ``lost`` (lost answers).
+    :meth:`settle` waits for requests still in flight.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -160,6 +161,8 @@ class FaultProxy:
         self.lost: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -182,6 +185,25 @@ class FaultProxy:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until no request is in the proxy's hands; whether that happened in time.
+
+        A client that gave up on a request (its read timed out) has not stopped it: the
+        proxy may still be forwarding it, and it lands late. Call this before reading
+        the store directly, so every write the client started has landed or failed.
+        """
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._busy += 1
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
 
     def _decide(self, request: Request) -> Fault | None:
         with self._lock:
@@ -246,6 +268,13 @@ class FaultProxy:
                 self.close_connection = True
 
             def _handle(self) -> None:
+                proxy._enter()
+                try:
+                    self._serve()
+                finally:
+                    proxy._leave()
+
+            def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
