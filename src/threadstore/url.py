@@ -79,9 +79,12 @@ class StoreURL:
             return cls(scheme="file", path=os.path.abspath(os.path.expanduser(text)))
         try:
             parts = urlsplit(text)
-            port = parts.port
-        except ValueError as exc:  # an unbalanced [ or ], a port that is not a number
+        except ValueError as exc:  # an unbalanced [ or ]
             raise InvalidRequestError(f"malformed store URL: {exc}") from None
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidRequestError(f"bad port in store URL: {exc}") from None
         if parts.fragment:
             raise InvalidRequestError("a store URL takes no #fragment")
         return cls(
