@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -308,6 +308,30 @@ class FaultProxy:
         return Handler
 
 
+def _serialise_moto_object_writes() -> None:
+    """Make moto keep S3's promise that a conditional write is atomic.
+
+    moto checks ``If-Match``/``If-None-Match`` and then writes, with nothing between the
+    two, so two racing writers can both win on its threaded server (S3 never allows
+    that). One lock around moto's object PUT and DELETE handlers closes the gap; what is
+    under test is our protocol, not moto's races.
+    """
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.put_object, "_threadstore_serialised", False):
+        return
+    lock = threading.Lock()
+    for name in ("put_object", "delete_object"):
+        handler = getattr(S3Response, name)
+
+        def serialised(self: Any, *args: Any, _handler: Any = handler, **kwargs: Any) -> Any:
+            with lock:
+                return _handler(self, *args, **kwargs)
+
+        serialised._threadstore_serialised = True  # type: ignore[attr-defined]
+        setattr(S3Response, name, serialised)
+
+
 @contextmanager
 def moto_server(*buckets: str) -> Iterator[str]:
     """Run moto's S3 server on ``127.0.0.1`` (a free port) with ``buckets`` made; yield
@@ -316,6 +340,7 @@ def moto_server(*buckets: str) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _serialise_moto_object_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
