@@ -10,7 +10,12 @@ from threadstore_fsspec import FsspecThreadStore
 from threadstore_fsspec.testing import FaultProxy
 
 from threadstore import Message, Run, open_store
-from threadstore.errors import AlreadyExistsError, BackendError, InvalidRequestError
+from threadstore.errors import (
+    AlreadyExistsError,
+    BackendError,
+    InvalidRequestError,
+    ThreadNotFound,
+)
 
 
 @pytest.fixture
@@ -111,6 +116,23 @@ def test_lost_answer_to_a_compare_and_set_is_reconciled(
         assert proxy.lost
         assert moved.status == "in_progress"
         assert store.get_run(thread.id, run.id) == moved
+
+
+def test_lost_answer_to_a_thread_delete_is_reconciled(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    """The conditional DELETE of the thread lands but its answer is lost: the retry finds
+    the thread gone, and the caller who deleted it is told so, not "not found"."""
+    with open_store(url_via()) as store:
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("gone"))
+        proxy.lose_answer = lambda method, path, headers: (
+            method == "DELETE" and f"/threads/{thread.id}" in path and not proxy.lost
+        )
+        assert store.delete_thread(thread.id).deleted
+        assert proxy.lost
+        with pytest.raises(ThreadNotFound):
+            store.get_thread(thread.id)
 
 
 def test_unknown_options_and_bad_urls_are_refused(s3_url: str) -> None:

@@ -372,20 +372,31 @@ class S3Objects:
         )
 
     async def delete(self, key: str, base: Blob | None = None) -> bool:
-        """Delete the object (only version ``base`` if given); whether it was deleted."""
-        condition = {} if base is None else {"IfMatch": base.etag}
+        """Delete the object (only version ``base`` if given); whether it was deleted.
 
-        async def call() -> bool:
+        An attempt that got no answer may have deleted it: if a later attempt finds the
+        object gone, that counts as deleted here (a concurrent deleter of the same
+        version would succeed too; reporting "not found" to the caller that deleted it
+        would be wrong).
+        """
+        condition = {} if base is None else {"IfMatch": base.etag}
+        uncertain = False
+        for attempt in range(self.attempts):
             try:
                 await self._call("delete_object", Key=key, **condition)
             except Exception as exc:
                 failure = _Failure.of(exc)
-                if failure.condition_failed or failure.not_found:
+                if failure.not_found:
+                    return uncertain
+                if failure.condition_failed:
                     return False
-                raise
+                if not failure.transient or attempt + 1 == self.attempts:
+                    raise _backend_error("a delete", key, failure) from None
+                uncertain = uncertain or not failure.definitely_not_applied
+                await self._pause(attempt)
+                continue
             return True
-
-        return await self._retrying("a delete", key, call)
+        raise AssertionError("unreachable")
 
     async def delete_prefix(self, prefix: str) -> None:
         """Delete every object under ``prefix`` (1 LIST and 1 batch delete per 1000)."""
