@@ -23,7 +23,8 @@ from threadstore import Message, Run, RunStep, Thread
 from threadstore.backends._local_files import TEMP_PREFIX, ReadCounter
 from threadstore.backends._local_log import scan
 from threadstore.backends.local import LocalThreadStore
-from threadstore.errors import BackendError, ConflictError, NotFoundError
+from threadstore.errors import BackendError, NotFoundError
+from threadstore.testing import workers
 
 CONTEXT = multiprocessing.get_context("forkserver")
 # What children need, imported once in the server; this module itself may not be on
@@ -32,42 +33,8 @@ CONTEXT.set_forkserver_preload(["pytest", "threadstore.backends.local"])
 WAIT = 60  # seconds: a bound on every wait, never an expectation
 
 
-def _call(
-    target: Callable[..., Any],
-    barrier: Any,
-    results: Any,
-    number: int,
-    arguments: tuple[Any, ...],
-) -> None:
-    barrier.wait(WAIT)
-    try:
-        results.put((number, None, target(*arguments)))
-    except Exception as exc:  # reported to the test
-        results.put((number, f"{type(exc).__name__}: {exc}", None))
-
-
 def run_together(target: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
-    """Run ``target(*args)`` in one process per tuple, released at once; return results."""
-    barrier = CONTEXT.Barrier(len(arguments))
-    results = CONTEXT.Queue()
-    processes = [
-        CONTEXT.Process(target=_call, args=(target, barrier, results, number, args))
-        for number, args in enumerate(arguments)
-    ]
-    for process in processes:
-        process.start()
-    collected: dict[int, Any] = {}
-    try:
-        for _ in processes:
-            number, error, value = results.get(timeout=WAIT)
-            assert error is None, f"process {number}: {error}"
-            collected[number] = value
-    finally:
-        for process in processes:
-            process.join(WAIT)
-            if process.is_alive():
-                process.kill()
-    return [collected[number] for number in range(len(processes))]
+    return workers.run_together(target, arguments, context=CONTEXT, wait=WAIT)
 
 
 def step_for(message_id: str) -> RunStep:
@@ -95,18 +62,6 @@ def read_worker(root: str, thread_id: str, rounds: int) -> list[list[str]]:
     """Snapshots of the whole thread, taken while writers write."""
     with LocalThreadStore(root) as store:
         return [[m.id for m in store.iter_messages(thread_id)] for _ in range(rounds)]
-
-
-def claim_worker(root: str, thread_id: str, run_ids: list[str]) -> list[str]:
-    won = []
-    with LocalThreadStore(root) as store:
-        for run_id in run_ids:
-            try:
-                store.update_run_status(thread_id, run_id, "in_progress", expected="queued")
-            except ConflictError:
-                continue
-            won.append(run_id)
-    return won
 
 
 def touch_worker(
@@ -213,7 +168,9 @@ def test_claims_from_processes_have_one_winner(root: str) -> None:
     with LocalThreadStore(root) as store:
         thread = store.create_thread()
         runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(12)]
-    won = run_together(claim_worker, [(root, thread.id, runs[::step]) for step in (1, 1, -1, -1)])
+    won = run_together(
+        workers.claim_runs, [(root, thread.id, runs[::step]) for step in (1, 1, -1, -1)]
+    )
     winners = [run_id for mine in won for run_id in mine]
     assert sorted(winners) == sorted(runs)  # each run claimed exactly once
     with LocalThreadStore(root) as store:

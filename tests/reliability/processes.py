@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from threadstore.registry import open_store
+from threadstore.testing import workers
 
 from .oracle import Oracle
 from .workload import Workload
@@ -105,36 +106,6 @@ def start_writer(url: str, thread_id: str, lane: str, tag: str, seed: int) -> Wr
     return Writer(tag, process, receive)
 
 
-def _call(
-    target: Callable[..., Any], barrier: Any, results: Any, number: int, args: tuple[Any, ...]
-) -> None:
-    barrier.wait(WAIT)
-    try:
-        results.put((number, None, target(*args)))
-    except Exception as exc:  # reported to the test
-        results.put((number, f"{type(exc).__name__}: {exc}", None))
-
-
 def run_together(target: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
-    """Run ``target(*args)`` in one process per tuple, released together by a barrier;
-    return the results in order (a child's exception fails the caller)."""
-    barrier = CONTEXT.Barrier(len(arguments))
-    results = CONTEXT.Queue()
-    processes = [
-        CONTEXT.Process(target=_call, args=(target, barrier, results, number, args), daemon=True)
-        for number, args in enumerate(arguments)
-    ]
-    for process in processes:
-        process.start()
-    collected: dict[int, Any] = {}
-    try:
-        for _ in processes:
-            number, error, value = results.get(timeout=WAIT * 5)
-            assert error is None, f"process {number}: {error}"
-            collected[number] = value
-    finally:
-        for process in processes:
-            process.join(WAIT)
-            if process.is_alive():
-                process.kill()
-    return [collected[number] for number in range(len(processes))]
+    """Run ``target(*args)`` in one process per tuple, released together; results in order."""
+    return workers.run_together(target, arguments, context=CONTEXT, wait=WAIT, result_wait=WAIT * 5)

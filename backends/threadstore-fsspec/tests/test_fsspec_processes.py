@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable
-from typing import Any
-
 import s3fs
 
 from threadstore import Message, Run, open_store
-from threadstore.errors import AlreadyExistsError, ConflictError
+from threadstore.errors import AlreadyExistsError
+from threadstore.testing import workers
+from threadstore.testing.workers import run_processes
 from threadstore.url import StoreURL
 
 PROCESSES = 4
-
-
-def append(url: str, thread_id: str, worker: int, count: int) -> None:
-    with open_store(url) as store:
-        for i in range(count):
-            store.append_message(thread_id, Message.user(f"{worker}:{i}"))
 
 
 def append_same_id(url: str, thread_id: str, worker: int) -> bool:
@@ -28,23 +20,6 @@ def append_same_id(url: str, thread_id: str, worker: int) -> bool:
         except AlreadyExistsError:
             return False
         return True
-
-
-def claim_all(url: str, thread_id: str, run_ids: list[str]) -> list[str]:
-    won = []
-    with open_store(url) as store:
-        for run_id in run_ids:
-            try:
-                store.update_run_status(thread_id, run_id, "in_progress", expected="queued")
-            except ConflictError:
-                continue
-            won.append(run_id)
-    return won
-
-
-def in_processes(target: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
-    with multiprocessing.get_context("spawn").Pool(len(arguments)) as pool:
-        return pool.starmap(target, arguments, chunksize=1)
 
 
 def slot_numbers(url: str, thread_id: str) -> list[int]:
@@ -60,7 +35,9 @@ def test_appends_from_processes_are_exactly_once_and_gap_free(s3_url: str) -> No
     each = 15
     with open_store(s3_url) as store:
         thread = store.create_thread()
-        in_processes(append, [(s3_url, thread.id, p, each) for p in range(PROCESSES)])
+        run_processes(
+            workers.append_messages, [(s3_url, thread.id, p, each) for p in range(PROCESSES)]
+        )
         texts = [m.text for m in store.iter_messages(thread.id)]
     assert sorted(texts) == sorted(f"{p}:{i}" for p in range(PROCESSES) for i in range(each))
     for worker in range(PROCESSES):
@@ -73,7 +50,7 @@ def test_appends_from_processes_are_exactly_once_and_gap_free(s3_url: str) -> No
 def test_one_process_wins_a_contested_message_id(s3_url: str) -> None:
     with open_store(s3_url) as store:
         thread = store.create_thread()
-        results = in_processes(append_same_id, [(s3_url, thread.id, p) for p in range(PROCESSES)])
+        results = run_processes(append_same_id, [(s3_url, thread.id, p) for p in range(PROCESSES)])
         assert sorted(results) == [False] * (PROCESSES - 1) + [True]
         assert [m.id for m in store.iter_messages(thread.id)] == ["msg_contested"]
     assert slot_numbers(s3_url, thread.id) == [1]
@@ -83,6 +60,6 @@ def test_processes_racing_to_claim_runs_have_one_winner_each(s3_url: str) -> Non
     with open_store(s3_url) as store:
         thread = store.create_thread()
         runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(5)]
-        won = in_processes(claim_all, [(s3_url, thread.id, runs)] * PROCESSES)
+        won = run_processes(workers.claim_runs, [(s3_url, thread.id, runs)] * PROCESSES)
         assert sorted(run for mine in won for run in mine) == sorted(runs)
         assert {store.get_run(thread.id, run).status for run in runs} == {"in_progress"}

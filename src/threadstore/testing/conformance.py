@@ -968,7 +968,7 @@ class ThreadStoreConformance:
         run = store.create_run(thread.id, Run(assistant_id="asst_1"))
         store.update_run_status(thread.id, run.id, "in_progress")
         store.close()
-        [seen] = run_processes(workers.read_thread, [(store_url, open_options, thread.id)])
+        [seen] = workers.run_processes(workers.read_thread, [(store_url, open_options, thread.id)])
         assert seen == ({"a": "b"}, [m.id for m in sent], {run.id: "in_progress"})
 
     def test_acknowledged_writes_survive_a_killed_writer(
@@ -1178,7 +1178,7 @@ class ThreadStoreConformance:
     ) -> None:
         self.require(store, Capability.MULTI_PROCESS)
         processes, each = 4, 20
-        run_processes(
+        workers.run_processes(
             workers.append_messages, [(store_url, thread.id, p, each) for p in range(processes)]
         )
         texts = [m.text for m in store.iter_messages(thread.id)]
@@ -1189,7 +1189,7 @@ class ThreadStoreConformance:
     ) -> None:
         self.require(store, Capability.MULTI_PROCESS)
         run = store.create_run(thread.id, Run(assistant_id="asst_1"))
-        results = run_processes(
+        results = workers.run_processes(
             workers.claim_run, [(store_url, thread.id, run.id, p) for p in range(4)]
         )
         assert sorted(results) == [False, False, False, True]
@@ -1201,7 +1201,9 @@ class ThreadStoreConformance:
     ) -> None:
         self.require(store, Capability.MULTI_PROCESS)
         plan = self.touch_plan(store, 6)
-        run_processes(workers.touch_at, [(store_url, open_options, w, plan) for w in range(3)])
+        workers.run_processes(
+            workers.touch_at, [(store_url, open_options, w, plan) for w in range(3)]
+        )
         self.assert_touched(store, plan)
 
 
@@ -1224,10 +1226,3 @@ def run_threads(target: Callable[[int], None], count: int) -> None:
         t.join(timeout=120)
     if errors:
         raise errors[0]
-
-
-def run_processes(target: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
-    """Run ``target(*args)`` in one fresh process per argument tuple; return the results."""
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(len(arguments)) as pool:
-        return pool.starmap(target, arguments, chunksize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,19 @@ def append_messages(url: str, thread_id: str, worker: int, count: int) -> None:
     with open_store(url) as store:
         for i in range(count):
             store.append_message(thread_id, Message.user(f"{worker}:{i}"))
+
+
+def claim_runs(url: str, thread_id: str, run_ids: list[str]) -> list[str]:
+    """Try to move each run from queued to in_progress; return the ones this worker won."""
+    won = []
+    with open_store(url) as store:
+        for run_id in run_ids:
+            try:
+                store.update_run_status(thread_id, run_id, "in_progress", expected="queued")
+            except ConflictError:
+                continue
+            won.append(run_id)
+    return won
 
 
 def claim_run(url: str, thread_id: str, run_id: str, worker: int) -> bool:
@@ -89,3 +103,56 @@ def touch_at(url: str, options: dict[str, Any], worker: int, plan: list[Touch]) 
     """:func:`touch` through a store of this process's own."""
     with open_store(url, **options) as store:
         touch(store, worker, plan)
+
+
+def run_processes(target: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
+    """Run ``target(*args)`` in one fresh process per argument tuple; return the results."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(len(arguments)) as pool:
+        return pool.starmap(target, arguments, chunksize=1)
+
+
+def _released(
+    target: Callable[..., Any], barrier: Any, results: Any, number: int, args: tuple[Any, ...]
+) -> None:
+    barrier.wait()
+    try:
+        results.put((number, None, target(*args)))
+    except Exception as exc:  # reported to the caller
+        results.put((number, f"{type(exc).__name__}: {exc}", None))
+
+
+def run_together(
+    target: Callable[..., Any],
+    arguments: list[tuple[Any, ...]],
+    *,
+    context: Any,
+    wait: float,
+    result_wait: float | None = None,
+) -> list[Any]:
+    """Run ``target(*args)`` in one process per tuple of ``context``, released together by
+    a barrier; return the results in order. A child's exception fails the caller. ``wait``
+    bounds the wait at the barrier and for a process to end; ``result_wait`` (default
+    ``wait``) the wait for each result."""
+    barrier = context.Barrier(len(arguments), timeout=wait)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_released, args=(target, barrier, results, number, args), daemon=True
+        )
+        for number, args in enumerate(arguments)
+    ]
+    for process in processes:
+        process.start()
+    collected: dict[int, Any] = {}
+    try:
+        for _ in processes:
+            number, error, value = results.get(timeout=result_wait or wait)
+            assert error is None, f"process {number}: {error}"
+            collected[number] = value
+    finally:
+        for process in processes:
+            process.join(wait)
+            if process.is_alive():
+                process.kill()
+    return [collected[number] for number in range(len(processes))]
