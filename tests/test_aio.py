@@ -29,7 +29,7 @@ from threadstore.protocol import Capability, ThreadStore
 
 pytestmark = pytest.mark.anyio
 
-GATE_TIMEOUT = 5.0
+GATE_TIMEOUT = 60.0
 """A safety net only: a correct adapter opens every gate long before this."""
 
 

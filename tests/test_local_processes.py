@@ -31,6 +31,8 @@ CONTEXT = multiprocessing.get_context("forkserver")
 # the server's sys.path, but what it imports is.
 CONTEXT.set_forkserver_preload(["pytest", "threadstore.backends.local"])
 WAIT = 60  # seconds: a bound on every wait, never an expectation
+GENERATION_SPAN = 1_000_000
+"""Writes one crash-writer child can make: the next child's values start past them."""
 
 
 def run_together(target: Callable[..., Any], arguments: list[tuple[Any, ...]]) -> list[Any]:
@@ -94,16 +96,20 @@ def touch_worker(
     return rounds
 
 
-def crash_writer(root: str, tag: str, thread_id: str, run_id: str, acks: Connection) -> None:
+def crash_writer(
+    root: str, tag: str, thread_id: str, run_id: str, first: int, acks: Connection
+) -> None:
     """Write until killed; report each acknowledged write on ``acks``.
 
-    ``tag`` is unique per child, so the threads it makes are its own.
+    ``tag`` is unique per child, so the threads it makes are its own. The run's
+    metadata counts on from ``first``, which is past every value an earlier child
+    could have written, so a later child's write is always the larger number.
     """
     with LocalThreadStore(root) as store:
-        for i in range(1_000_000):
+        for i in range(GENERATION_SPAN):
             if i % 5 == 3:
-                store.update_run(thread_id, run_id, metadata={"n": str(i)})
-                done = "r"
+                store.update_run(thread_id, run_id, metadata={"n": str(first + i)})
+                done = f"r {first + i}"
             elif i % 10 == 4:
                 done = "t+ " + store.create_thread(Thread(id=f"thread_{tag}_{i}")).id
             elif i % 10 == 9:
@@ -223,6 +229,16 @@ def test_permission_denied_is_a_backend_error() -> None:
 
 
 def test_writers_killed_at_random_moments_lose_nothing_acknowledged(root: str) -> None:
+    """Two writers per generation, each SIGKILLed after a random number of acks; after
+    every generation the store must hold every acknowledged write, once, in order.
+
+    A write in flight when its writer dies may land or not. For the run's metadata that
+    means the stored ``n`` may be a later, unacknowledged value, never an earlier one:
+    so every child writes numbers above any earlier child's (``first``), and the check
+    is that the stored ``n`` is at least the last acknowledged one. (Were each child to
+    count from 0, a later child's unacknowledged small ``n`` would pass for a lost
+    update: the test failed so, at random, on loaded machines.)
+    """
     rng = random.Random(20240611)
     with LocalThreadStore(root) as store:
         thread = store.create_thread()
@@ -239,7 +255,14 @@ def test_writers_killed_at_random_moments_lose_nothing_acknowledged(root: str) -
             receive, send = CONTEXT.Pipe(duplex=False)
             child = CONTEXT.Process(
                 target=crash_writer,
-                args=(root, f"{tag}{generation}", thread.id, runs[tag], send),
+                args=(
+                    root,
+                    f"{tag}{generation}",
+                    thread.id,
+                    runs[tag],
+                    generation * GENERATION_SPAN,
+                    send,
+                ),
             )
             child.start()
             send.close()
@@ -257,7 +280,7 @@ def test_writers_killed_at_random_moments_lose_nothing_acknowledged(root: str) -
                 if what == "m":
                     acked[tag].append(value)
                 elif what == "r":
-                    last_run_update[tag] = last
+                    last_run_update[tag] = int(value)
                 elif what == "t+":
                     threads_made.add(value)
                 else:
