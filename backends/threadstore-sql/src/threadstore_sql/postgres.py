@@ -1,0 +1,290 @@
+"""``postgresql://user:pass@host:port/db?schema=NAME``: threads on a PostgreSQL server.
+
+psycopg 3 with a ``psycopg_pool`` pool; every statement is prepared on the server, and
+every operation is one transaction, most of them one statement in autocommit (one round
+trip). The tables live in their own schema, created on first open (see
+:mod:`threadstore_sql.schema`); the design is in docs/design.md §6.4.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Self
+
+import psycopg
+from psycopg.adapt import Loader
+from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict, Field
+from threadstore.backend import BackendError, Capability, InvalidRequestError, StoreURL
+
+from threadstore_sql.dialect import POSTGRES, quote_identifier
+from threadstore_sql.engine import Engine, Row
+from threadstore_sql.pg_errors import Target, connect_failure, driver_errors
+from threadstore_sql.schema import create_statements, plan_upgrade, read_version
+from threadstore_sql.statements import Place
+from threadstore_sql.store import SqlThreadStore
+
+__all__ = ["PostgresOptions", "PostgresThreadStore", "migrate"]
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+
+
+class PostgresOptions(BaseModel):
+    """Options of ``postgresql://`` URLs, from the query string or as keywords."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_name: str | None = Field(None, alias="schema", pattern=IDENTIFIER)
+    """The schema holding the tables (default ``threadstore``); created on first open."""
+    pool_min_size: int = Field(1, ge=0)
+    pool_max_size: int = Field(10, ge=1)
+    connect_timeout: int = Field(10, ge=2)
+    """Seconds to wait for a new connection."""
+    statement_timeout: float | None = Field(None, gt=0)
+    """Seconds a statement may run before the server cancels it (unset: the server's)."""
+    retry_timeout: float = Field(30.0, ge=0)
+    """Seconds an operation keeps retrying while the server cannot be reached."""
+    migrate: bool = False
+    """Run pending schema migrations on open (otherwise an old schema is refused)."""
+    application_name: str = "threadstore"
+    sslmode: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to connect (with the password) and where that is (without it)."""
+
+    connect: dict[str, Any]
+    target: Target
+
+    @property
+    def secret(self) -> str | None:
+        password = self.connect.get("password")
+        return password if isinstance(password, str) and password else None
+
+    @classmethod
+    def of(cls, url: StoreURL, opts: PostgresOptions) -> Settings:
+        database, *below = [part for part in url.path.split("/") if part] or [""]
+        schema = opts.schema_name
+        if below:  # postgresql://…/db/NAME names the schema too (and nests, for tests)
+            if schema is not None:
+                raise InvalidRequestError("give the schema in the path or as ?schema=, not both")
+            schema = "_".join(below)
+            if len(schema) > 63 or not all(part.isidentifier() for part in below):
+                raise InvalidRequestError(
+                    "the path after the database must name a schema: letters, digits, _"
+                )
+        schema = schema or "threadstore"
+        quote_identifier(schema)
+        connect: dict[str, Any] = {
+            "host": url.host or None,
+            "port": url.port,
+            "user": url.username,
+            "password": url.password,
+            "dbname": database or None,
+            "connect_timeout": opts.connect_timeout,
+            "application_name": opts.application_name,
+            "sslmode": opts.sslmode,
+        }
+        if opts.statement_timeout is not None:
+            connect["options"] = f"-c statement_timeout={int(opts.statement_timeout * 1000)}"
+        connect = {name: value for name, value in connect.items() if value is not None}
+        shown = StoreURL.parse(url.render()).render()
+        target = Target(url.host, url.port, url.username, database or None, schema, shown)
+        return cls(connect, target)
+
+
+class _RawJson(Loader):
+    """Hands ``jsonb`` columns over as the server's text (bytes), for pydantic to parse."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+def configure(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    connection.adapters.register_loader("jsonb", _RawJson)
+
+
+@lru_cache(maxsize=512)
+def _encoded(statement: str, schema: str) -> bytes:
+    return POSTGRES.sql(statement, schema).encode()
+
+
+def connect_once(settings: Settings) -> psycopg.Connection[Any]:
+    """A connection of its own (for opening and migrating), or the error saying why not."""
+    try:
+        return psycopg.connect(**settings.connect, autocommit=True)
+    except psycopg.Error as error:
+        raise connect_failure(error, settings.target, settings.secret) from error
+
+
+def _version(connection: psycopg.Connection[Any], schema: str) -> int | None:
+    meta = f"{quote_identifier(schema)}.meta"
+    row = connection.execute(b"SELECT to_regclass(%s) IS NOT NULL", [meta]).fetchone()
+    if not row or not row[0]:
+        return None
+    return read_version(
+        lambda statement, params: connection.execute(_encoded(statement, schema), params).fetchall()
+    )
+
+
+def prepare_schema(settings: Settings, *, migrate: bool) -> tuple[int | None, int]:
+    """Create the tables on first open, or migrate them if asked; return the versions
+    before and after. Two openers at once serialise on an advisory lock."""
+    target = settings.target
+    schema = target.schema
+    where = f"schema {schema!r} of {target.shown_as}"
+    with connect_once(settings) as connection, driver_errors(target, settings.secret):
+        try:
+            found = _version(connection, schema)
+            if plan_upgrade(found, migrate=migrate, where=where) == []:
+                return found, found or 0
+            with connection.transaction():
+                connection.execute(
+                    b"SELECT pg_advisory_xact_lock(hashtext(%s))", [f"threadstore:{schema}"]
+                )
+                found = _version(connection, schema)
+                plan = plan_upgrade(found, migrate=migrate, where=where)
+                if plan is None:
+                    quoted = quote_identifier(schema)
+                    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}".encode())
+                    plan = create_statements(POSTGRES)
+                for statement in plan:
+                    connection.execute(_encoded(statement, schema))
+                return found, _version(connection, schema) or 0
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise BackendError(
+                f"role {target.user!r} may not create or change the threadstore tables in "
+                f"schema {schema!r} of database {target.database!r}: have an owner run "
+                "`threadstore migrate URL` once, or grant the role CREATE on the database "
+                f"(GRANT CREATE ON DATABASE {target.database} TO {target.user})"
+            ) from error
+
+
+class _Transaction:
+    def __init__(self, connection: psycopg.Connection[Any], schema: str) -> None:
+        self._connection = connection
+        self._schema = schema
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        cursor = self._connection.execute(_encoded(statement, self._schema), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+class PostgresEngine(Engine):
+    """Statements through a ``psycopg_pool`` pool of autocommit connections."""
+
+    dialect = POSTGRES
+
+    def __init__(self, settings: Settings, opts: PostgresOptions) -> None:
+        self.schema = settings.target.schema
+        self.where = settings.target.shown_as
+        self._settings = settings
+        self._pool = ConnectionPool(
+            kwargs={**settings.connect, "autocommit": True, "prepare_threshold": 0},
+            min_size=min(opts.pool_min_size, opts.pool_max_size),
+            max_size=opts.pool_max_size,
+            timeout=opts.connect_timeout,
+            configure=configure,
+            name=f"threadstore {self.where}",
+            open=True,
+        )
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        with (
+            driver_errors(self._settings.target, self._settings.secret),
+            self._pool.connection() as connection,
+        ):
+            cursor = connection.execute(_encoded(statement, self.schema or ""), params)
+            return cursor.fetchall() if cursor.description else []
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        with (
+            driver_errors(self._settings.target, self._settings.secret),
+            self._pool.connection() as connection,
+            connection.transaction(),
+        ):
+            yield _Transaction(connection, self.schema or "")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+@lru_cache(maxsize=16)
+def insert_statement(depth: int) -> str:
+    """One statement: lock the owners (FOR KEY SHARE, so a concurrent delete waits or wins),
+    take positions from the list's head, insert the batch. Params: owners, kind, scope,
+    batch size, depth, batch size, kind, scope, token, token, the batch as a JSON array."""
+    if depth:
+        found = " OR ".join(["(kind = ? AND scope = ? AND id = ?)"] * depth)
+        owners = (
+            "SELECT count(*) AS n FROM (SELECT 1 FROM {records} "  # noqa: S608
+            f"WHERE {found} FOR KEY SHARE) AS o"
+        )
+    else:
+        owners = "SELECT 0 AS n"
+    return (
+        f"WITH owners AS ({owners}), "  # noqa: S608
+        "head AS (INSERT INTO {heads} AS h (kind, scope, head) "
+        "SELECT ?, ?, ?::bigint FROM owners WHERE owners.n = ? "
+        "ON CONFLICT (kind, scope) DO UPDATE SET head = h.head + excluded.head "
+        "RETURNING h.head) "
+        "INSERT INTO {records} (kind, scope, id, seq, data, created_by, changed_by) "
+        "SELECT ?, ?, r.data ->> 'id', head.head - ?::bigint + r.ord, r.data, ?, ? "
+        "FROM head, jsonb_array_elements(?::jsonb) WITH ORDINALITY AS r(data, ord) "
+        "RETURNING 1"
+    )
+
+
+class PostgresThreadStore(SqlThreadStore):
+    """A thread store in PostgreSQL: many processes on many hosts share one database."""
+
+    capabilities: frozenset[Capability] = frozenset(
+        {
+            Capability.PERSISTENT,
+            Capability.SHARED,
+            Capability.MULTI_PROCESS,
+            Capability.MULTI_HOST,
+            Capability.DURABLE,
+        }
+    )
+
+    @classmethod
+    def from_url(cls, url: StoreURL, **options: Any) -> Self:
+        opts = url.options(PostgresOptions, options)
+        settings = Settings.of(url, opts)
+        prepare_schema(settings, migrate=opts.migrate)
+        return cls(PostgresEngine(settings, opts), retry_timeout=opts.retry_timeout)
+
+    def _insert_rows(self, place: Place, rows: list[tuple[str, str]], token: str) -> int:
+        batch = "[" + ",".join(data for _, data in rows) + "]"
+        params = [
+            *place.owner_params(),
+            place.kind,
+            place.scope,
+            len(rows),
+            place.depth,
+            place.kind,
+            place.scope,
+            len(rows),
+            token,
+            token,
+            batch,
+        ]
+        return len(self._engine.query(insert_statement(place.depth), params))
+
+
+def migrate(url: StoreURL | str, **options: Any) -> tuple[int | None, int]:
+    """Bring the schema at ``url`` to this version (creating it if absent); return the
+    versions before and after. What ``threadstore migrate URL`` runs."""
+    parsed = StoreURL.parse(url)
+    opts = parsed.options(PostgresOptions, options)
+    return prepare_schema(Settings.of(parsed, opts), migrate=True)

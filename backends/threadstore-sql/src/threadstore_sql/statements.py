@@ -1,0 +1,156 @@
+"""The SQL both dialects share, built per kind of list (how deep its scope is).
+
+Every statement finds a list by ``kind`` and ``scope`` (the owner IDs joined with ``/``)
+and a record by ``id`` within it. The owners of a list are the records of its lineage
+(a step's thread and run); statements count those that exist, and since an owner is
+never there without its own owner, the count is the level of the first one missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "CAS_UPDATE",
+    "CHANGED_BY",
+    "DELETE_RECORD",
+    "LIST_TOP_LEVEL_BY",
+    "TOKENS_KEPT",
+    "Place",
+    "delete_below",
+    "fetch",
+    "owners_count",
+    "owners_found",
+    "scan",
+    "taken",
+]
+
+LIST_TOP_LEVEL_BY = "id"
+"""The column that orders top-level lists (threads): ``id`` (ID order) or ``seq``
+(creation order, from the store-wide sequence every top-level insert takes)."""
+
+TOKENS_KEPT = 8
+"""How many of a record's latest writers ``changed_by`` remembers (tokens of 12 hex
+characters, newest first), so a retry can tell whether its own write landed."""
+_CHANGED_BY_WIDTH = TOKENS_KEPT * 13 - 1
+
+SEP = "/"
+"""Joins owner IDs into a scope key; IDs never contain it. ``0`` is the next character."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A list in the table: its kind and scope key, and the keys of its owners top-down."""
+
+    kind: str
+    scope: str
+    owners: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, kind: Any, scope: tuple[str, ...]) -> Place:
+        lineage = kind.lineage[:-1]
+        owners = tuple(
+            (owner.name, SEP.join(scope[:level]), scope[level])
+            for level, owner in enumerate(lineage)
+        )
+        return cls(kind.name, SEP.join(scope), owners)
+
+    @property
+    def depth(self) -> int:
+        return len(self.owners)
+
+    def owner_params(self) -> list[str]:
+        return [value for owner in self.owners for value in owner]
+
+    def below(self, record_id: str) -> str:
+        """The scope key of the lists a record of this list owns."""
+        return f"{self.scope}{SEP}{record_id}" if self.scope else record_id
+
+
+def order_column(depth: int) -> str:
+    return "seq" if depth else LIST_TOP_LEVEL_BY
+
+
+@lru_cache(maxsize=16)
+def owners_count(depth: int) -> str:
+    """An expression: how many owners of a list of this depth exist (``depth`` x 3 params)."""
+    if not depth:
+        return "0"
+    found = " OR ".join(["(kind = ? AND scope = ? AND id = ?)"] * depth)
+    return f"(SELECT count(*) FROM {{records}} WHERE {found})"  # noqa: S608
+
+
+@lru_cache(maxsize=16)
+def owners_found(depth: int) -> str:
+    """How many owners of a list of this depth exist. Params: the owners' keys."""
+    return f"SELECT {owners_count(depth)}"
+
+
+@lru_cache(maxsize=16)
+def fetch(depth: int) -> str:
+    """Owners found, then the record's data, version and writers. Params: owners, kind,
+    scope, id. Always one row; ``data`` is NULL when the record is missing."""
+    return (
+        f"SELECT {owners_count(depth)}, r.data, r.version, r.changed_by "  # noqa: S608
+        "FROM (SELECT 1 AS one) AS o LEFT JOIN {records} AS r "
+        "ON r.kind = ? AND r.scope = ? AND r.id = ?"
+    )
+
+
+@lru_cache(maxsize=64)
+def scan(depth: int, cursor: bool, descending: bool) -> str:
+    """Owners found, cursors found, then ``id, data`` of up to ``count`` records past the
+    cursor in list order (one row of NULLs for none). Params: owners, [kind, scope,
+    cursor], kind, scope, [kind, scope, cursor], count."""
+    column = order_column(depth)
+    direction, beyond = ("DESC", "<") if descending else ("ASC", ">")
+    found = "(SELECT count(*) FROM {records} WHERE kind = ? AND scope = ? AND id = ?)"
+    after = ""
+    if cursor:
+        after = (
+            f" AND {column} {beyond} (SELECT {column} FROM {{records}} "  # noqa: S608
+            "WHERE kind = ? AND scope = ? AND id = ?)"
+        )
+    return (
+        f"SELECT {owners_count(depth)}, {found if cursor else '1'}, r.id, r.data "  # noqa: S608
+        "FROM (SELECT 1 AS one) AS o LEFT JOIN ("
+        f"SELECT id, data, {column} AS position FROM {{records}} "
+        f"WHERE kind = ? AND scope = ?{after} ORDER BY {column} {direction} LIMIT ?"
+        f") AS r ON 1 = 1 ORDER BY r.position {direction}"
+    )
+
+
+CHANGED_BY = f"changed_by = substr(? || ' ' || changed_by, 1, {_CHANGED_BY_WIDTH})"
+"""Puts the parameter's token in front of the record's latest writers."""
+
+CAS_UPDATE = (
+    f"UPDATE {{records}} SET data = ?, version = version + 1, {CHANGED_BY} "  # noqa: S608
+    "WHERE kind = ? AND scope = ? AND id = ? AND version = ? RETURNING version"
+)
+"""Params: data, token, kind, scope, id, the version the change was made from."""
+
+DELETE_RECORD = "DELETE FROM {records} WHERE kind = ? AND scope = ? AND id = ? RETURNING 1"
+
+
+@lru_cache(maxsize=16)
+def delete_below(table: str, kinds: int) -> str:
+    """Delete from ``table`` every row of these kinds in scope ``p`` or below it.
+    Params: the kinds, then ``p``, ``p/``, ``p0`` (the scopes below ``p`` sort between)."""
+    names = ", ".join(["?"] * kinds)
+    return (
+        f"DELETE FROM {{{table}}} WHERE kind IN ({names}) "  # noqa: S608
+        "AND (scope = ? OR (scope > ? AND scope < ?))"
+    )
+
+
+def below_params(prefix: str) -> list[str]:
+    return [prefix, prefix + SEP, prefix + "0"]
+
+
+@lru_cache(maxsize=16)
+def taken(count: int) -> str:
+    """Which of ``count`` IDs exist in a list, and the token that created each."""
+    ids = ", ".join(["?"] * count)
+    return f"SELECT id, created_by FROM {{records}} WHERE kind = ? AND scope = ? AND id IN ({ids})"  # noqa: S608

@@ -1,0 +1,250 @@
+"""A throwaway PostgreSQL server for tests and benchmarks, on 127.0.0.1.
+
+:func:`postgres_server` runs ``initdb`` into a temporary directory, starts the server on a
+free loopback port (no Unix socket), and removes everything afterwards. PostgreSQL refuses
+to run as root, so under root the server runs as ``nobody``. The binaries come from
+``PATH`` or Debian's ``/usr/lib/postgresql/*/bin``; without them the harness fails with
+the command that installs them, never silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+__all__ = ["PostgresServer", "ServerUnavailable", "find_binaries", "postgres_server"]
+
+SUPERUSER = "threadstore"
+RUN_AS = "nobody"
+"""The account the server runs as when the harness runs as root."""
+INSTALL_HINT = "apt-get install -y postgresql"
+
+
+class ServerUnavailable(RuntimeError):
+    """The test server could not be found, set up or started; the message says why."""
+
+
+def find_binaries() -> Path:
+    """The directory holding ``initdb`` and ``pg_ctl``: from ``PATH``, else the newest
+    Debian ``/usr/lib/postgresql/VERSION/bin``."""
+    found = shutil.which("pg_ctl")
+    if found and shutil.which("initdb"):
+        return Path(found).resolve().parent
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    for directory in reversed(candidates):
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    raise ServerUnavailable(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
+        f"/usr/lib/postgresql/*/bin; install them: {INSTALL_HINT}"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class PostgresServer:
+    """One PostgreSQL cluster in ``root``; :meth:`start`, :meth:`stop`, :meth:`restart`."""
+
+    root: Path
+    fsync: bool = False
+    """Off for tests: a server crash (``restart -m immediate``) still loses nothing, since
+    the WAL reaches the OS before a commit returns; on for benchmarks of durable commits."""
+    binaries: Path = field(default_factory=find_binaries)
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    port: int = 0
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    def _as_owner(self, *command: str) -> list[str]:
+        if os.geteuid() != 0:
+            return list(command)
+        return ["runuser", "-u", RUN_AS, "--", *command]
+
+    def _run(self, *command: str, timeout: float = 60) -> None:
+        result = subprocess.run(
+            self._as_owner(*command),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.root,
+        )
+        if result.returncode != 0:
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise ServerUnavailable(
+                f"{Path(command[0]).name} failed ({result.returncode}): "
+                f"{result.stderr.strip() or result.stdout.strip()}\n{tail}"
+            )
+
+    def initialise(self) -> None:
+        """``initdb`` with a password-protected superuser (SCRAM on 127.0.0.1 only)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        secret = self.root / "pwfile"
+        secret.write_text(self.password + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(self.root, RUN_AS)
+            shutil.chown(secret, RUN_AS)
+        secret.chmod(0o600)
+        self._run(
+            str(self.binaries / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            f"--pwfile={secret}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            timeout=120,
+        )
+        secret.unlink()
+        (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n")
+
+    def start(self, attempts: int = 5) -> None:
+        """Start on a free port (``port`` if set) and wait until it accepts connections."""
+        for attempt in range(attempts):
+            port = self.port or _free_port()
+            settings = [
+                f"-p {port}",
+                "-c listen_addresses=127.0.0.1",
+                "-c unix_socket_directories=''",
+                f"-c fsync={'on' if self.fsync else 'off'}",
+                "-c max_connections=200",
+                "-c shared_buffers=32MB",
+            ]
+            try:
+                self._run(
+                    str(self.binaries / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    " ".join(settings),
+                    "start",
+                    timeout=90,
+                )
+            except ServerUnavailable:
+                if self.port or attempt == attempts - 1:
+                    raise
+                continue  # the port was taken meanwhile: try another
+            self.port = port
+            return
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self, mode: str = "immediate") -> None:
+        """Restart on the same port; ``immediate`` is a crash: no clean shutdown of clients."""
+        self._run(
+            str(self.binaries / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            "60",
+            "restart",
+            timeout=90,
+        )
+
+    def url(
+        self,
+        database: str = "postgres",
+        *,
+        user: str = SUPERUSER,
+        password: str | None = None,
+        scheme: str = "postgresql",
+        **options: str,
+    ) -> str:
+        """A URL for ``database`` as ``user`` (the superuser's password by default)."""
+        secret = self.password if password is None else password
+        query = "&".join(f"{name}={quote(value, safe='')}" for name, value in options.items())
+        base = f"{scheme}://{quote(user, safe='')}:{quote(secret, safe='')}@127.0.0.1:{self.port}"
+        return f"{base}/{database}" + (f"?{query}" if query else "")
+
+    def admin(self, *statements: str, database: str = "postgres") -> None:
+        """Run statements as the superuser, each in its own transaction (autocommit)."""
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=SUPERUSER,
+            password=self.password,
+            dbname=database,
+            autocommit=True,
+        ) as connection:
+            for statement in statements:
+                connection.execute(statement.encode())
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new, empty database; returns its name."""
+        name = name or f"db_{uuid.uuid4().hex[:12]}"
+        self.admin(f'CREATE DATABASE "{name}"')
+        return name
+
+
+@contextlib.contextmanager
+def postgres_server(*, fsync: bool = False) -> Iterator[PostgresServer]:
+    """Set up and start a server in a new temporary directory; stop and delete it after."""
+    root = Path(tempfile.mkdtemp(prefix="threadstore-pg-"))
+    os.chmod(root, 0o755)  # the server's account must reach its data directory  # noqa: S103
+    server = PostgresServer(root / "cluster", fsync=fsync)
+    try:
+        server.initialise()
+        server.start()
+        yield server
+    finally:
+        with contextlib.suppress(ServerUnavailable, subprocess.TimeoutExpired):
+            server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_until_accepting(server: PostgresServer, timeout: float = 30) -> None:
+    """Block until the server answers a query (after a restart)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            server.admin("SELECT 1")
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
