@@ -8,25 +8,31 @@ trip). The tables live in their own schema, created on first open (see
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
 from psycopg.adapt import Loader
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 from threadstore.backend import BackendError, Capability, InvalidRequestError, StoreURL
 
+from threadstore_sql.bridge import await_only, entered, in_bridge
 from threadstore_sql.dialect import POSTGRES, quote_identifier
 from threadstore_sql.engine import Engine, Row
 from threadstore_sql.pg_errors import Target, connect_failure, driver_errors
 from threadstore_sql.schema import create_statements, plan_upgrade, read_version
 from threadstore_sql.statements import Place
 from threadstore_sql.store import SqlThreadStore
+
+if TYPE_CHECKING:
+    from threadstore_sql.aio import NativeAsyncStore
 
 __all__ = ["PostgresOptions", "PostgresThreadStore", "migrate"]
 
@@ -109,6 +115,10 @@ def configure(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
     connection.adapters.register_loader("jsonb", _RawJson)
 
 
+async def configure_async(connection: psycopg.AsyncConnection[Any]) -> None:
+    configure(connection)
+
+
 @lru_cache(maxsize=512)
 def _encoded(statement: str, schema: str) -> bytes:
     return POSTGRES.sql(statement, schema).encode()
@@ -166,17 +176,33 @@ def prepare_schema(settings: Settings, *, migrate: bool) -> tuple[int | None, in
 
 
 class _Transaction:
-    def __init__(self, connection: psycopg.Connection[Any], schema: str) -> None:
+    """Statements on a connection inside a transaction, sync or (bridged) async."""
+
+    def __init__(
+        self, connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], schema: str
+    ) -> None:
         self._connection = connection
         self._schema = schema
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        cursor = self._connection.execute(_encoded(statement, self._schema), params)
+        query = _encoded(statement, self._schema)
+        if isinstance(self._connection, psycopg.AsyncConnection):
+            return await_only(_fetched(self._connection, query, params))
+        cursor = self._connection.execute(query, params)
         return cursor.fetchall() if cursor.description else []
 
 
+async def _fetched(
+    connection: psycopg.AsyncConnection[Any], query: bytes, params: Sequence[Any]
+) -> list[Row]:
+    cursor = await connection.execute(query, params)
+    return await cursor.fetchall() if cursor.description else []
+
+
 class PostgresEngine(Engine):
-    """Statements through a ``psycopg_pool`` pool of autocommit connections."""
+    """Statements through ``psycopg_pool`` pools of autocommit connections: a sync pool
+    for sync callers, and an async one for callers bridged from an asyncio task (see
+    :mod:`threadstore_sql.bridge`). Each pool opens on its first use."""
 
     dialect = POSTGRES
 
@@ -184,38 +210,83 @@ class PostgresEngine(Engine):
         self.schema = settings.target.schema
         self.where = settings.target.shown_as
         self._settings = settings
-        self._pool = ConnectionPool(
-            kwargs={**settings.connect, "autocommit": True, "prepare_threshold": 0},
-            min_size=min(opts.pool_min_size, opts.pool_max_size),
-            max_size=opts.pool_max_size,
-            timeout=opts.connect_timeout,
-            configure=configure,
-            name=f"threadstore {self.where}",
-            open=True,
-        )
+        self._pool_settings: dict[str, Any] = {
+            "kwargs": {**settings.connect, "autocommit": True, "prepare_threshold": 0},
+            "min_size": min(opts.pool_min_size, opts.pool_max_size),
+            "max_size": opts.pool_max_size,
+            "timeout": opts.connect_timeout,
+            "configure": configure,
+            "name": f"threadstore {self.where}",
+        }
+        self._opening = threading.Lock()
+        self._pool: ConnectionPool | None = None
+        self._async_pool: AsyncConnectionPool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def _errors(self) -> AbstractContextManager[None]:
+        return driver_errors(self._settings.target, self._settings.secret)
+
+    def _sync_pool(self) -> ConnectionPool:
+        with self._opening:
+            if self._closed:
+                raise BackendError(f"the store {self.where} is closed")
+            if self._pool is None:
+                self._pool = ConnectionPool(**self._pool_settings, open=True)
+            return self._pool
+
+    async def _loop_pool(self) -> AsyncConnectionPool:
+        """The async pool of the running event loop (a later loop gets a new one)."""
+        if self._closed:
+            raise BackendError(f"the store {self.where} is closed")
+        loop = asyncio.get_running_loop()
+        if self._async_pool is None or self._pool_loop is not loop:
+            pool = AsyncConnectionPool(
+                **{**self._pool_settings, "configure": configure_async}, open=False
+            )
+            await pool.open()
+            self._async_pool, self._pool_loop = pool, loop
+        return self._async_pool
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        with (
-            driver_errors(self._settings.target, self._settings.secret),
-            self._pool.connection() as connection,
-        ):
-            cursor = connection.execute(_encoded(statement, self.schema or ""), params)
+        query = _encoded(statement, self.schema or "")
+        if in_bridge():
+            return await_only(self._async_query(query, params))
+        with self._errors(), self._sync_pool().connection() as connection:
+            cursor = connection.execute(query, params)
             return cursor.fetchall() if cursor.description else []
+
+    async def _async_query(self, query: bytes, params: Sequence[Any]) -> list[Row]:
+        with self._errors():
+            async with (await self._loop_pool()).connection() as connection:
+                return await _fetched(connection, query, params)
 
     @contextmanager
     def transaction(self) -> Iterator[_Transaction]:
-        with (
-            driver_errors(self._settings.target, self._settings.secret),
-            self._pool.connection() as connection,
-            connection.transaction(),
-        ):
-            yield _Transaction(connection, self.schema or "")
+        with self._errors():
+            if in_bridge():
+                pool = await_only(self._loop_pool())
+                with entered(pool.connection()) as connection, entered(connection.transaction()):
+                    yield _Transaction(connection, self.schema or "")
+            else:
+                with self._sync_pool().connection() as connection, connection.transaction():
+                    yield _Transaction(connection, self.schema or "")
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        if in_bridge():
+            await_only(asyncio.sleep(seconds))
+        else:
+            time.sleep(seconds)
 
     def close(self) -> None:
-        self._pool.close()
+        with self._opening:
+            self._closed = True
+            pool, self._pool = self._pool, None
+            async_pool, self._async_pool = self._async_pool, None
+        if pool is not None:
+            pool.close()
+        if async_pool is not None and in_bridge():
+            await_only(async_pool.close())
 
 
 @lru_cache(maxsize=16)
@@ -263,6 +334,13 @@ class PostgresThreadStore(SqlThreadStore):
         settings = Settings.of(url, opts)
         prepare_schema(settings, migrate=opts.migrate)
         return cls(PostgresEngine(settings, opts), retry_timeout=opts.retry_timeout)
+
+    def async_twin(self, *, max_workers: int) -> NativeAsyncStore:
+        """This store as coroutines on asyncio's loop, with psycopg's async pool (what
+        ``threadstore.aio.open_store`` returns for this backend)."""
+        from threadstore_sql.aio import NativeAsyncStore
+
+        return NativeAsyncStore(self, max_workers=max_workers)
 
     def _insert_rows(self, place: Place, rows: list[tuple[str, str]], token: str) -> int:
         batch = "[" + ",".join(data for _, data in rows) + "]"
