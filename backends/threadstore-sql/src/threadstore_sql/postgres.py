@@ -26,7 +26,7 @@ from threadstore.backend import BackendError, Capability, InvalidRequestError, S
 from threadstore_sql.bridge import await_only, entered, in_bridge
 from threadstore_sql.dialect import POSTGRES, quote_identifier
 from threadstore_sql.engine import Engine, Row
-from threadstore_sql.pg_errors import Target, connect_failure, driver_errors
+from threadstore_sql.pg_errors import Target, connect_failure, driver_errors, operation_failure
 from threadstore_sql.schema import create_statements, plan_upgrade, read_version
 from threadstore_sql.statements import Place
 from threadstore_sql.store import SqlThreadStore
@@ -34,7 +34,7 @@ from threadstore_sql.store import SqlThreadStore
 if TYPE_CHECKING:
     from threadstore_sql.aio import NativeAsyncStore
 
-__all__ = ["PostgresOptions", "PostgresThreadStore", "migrate"]
+__all__ = ["PostgresOptions", "PostgresThreadStore"]
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 
@@ -148,31 +148,39 @@ def prepare_schema(settings: Settings, *, migrate: bool) -> tuple[int | None, in
     target = settings.target
     schema = target.schema
     where = f"schema {schema!r} of {target.shown_as}"
-    with connect_once(settings) as connection, driver_errors(target, settings.secret):
+    with connect_once(settings) as connection:
         try:
             found = _version(connection, schema)
             if plan_upgrade(found, migrate=migrate, where=where) == []:
                 return found, found or 0
-            with connection.transaction():
-                connection.execute(
-                    b"SELECT pg_advisory_xact_lock(hashtext(%s))", [f"threadstore:{schema}"]
+            try:
+                with connection.transaction():
+                    connection.execute(
+                        b"SELECT pg_advisory_xact_lock(hashtext(%s))", [f"threadstore:{schema}"]
+                    )
+                    found = _version(connection, schema)
+                    plan = plan_upgrade(found, migrate=migrate, where=where)
+                    if plan is None:
+                        quoted = quote_identifier(schema)
+                        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}".encode())
+                        plan = create_statements(POSTGRES)
+                    for statement in plan:
+                        connection.execute(_encoded(statement, schema))
+                    return found, _version(connection, schema) or 0
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise BackendError(
+                    f"role {target.user!r} may not create or change the threadstore tables "
+                    f"in schema {schema!r} of database {target.database!r}: have an owner "
+                    "run `threadstore migrate URL` once, or grant the role CREATE on the "
+                    f"database (GRANT CREATE ON DATABASE {target.database} TO {target.user})"
+                ) from error
+        except psycopg.Error as error:
+            failure = operation_failure(error, target, settings.secret)
+            if not isinstance(failure, BackendError):
+                failure = BackendError(
+                    f"lost the connection to {target.address} while opening {where}: try again"
                 )
-                found = _version(connection, schema)
-                plan = plan_upgrade(found, migrate=migrate, where=where)
-                if plan is None:
-                    quoted = quote_identifier(schema)
-                    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}".encode())
-                    plan = create_statements(POSTGRES)
-                for statement in plan:
-                    connection.execute(_encoded(statement, schema))
-                return found, _version(connection, schema) or 0
-        except psycopg.errors.InsufficientPrivilege as error:
-            raise BackendError(
-                f"role {target.user!r} may not create or change the threadstore tables in "
-                f"schema {schema!r} of database {target.database!r}: have an owner run "
-                "`threadstore migrate URL` once, or grant the role CREATE on the database "
-                f"(GRANT CREATE ON DATABASE {target.database} TO {target.user})"
-            ) from error
+            raise failure from error
 
 
 class _Transaction:
@@ -335,6 +343,13 @@ class PostgresThreadStore(SqlThreadStore):
         prepare_schema(settings, migrate=opts.migrate)
         return cls(PostgresEngine(settings, opts), retry_timeout=opts.retry_timeout)
 
+    @classmethod
+    def migrate_schema(cls, url: StoreURL, **options: Any) -> tuple[int | None, int]:
+        """Bring the tables at ``url`` to this version, creating them if absent; return
+        the versions before (None: no tables) and after. ``threadstore migrate URL``."""
+        opts = url.options(PostgresOptions, options)
+        return prepare_schema(Settings.of(url, opts), migrate=True)
+
     def async_twin(self, *, max_workers: int) -> NativeAsyncStore:
         """This store as coroutines on asyncio's loop, with psycopg's async pool (what
         ``threadstore.aio.open_store`` returns for this backend)."""
@@ -358,11 +373,3 @@ class PostgresThreadStore(SqlThreadStore):
             batch,
         ]
         return len(self._engine.query(insert_statement(place.depth), params))
-
-
-def migrate(url: StoreURL | str, **options: Any) -> tuple[int | None, int]:
-    """Bring the schema at ``url`` to this version (creating it if absent); return the
-    versions before and after. What ``threadstore migrate URL`` runs."""
-    parsed = StoreURL.parse(url)
-    opts = parsed.options(PostgresOptions, options)
-    return prepare_schema(Settings.of(parsed, opts), migrate=True)

@@ -188,19 +188,40 @@ _INSERT_RECORD = (
 )
 
 
-def prepare_schema(engine: SqliteEngine, *, migrate: bool) -> None:
-    """Create the tables in a new file, or check (and, if asked, migrate) an existing one."""
+def prepare_schema(engine: SqliteEngine, *, migrate: bool) -> tuple[int | None, int]:
+    """Create the tables in a new file, or check (and, if asked, migrate) an existing one;
+    return the versions before (None: no tables) and after."""
 
     def version(work: Any) -> int | None:
         exists = work.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
         return read_version(work.query) if exists else None
 
-    if plan_upgrade(version(engine), migrate=migrate, where=engine.where) == []:
-        return
+    found = version(engine)
+    if plan_upgrade(found, migrate=migrate, where=engine.where) == []:
+        return found, found or 0
     with engine.transaction() as work:
-        plan = plan_upgrade(version(work), migrate=migrate, where=engine.where)
+        found = version(work)
+        plan = plan_upgrade(found, migrate=migrate, where=engine.where)
         for statement in create_statements(SQLITE) if plan is None else plan:
             work.query(statement)
+        return found, version(work) or 0
+
+
+def _opened(url: StoreURL, opts: SqliteOptions) -> SqliteEngine:
+    """An engine on the URL's file (its directory made if need be), in WAL mode."""
+    path = database_path(url)
+    if path != MEMORY:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as error:
+            raise BackendError(f"cannot create the directory of {path}: {error}") from error
+    engine = SqliteEngine(path, opts)
+    try:
+        engine.start()
+    except BaseException:
+        engine.close()
+        raise
+    return engine
 
 
 class SqliteThreadStore(SqlThreadStore):
@@ -211,21 +232,25 @@ class SqliteThreadStore(SqlThreadStore):
     )
 
     @classmethod
+    def migrate_schema(cls, url: StoreURL, **options: Any) -> tuple[int | None, int]:
+        """Bring the tables at ``url`` to this version, creating them if absent; return
+        the versions before (None: no tables) and after. ``threadstore migrate URL``."""
+        engine = _opened(url, url.options(SqliteOptions, options))
+        try:
+            return prepare_schema(engine, migrate=True)
+        finally:
+            engine.close()
+
+    @classmethod
     def from_url(cls, url: StoreURL, **options: Any) -> Self:
         opts = url.options(SqliteOptions, options)
-        path = database_path(url)
-        if path != MEMORY:
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-            except OSError as error:
-                raise BackendError(f"cannot create the directory of {path}: {error}") from error
-        engine = SqliteEngine(path, opts)
+        engine = _opened(url, opts)
         try:
-            engine.start()
             prepare_schema(engine, migrate=opts.migrate)
         except BaseException:
             engine.close()
             raise
+        path = engine.path
         store = cls(engine, retry_timeout=0)
         if path == MEMORY:
             store.capabilities = frozenset()

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["PostgresServer", "ServerUnavailable", "find_binaries", "postgres_server"]
+__all__ = [
+    "AnswerDropper",
+    "PostgresServer",
+    "ServerUnavailable",
+    "find_binaries",
+    "postgres_server",
+    "wait_until_accepting",
+]
 
 SUPERUSER = "threadstore"
 RUN_AS = "nobody"
@@ -189,12 +197,15 @@ class PostgresServer:
         user: str = SUPERUSER,
         password: str | None = None,
         scheme: str = "postgresql",
+        port: int | None = None,
         **options: str,
     ) -> str:
-        """A URL for ``database`` as ``user`` (the superuser's password by default)."""
+        """A URL for ``database`` as ``user`` (the superuser's password by default), on
+        the server's port or another (a proxy's)."""
         secret = self.password if password is None else password
         query = "&".join(f"{name}={quote(value, safe='')}" for name, value in options.items())
-        base = f"{scheme}://{quote(user, safe='')}:{quote(secret, safe='')}@127.0.0.1:{self.port}"
+        netloc = f"{quote(user, safe='')}:{quote(secret, safe='')}@127.0.0.1:{port or self.port}"
+        base = f"{scheme}://{netloc}"
         return f"{base}/{database}" + (f"?{query}" if query else "")
 
     def admin(self, *statements: str, database: str = "postgres") -> None:
@@ -248,3 +259,102 @@ def wait_until_accepting(server: PostgresServer, timeout: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+class AnswerDropper:
+    """A TCP proxy on 127.0.0.1 in front of a server that can lose one answer.
+
+    :meth:`arm` makes it pass the next statement a client sends (the one after
+    ``skip`` more, or, with ``on_commit=True``, the next ``COMMIT``) to the server, then
+    cut that connection before the server's answer reaches the client: the write is
+    done, its acknowledgement lost, exactly as when a network drops after COMMIT.
+    """
+
+    _STATEMENTS = (b"Q", b"P", b"B")  # simple query, parse, bind: a statement goes out
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._armed: str | None = None
+        self._skip = 0
+        self.dropped = 0
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, *, on_commit: bool = False, skip: int = 0) -> None:
+        with self._lock:
+            self._armed = "commit" if on_commit else "next"
+            self._skip = skip
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._target)
+            with self._lock:
+                self._open += [client, server]
+            victim = threading.Event()
+            threading.Thread(
+                target=self._pump_up, args=(client, server, victim), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._pump_down, args=(server, client, victim), daemon=True
+            ).start()
+
+    def _pump_up(
+        self, client: socket.socket, server: socket.socket, victim: threading.Event
+    ) -> None:
+        started = False
+        while chunk := self._receive(client):
+            with self._lock:
+                wanted = self._armed == "next" or (self._armed == "commit" and b"COMMIT" in chunk)
+                if started and chunk[:1] in self._STATEMENTS and wanted:
+                    if self._skip:
+                        self._skip -= 1
+                    else:
+                        self._armed = None
+                        victim.set()
+            started = True
+            try:
+                server.sendall(chunk)
+            except OSError:
+                break
+        _shut(server)
+
+    def _pump_down(
+        self, server: socket.socket, client: socket.socket, victim: threading.Event
+    ) -> None:
+        while chunk := self._receive(server):
+            if victim.is_set():
+                with self._lock:
+                    self.dropped += 1
+                break
+            try:
+                client.sendall(chunk)
+            except OSError:
+                break
+        _shut(client)
+        _shut(server)
+
+    @staticmethod
+    def _receive(sock: socket.socket) -> bytes:
+        try:
+            return sock.recv(65536)
+        except OSError:
+            return b""
+
+    def close(self) -> None:
+        self._listener.close()
+        with self._lock:
+            for sock in self._open:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
