@@ -33,6 +33,7 @@ from benchmarks.floors import (
     round_trip_floor,
 )
 from benchmarks.lineup import S3_DIRECT, lineup
+from benchmarks.loopback_postgres import postgres_available, running_postgres
 from benchmarks.loopback_s3 import LoopbackS3, s3_available
 from benchmarks.profiles import PROFILES, Profile
 from benchmarks.report import write_report
@@ -79,6 +80,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where the stores are built (default: a temp dir)",
     )
     parser.add_argument("--no-s3", action="store_true", help="leave out the object-storage figures")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="leave out the PostgreSQL figures"
+    )
     parser.add_argument(
         "--results", type=Path, default=None, help="also save what was measured, as JSON"
     )
@@ -226,7 +230,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             s3 = cleanup.enter_context(LoopbackS3(profile.s3_delay))
         else:
             results.skipped.append(f"object storage: {why_not}")
-        contenders, delayed = lineup(workdir, profile, s3, results.skipped)
+        postgres = None
+        why_not = "--no-postgres" if args.no_postgres else postgres_available()
+        if why_not is None:
+            postgres = cleanup.enter_context(running_postgres())
+        else:
+            results.skipped.append(f"PostgreSQL: {why_not}")
+        contenders, delayed = lineup(workdir, profile, s3, results.skipped, postgres)
         corpus = Corpus()
         bench = Bench(profile, results, Fixtures(corpus), corpus, workdir, runner.log, runner.fail)
         runner.step("floors", partial(_floors, bench, s3, "start"))

@@ -25,7 +25,7 @@ from benchmarks.floors import (
 from benchmarks.lineup import LOCAL, S3_DIRECT, SQLITE_FULL
 from benchmarks.plots import draw_all
 from benchmarks.results import Figure, Results
-from benchmarks.targets import FLAT, memory_ratios, page_growth, targets
+from benchmarks.targets import FLAT, memory_ratios, page_growth, postgres_ratios, targets
 from benchmarks.units import DASH, NONE, TIMES, duration, rate, ratio, spread
 
 __all__ = ["BEGIN", "END", "merge", "render", "write_report"]
@@ -415,6 +415,27 @@ def _memory(results: Results, plots: dict[str, str]) -> list[str]:
     ]
 
 
+def _postgres(results: Results) -> list[str]:
+    rows = [
+        (name, duration(floor), duration(ours), ratio(ours / floor))
+        for name, floor, ours in postgres_ratios(results)
+    ]
+    if not rows:
+        return []
+    return [
+        "## PostgreSQL: threadstore against bare psycopg on the same server",
+        "",
+        "Both on the server the run starts (fsync on), both through psycopg 3 with "
+        "prepared statements, one autocommit statement per append, page and claim on the "
+        "bare side. threadstore adds the owner check (`FOR KEY SHARE` on the thread), the "
+        "per-thread position from `heads`, an exact `has_more`, the cursor check and the "
+        "write token that settles a lost answer; a claim is one conditional `UPDATE` on "
+        "both sides. Writer rounds compare aggregate throughput, shown as time per append.",
+        "",
+        *_table(("operation", "psycopg bare", "threadstore postgresql", "ratio"), rows),
+    ]
+
+
 def _local_detail(results: Results) -> list[str]:
     figures = results.of(LOCAL_DISK)
     if not figures:
@@ -499,6 +520,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_cold_open, results),
         partial(_object_storage, results, plots),
         partial(_memory, results, plots),
+        partial(_postgres, results),
         partial(_local_detail, results),
         partial(_object_storage_counts, results),
         partial(_async_adapter, results),
