@@ -151,24 +151,24 @@ def postgres_ratios(results: Results) -> list[tuple[str, float, float]]:
     return paired(results, PSYCOPG, POSTGRES)
 
 
-def _memory_target(results: Results) -> Target:
-    goal = f"memory backend within {MEMORY_VS_PLAIN:g}x of a plain dict-and-list, per operation"
-    rows = memory_ratios(results)
+def _worst_ratio(goal: str, rows: list[tuple[str, float, float]], limit: float) -> Target:
+    """Met if no operation of ``rows`` (name, baseline, ours) is over ``limit`` times its
+    baseline; the outcome names the worst."""
     if not rows:
         return Target(goal, "not measured", None)
-    name, plain, ours = max(rows, key=lambda row: row[2] / row[1])
-    outcome = f"worst: {name}, {duration(ours)} vs {duration(plain)} = {ratio(ours / plain)}"
-    return Target(goal, outcome, ours / plain <= MEMORY_VS_PLAIN)
+    name, base, ours = max(rows, key=lambda row: row[2] / row[1])
+    outcome = f"worst: {name}, {duration(ours)} vs {duration(base)} = {ratio(ours / base)}"
+    return Target(goal, outcome, ours / base <= limit)
+
+
+def _memory_target(results: Results) -> Target:
+    goal = f"memory backend within {MEMORY_VS_PLAIN:g}x of a plain dict-and-list, per operation"
+    return _worst_ratio(goal, memory_ratios(results), MEMORY_VS_PLAIN)
 
 
 def _postgres_target(results: Results) -> Target:
     goal = f"{POSTGRES} within {POSTGRES_VS_PSYCOPG:g}x of bare psycopg, per operation"
-    rows = postgres_ratios(results)
-    if not rows:
-        return Target(goal, "not measured", None)
-    name, floor, ours = max(rows, key=lambda row: row[2] / row[1])
-    outcome = f"worst: {name}, {duration(ours)} vs {duration(floor)} = {ratio(ours / floor)}"
-    return Target(goal, outcome, ours / floor <= POSTGRES_VS_PSYCOPG)
+    return _worst_ratio(goal, postgres_ratios(results), POSTGRES_VS_PSYCOPG)
 
 
 def targets(results: Results) -> list[Target]:

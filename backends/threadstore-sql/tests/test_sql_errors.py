@@ -86,13 +86,8 @@ def test_a_statement_past_its_timeout_is_reported_and_writes_nothing(
         holding, release = threading.Event(), threading.Event()
 
         def hold_the_thread_row() -> None:
-            with psycopg.connect(
-                host="127.0.0.1",
-                port=pg_server.port,
-                user="threadstore",
-                password=pg_server.password,
-                dbname=DATABASE,
-            ) as connection:
+            with pg_server.connect(DATABASE) as connection:
+                connection.execute("BEGIN")
                 connection.execute(
                     f'SELECT 1 FROM "{schema}".records WHERE id = %s FOR UPDATE',  # noqa: S608
                     [thread.id],

@@ -38,15 +38,7 @@ def store(pg_server: PostgresServer, dropper: AnswerDropper, schema: str) -> Ite
 
 
 def versions(server: PostgresServer, schema: str, kind: str) -> list[int]:
-    import psycopg
-
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=server.port,
-        user="threadstore",
-        password=server.password,
-        dbname=DATABASE,
-    ) as connection:
+    with server.connect(DATABASE) as connection:
         rows = connection.execute(
             f'SELECT version FROM "{schema}".records WHERE kind = %s ORDER BY seq',  # noqa: S608
             [kind],

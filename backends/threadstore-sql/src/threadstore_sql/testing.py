@@ -22,7 +22,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "AnswerDropper",
@@ -135,6 +139,21 @@ class PostgresServer:
         secret.unlink()
         (self.data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n")
 
+    def _pg_ctl(self, *arguments: str) -> None:
+        """``pg_ctl`` on this cluster, waiting (up to a minute) for it to finish."""
+        self._run(
+            str(self.binaries / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            *arguments,
+            timeout=90,
+        )
+
     def start(self, attempts: int = 5) -> None:
         """Start on a free port (``port`` if set) and wait until it accepts connections."""
         for attempt in range(attempts):
@@ -148,20 +167,7 @@ class PostgresServer:
                 "-c shared_buffers=32MB",
             ]
             try:
-                self._run(
-                    str(self.binaries / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.log),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    " ".join(settings),
-                    "start",
-                    timeout=90,
-                )
+                self._pg_ctl("-o", " ".join(settings), "start")
             except ServerUnavailable:
                 if self.port or attempt == attempts - 1:
                     raise
@@ -171,24 +177,11 @@ class PostgresServer:
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+            self._pg_ctl("-m", mode, "stop")
 
     def restart(self, mode: str = "immediate") -> None:
         """Restart on the same port; ``immediate`` is a crash: no clean shutdown of clients."""
-        self._run(
-            str(self.binaries / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-m",
-            mode,
-            "-w",
-            "-t",
-            "60",
-            "restart",
-            timeout=90,
-        )
+        self._pg_ctl("-m", mode, "restart")
 
     def url(
         self,
@@ -208,18 +201,22 @@ class PostgresServer:
         base = f"{scheme}://{netloc}"
         return f"{base}/{database}" + (f"?{query}" if query else "")
 
-    def admin(self, *statements: str, database: str = "postgres") -> None:
-        """Run statements as the superuser, each in its own transaction (autocommit)."""
+    def connect(self, database: str = "postgres") -> psycopg.Connection[Any]:
+        """A superuser connection to ``database``, in autocommit."""
         import psycopg
 
-        with psycopg.connect(
+        return psycopg.connect(
             host="127.0.0.1",
             port=self.port,
             user=SUPERUSER,
             password=self.password,
             dbname=database,
             autocommit=True,
-        ) as connection:
+        )
+
+    def admin(self, *statements: str, database: str = "postgres") -> None:
+        """Run statements as the superuser, each in its own transaction (autocommit)."""
+        with self.connect(database) as connection:
             for statement in statements:
                 connection.execute(statement.encode())
 
