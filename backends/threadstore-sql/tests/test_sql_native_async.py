@@ -15,13 +15,13 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import settings
 from sql_support import DATABASE, fresh_schema
+from threadstore_sql.aio import NativeAsyncStore
+from threadstore_sql.testing import PostgresServer
 
 from threadstore import Message, aio
 from threadstore.aio import AsyncThreadStore
 from threadstore.protocol import Capability, ThreadStore
 from threadstore.testing import ThreadStoreConformance, stateful
-from threadstore_sql.aio import NativeAsyncStore
-from threadstore_sql.testing import PostgresServer
 
 
 class Facade:

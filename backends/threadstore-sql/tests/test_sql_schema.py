@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from sql_support import DATABASE, fresh_schema
-
-from threadstore import open_store
-from threadstore.errors import BackendError
 from threadstore_sql import schema
 from threadstore_sql.schema import SCHEMA_VERSION, plan_upgrade
 from threadstore_sql.testing import PostgresServer
+
+from threadstore import open_store
+from threadstore.errors import BackendError
 
 SCRIPT = Path(sys.executable).with_name("threadstore")
 

@@ -8,11 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from threadstore_sql.sqlite import MEMORY, database_path
 
 from threadstore import Capability, Message, open_store
 from threadstore.errors import BackendError, InvalidRequestError
 from threadstore.url import StoreURL
-from threadstore_sql.sqlite import MEMORY, database_path
 
 
 def test_paths_follow_sqlalchemy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +49,7 @@ def test_weaker_sync_gives_up_durable_and_memory_promises_nothing(sqlite_url: st
 def test_a_file_that_is_not_a_database_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("not a database, just words " * 100)
-    with pytest.raises(BackendError, match="notes.db"):
+    with pytest.raises(BackendError, match=r"notes\.db"):
         open_store(f"sqlite:///{path}")
 
 
