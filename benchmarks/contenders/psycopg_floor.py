@@ -77,7 +77,7 @@ class PsycopgContender(Contender):
 
     def open(self) -> None:
         self._db = self._connect()
-        self._db.execute(SCHEMA)
+        self._db.execute(SCHEMA, prepare=False)
 
     def close(self) -> None:
         if self._db is not None:

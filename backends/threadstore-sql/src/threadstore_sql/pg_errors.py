@@ -20,7 +20,14 @@ from threadstore.backend import BackendError
 
 from threadstore_sql.engine import Duplicate, NotSent, Unsure
 
-__all__ = ["Target", "connect_failure", "driver_errors", "operation_failure"]
+__all__ = [
+    "DRIVER_ERRORS",
+    "Target",
+    "connect_failure",
+    "driver_errors",
+    "operation_failure",
+    "translated",
+]
 
 _LOST = {"57P01", "57P02", "57P03"}
 """Administrator shutdown, crash shutdown, cannot connect now: the server went away."""
@@ -113,12 +120,22 @@ def operation_failure(error: psycopg.Error, target: Target, secret: str | None) 
     return BackendError(f"PostgreSQL failed on {target.shown_as}: {_summary(error, secret)}")
 
 
+def translated(error: Exception, target: Target, secret: str | None) -> Exception:
+    """What a driver's or pool's exception means (see :func:`operation_failure`)."""
+    if isinstance(error, psycopg_pool.PoolTimeout):
+        return NotSent(f"no connection to {target.address}: {error}")
+    if isinstance(error, psycopg.Error):
+        return operation_failure(error, target, secret)
+    return error
+
+
+DRIVER_ERRORS = (psycopg.Error, psycopg_pool.PoolTimeout)
+
+
 @contextmanager
 def driver_errors(target: Target, secret: str | None) -> Iterator[None]:
     """Translate the driver's and the pool's exceptions raised inside the block."""
     try:
         yield
-    except psycopg_pool.PoolTimeout as error:
-        raise NotSent(f"no connection to {target.address}: {error}") from error
-    except psycopg.Error as error:
-        raise operation_failure(error, target, secret) from error
+    except DRIVER_ERRORS as error:
+        raise translated(error, target, secret) from error

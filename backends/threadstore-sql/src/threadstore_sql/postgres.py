@@ -18,15 +18,23 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
-from psycopg.adapt import Loader
+from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 from threadstore.backend import BackendError, Capability, InvalidRequestError, StoreURL
 
+from threadstore_sql import statements as sql
 from threadstore_sql.bridge import await_only, entered, in_bridge
 from threadstore_sql.dialect import POSTGRES, quote_identifier
 from threadstore_sql.engine import Engine, Row
-from threadstore_sql.pg_errors import Target, connect_failure, driver_errors, operation_failure
+from threadstore_sql.pg_errors import (
+    DRIVER_ERRORS,
+    Target,
+    connect_failure,
+    driver_errors,
+    operation_failure,
+    translated,
+)
 from threadstore_sql.schema import create_statements, plan_upgrade, read_version
 from threadstore_sql.statements import Place
 from threadstore_sql.store import SqlThreadStore
@@ -104,15 +112,10 @@ class Settings:
         return cls(connect, target)
 
 
-class _RawJson(Loader):
-    """Hands ``jsonb`` columns over as the server's text (bytes), for pydantic to parse."""
-
-    def load(self, data: Any) -> bytes:
-        return bytes(data)
-
-
 def configure(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
-    connection.adapters.register_loader("jsonb", _RawJson)
+    """``jsonb`` columns arrive as the server's text, for pydantic to parse once (psycopg
+    swaps in its C text loader)."""
+    connection.adapters.register_loader("jsonb", TextLoader)
 
 
 async def configure_async(connection: psycopg.AsyncConnection[Any]) -> None:
@@ -260,9 +263,16 @@ class PostgresEngine(Engine):
         query = _encoded(statement, self.schema or "")
         if in_bridge():
             return await_only(self._async_query(query, params))
-        with self._errors(), self._sync_pool().connection() as connection:
-            cursor = connection.execute(query, params)
-            return cursor.fetchall() if cursor.description else []
+        pool = self._pool or self._sync_pool()
+        try:  # the hot path: no context managers, a few microseconds each
+            connection = pool.getconn()
+            try:
+                cursor = connection.execute(query, params)
+                return cursor.fetchall() if cursor.description else []
+            finally:
+                pool.putconn(connection)
+        except DRIVER_ERRORS as error:
+            raise translated(error, self._settings.target, self._settings.secret) from error
 
     async def _async_query(self, query: bytes, params: Sequence[Any]) -> list[Row]:
         with self._errors():
@@ -298,28 +308,24 @@ class PostgresEngine(Engine):
 
 
 @lru_cache(maxsize=16)
-def insert_statement(depth: int) -> str:
-    """One statement: lock the owners (FOR KEY SHARE, so a concurrent delete waits or wins),
-    take positions from the list's head, insert the batch. Params: owners, kind, scope,
-    batch size, depth, batch size, kind, scope, token, token, the batch as a JSON array."""
-    if depth:
-        found = " OR ".join(["(kind = ? AND scope = ? AND id = ?)"] * depth)
-        owners = (
-            "SELECT count(*) AS n FROM (SELECT 1 FROM {records} "  # noqa: S608
-            f"WHERE {found} FOR KEY SHARE) AS o"
+def insert_statement(depth: int, owns_lists: bool) -> str:
+    """One statement: take positions from the list's head (no row: the owner is gone),
+    insert the batch from one JSON array, and the heads of the lists the new records own.
+    Params: the head's (see :func:`~threadstore_sql.statements.take_params`), kind, scope,
+    count, token, token, the batch; then, if ``owns_lists``, their kinds and scopes."""
+    lists = ""
+    if owns_lists:
+        lists = (
+            ", lists AS (INSERT INTO {heads} (kind, scope, head) "
+            "SELECT k, s, 0 FROM unnest(?::text[], ?::text[]) AS c(k, s) "
+            "WHERE EXISTS (SELECT 1 FROM made) ON CONFLICT (kind, scope) DO NOTHING)"
         )
-    else:
-        owners = "SELECT 0 AS n"
     return (
-        f"WITH owners AS ({owners}), "  # noqa: S608
-        "head AS (INSERT INTO {heads} AS h (kind, scope, head) "
-        "SELECT ?, ?, ?::bigint FROM owners WHERE owners.n = ? "
-        "ON CONFLICT (kind, scope) DO UPDATE SET head = h.head + excluded.head "
-        "RETURNING h.head) "
-        "INSERT INTO {records} (kind, scope, id, seq, data, created_by, changed_by) "
+        f"WITH head AS ({sql.take_positions(depth)}), "  # noqa: S608
+        "made AS (INSERT INTO {records} (kind, scope, id, seq, data, created_by, changed_by) "
         "SELECT ?, ?, r.data ->> 'id', head.head - ?::bigint + r.ord, r.data, ?, ? "
         "FROM head, jsonb_array_elements(?::jsonb) WITH ORDINALITY AS r(data, ord) "
-        "RETURNING 1"
+        f"RETURNING 1){lists} SELECT count(*) FROM made"
     )
 
 
@@ -357,14 +363,12 @@ class PostgresThreadStore(SqlThreadStore):
 
         return NativeAsyncStore(self, max_workers=max_workers)
 
-    def _insert_rows(self, place: Place, rows: list[tuple[str, str]], token: str) -> int:
+    def _insert_rows(
+        self, place: Place, rows: list[tuple[str, str]], lists: list[tuple[str, str]], token: str
+    ) -> int:
         batch = "[" + ",".join(data for _, data in rows) + "]"
         params = [
-            *place.owner_params(),
-            place.kind,
-            place.scope,
-            len(rows),
-            place.depth,
+            *sql.take_params(place, len(rows)),
             place.kind,
             place.scope,
             len(rows),
@@ -372,4 +376,7 @@ class PostgresThreadStore(SqlThreadStore):
             token,
             batch,
         ]
-        return len(self._engine.query(insert_statement(place.depth), params))
+        if lists:
+            params += [[kind for kind, _ in lists], [scope for _, scope in lists]]
+        found = self._engine.query(insert_statement(place.depth, bool(lists)), params)
+        return int(found[0][0])

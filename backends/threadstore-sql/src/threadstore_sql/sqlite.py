@@ -178,10 +178,6 @@ class SqliteEngine(Engine):
             connection.close()
 
 
-_UPSERT_HEAD = (
-    "INSERT INTO {heads} (kind, scope, head) VALUES (?, ?, ?) "
-    "ON CONFLICT (kind, scope) DO UPDATE SET head = head + excluded.head RETURNING head"
-)
 _INSERT_RECORD = (
     "INSERT INTO {records} (kind, scope, id, seq, data, created_by, changed_by) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -258,17 +254,19 @@ class SqliteThreadStore(SqlThreadStore):
             store.capabilities = cls.capabilities - {Capability.DURABLE}
         return store
 
-    def _insert_rows(self, place: Place, rows: list[tuple[str, str]], token: str) -> int:
+    def _insert_rows(
+        self, place: Place, rows: list[tuple[str, str]], lists: list[tuple[str, str]], token: str
+    ) -> int:
         with self._engine.transaction() as work:
-            if place.depth:
-                found = work.query(sql.owners_found(place.depth), place.owner_params())
-                if int(found[0][0]) < place.depth:
-                    return 0
-            head = int(work.query(_UPSERT_HEAD, [place.kind, place.scope, len(rows)])[0][0])
-            first = head - len(rows) + 1
+            head = work.query(sql.take_positions(place.depth), sql.take_params(place, len(rows)))
+            if not head:
+                return 0
+            first = int(head[0][0]) - len(rows) + 1
             for offset, (record_id, data) in enumerate(rows):
                 work.query(
                     _INSERT_RECORD,
                     [place.kind, place.scope, record_id, first + offset, data, token, token],
                 )
+            for new_list in lists:
+                work.query(sql.NEW_LISTS, new_list)
         return len(rows)

@@ -17,6 +17,7 @@ __all__ = [
     "CHANGED_BY",
     "DELETE_RECORD",
     "LIST_TOP_LEVEL_BY",
+    "NEW_LISTS",
     "TOKENS_KEPT",
     "Place",
     "delete_below",
@@ -24,6 +25,8 @@ __all__ = [
     "owners_count",
     "owners_found",
     "scan",
+    "take_params",
+    "take_positions",
     "taken",
 ]
 
@@ -132,6 +135,31 @@ CAS_UPDATE = (
 """Params: data, token, kind, scope, id, the version the change was made from."""
 
 DELETE_RECORD = "DELETE FROM {records} WHERE kind = ? AND scope = ? AND id = ? RETURNING 1"
+
+NEW_LISTS = (
+    "INSERT INTO {heads} (kind, scope, head) VALUES (?, ?, 0) ON CONFLICT (kind, scope) DO NOTHING"
+)
+"""The head of a list a new record owns (params: the list's kind, its scope). Its row
+exists exactly while the owner does: appends take positions from it, and a delete
+removes it first, which makes appenders to the lists of a record being deleted wait."""
+
+
+def take_positions(depth: int) -> str:
+    """Advance a list's head by ``count`` and return the new head; no row when the list's
+    owner is gone. Params: kind, scope, count. Top-level lists have no owner: their
+    store-wide head is made on first use."""
+    if depth:
+        return "UPDATE {heads} SET head = head + ? WHERE kind = ? AND scope = ? RETURNING head"
+    return (
+        "INSERT INTO {heads} AS h (kind, scope, head) VALUES (?, ?, ?) "
+        "ON CONFLICT (kind, scope) DO UPDATE SET head = h.head + excluded.head RETURNING head"
+    )
+
+
+def take_params(place: Place, count: int) -> list[Any]:
+    if place.depth:
+        return [count, place.kind, place.scope]
+    return [place.kind, place.scope, count]
 
 
 @lru_cache(maxsize=16)

@@ -129,11 +129,12 @@ class SqlThreadStore(BaseThreadStore):
     def _insert(self, kind: Kind[M], scope: Scope, records: Sequence[M]) -> None:
         place = Place.of(kind, scope)
         rows = [(getattr(record, "id"), encode(record).decode()) for record in records]  # noqa: B009
+        lists = [(child.name, place.below(i)) for i, _ in rows for child in kind.children]
         token = new_token()
         attempts = self._attempts()
         while True:
             try:
-                inserted = self._insert_rows(place, rows, token)
+                inserted = self._insert_rows(place, rows, lists, token)
             except Duplicate:
                 found = self._read(
                     sql.taken(len(rows)), [place.kind, place.scope, *(i for i, _ in rows)]
@@ -155,9 +156,12 @@ class SqlThreadStore(BaseThreadStore):
                 raise kind.owner_missing(scope, present)
 
     @abstractmethod
-    def _insert_rows(self, place: Place, rows: list[tuple[str, str]], token: str) -> int:
-        """Append ``rows`` (ID, wire JSON) at the end of the list in one transaction, if
-        every owner exists; return how many were inserted (0: an owner is missing). Raise
+    def _insert_rows(
+        self, place: Place, rows: list[tuple[str, str]], lists: list[tuple[str, str]], token: str
+    ) -> int:
+        """In one transaction: take positions at the end of the list (:func:`take_positions`),
+        insert ``rows`` (ID, wire JSON) there and the heads of the ``lists`` (kind, scope)
+        they own. Return how many rows were inserted (0: the list's owner is gone); raise
         :class:`Duplicate` if an ID is taken."""
 
     def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M:
@@ -211,11 +215,12 @@ class SqlThreadStore(BaseThreadStore):
         while True:
             try:
                 with self._engine.transaction() as work:
+                    prefix = sql.below_params(place.below(record_id))
+                    if below:  # first: appenders to the lists below wait for this, or fail
+                        work.query(sql.delete_below("heads", len(below)), [*below, *prefix])
                     gone = work.query(sql.DELETE_RECORD, [place.kind, place.scope, record_id])
                     if gone and below:
-                        prefix = sql.below_params(place.below(record_id))
-                        for table in ("records", "heads"):
-                            work.query(sql.delete_below(table, len(below)), [*below, *prefix])
+                        work.query(sql.delete_below("records", len(below)), [*below, *prefix])
                 break
             except (NotSent, Unsure) as failure:
                 attempts.again(failure)
