@@ -427,8 +427,8 @@ def _postgres(results: Results) -> list[str]:
         "",
         "Both on the server the run starts (fsync on), both through psycopg 3 with "
         "prepared statements, one autocommit statement per append, page and claim on the "
-        "bare side. threadstore adds the owner check (`FOR KEY SHARE` on the thread), the "
-        "per-thread position from `heads`, an exact `has_more`, the cursor check and the "
+        "bare side. threadstore adds the position taken from the thread's head (which is "
+        "also its existence check), an exact `has_more`, the owner and cursor checks and the "
         "write token that settles a lost answer; a claim is one conditional `UPDATE` on "
         "both sides. Writer rounds compare aggregate throughput, shown as time per append.",
         "",
