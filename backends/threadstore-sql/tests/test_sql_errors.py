@@ -85,17 +85,17 @@ def test_a_statement_past_its_timeout_is_reported_and_writes_nothing(
         schema = pg_url.rsplit("schema=", 1)[1]
         holding, release = threading.Event(), threading.Event()
 
-        def hold_the_thread_row() -> None:
+        def hold_the_message_list() -> None:
             with pg_server.connect(DATABASE) as connection:
                 connection.execute("BEGIN")
                 connection.execute(
-                    f'SELECT 1 FROM "{schema}".records WHERE id = %s FOR UPDATE',  # noqa: S608
+                    f'SELECT 1 FROM "{schema}".heads WHERE scope = %s FOR UPDATE',  # noqa: S608
                     [thread.id],
                 )
                 holding.set()
                 release.wait(30)
 
-        holder = threading.Thread(target=hold_the_thread_row)
+        holder = threading.Thread(target=hold_the_message_list)
         holder.start()
         try:
             assert holding.wait(30)

@@ -65,19 +65,20 @@ def _summary(error: psycopg.Error, secret: str | None) -> str:
 
 def connect_failure(error: psycopg.Error, target: Target, secret: str | None) -> BackendError:
     """The error for a connection that could not be made, saying what to do about it."""
-    state = error.sqlstate
-    if state in ("28P01", "28000"):
+    state, text = error.sqlstate, str(error)
+    if state in ("28P01", "28000") or "authentication failed" in text or (
+        "role" in text and "does not exist" in text
+    ):
         return BackendError(
             f"PostgreSQL at {target.address} refused role {target.user!r} "
             "(wrong user name or password, or no pg_hba.conf entry for it): check the "
             "credentials in the URL"
         )
-    if state == "3D000":
+    if state == "3D000" or ("database" in text and "does not exist" in text):
         return BackendError(
             f"database {target.database!r} does not exist at {target.address}: create it "
             f"(createdb {target.database}) or fix the database name in the URL"
         )
-    text = str(error)
     if "Connection refused" in text:
         return BackendError(
             f"cannot connect to PostgreSQL at {target.address}: connection refused. Is the "

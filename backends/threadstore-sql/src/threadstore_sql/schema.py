@@ -59,7 +59,7 @@ def plan_upgrade(
     *,
     migrate: bool,
     where: str,
-    migrations: Mapping[int, Sequence[str]] = MIGRATIONS,
+    migrations: Mapping[int, Sequence[str]] | None = None,
     current: int = SCHEMA_VERSION,
 ) -> list[str] | None:
     """What to run on a database whose schema is at version ``found`` (None: no tables).
@@ -82,6 +82,8 @@ def plan_upgrade(
             f"needs {current}. Back the database up, then run `threadstore migrate URL` "
             "once (or open the store with migrate=true)"
         )
+    if migrations is None:
+        migrations = MIGRATIONS
     steps = []
     for version in range(found + 1, current + 1):
         if version not in migrations:
