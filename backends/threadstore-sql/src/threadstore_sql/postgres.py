@@ -136,8 +136,13 @@ def connect_once(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def _version(connection: psycopg.Connection[Any], schema: str) -> int | None:
-    meta = f"{quote_identifier(schema)}.meta"
-    row = connection.execute(b"SELECT to_regclass(%s) IS NOT NULL", [meta]).fetchone()
+    # pg_tables, not to_regclass(): a plain query sees tables another opener has just
+    # committed, where the catalog cache behind to_regclass() may not yet.
+    row = connection.execute(
+        b"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables "
+        b"WHERE schemaname = %s AND tablename = 'meta')",
+        [schema],
+    ).fetchone()
     if not row or not row[0]:
         return None
     return read_version(
