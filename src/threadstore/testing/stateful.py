@@ -6,7 +6,7 @@ class. Pages are checked against a brute-force oracle computed from the machine'
 record of each list's order, so a bug in the pagination code the model shares with
 most backends (``BaseThreadStore``) is caught too.
 
-The suite runs it as ``ThreadStoreConformance.test_state_machine``; run it yourself
+The suite runs it as ``StateMachineTests.test_state_machine``; run it yourself
 with :func:`run_state_machine`. The budget comes from a profile chosen by
 ``THREADSTORE_HYPOTHESIS_PROFILE``: ``ci`` (the default: bounded, derandomized, no
 shrinking), ``quick`` (less of the same, for backends behind a network), ``debug``
