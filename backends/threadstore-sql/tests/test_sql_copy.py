@@ -62,7 +62,7 @@ def wire(url: str) -> list[str]:
     objects: list[str] = []
     with open_store(url) as store:
         for thread_id in store.list_thread_ids():
-            snapshot = read_thread(store, thread_id).to_json()
+            snapshot: dict[str, Any] = read_thread(store, thread_id).to_json()
             objects.append(json.dumps(snapshot["thread"], sort_keys=True))
             for name in ("messages", "runs", "steps"):
                 objects.extend(json.dumps(item, sort_keys=True) for item in snapshot[name])

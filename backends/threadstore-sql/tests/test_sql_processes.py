@@ -90,7 +90,8 @@ def test_clients_killed_mid_write_leave_every_acknowledged_append_once(shared_ur
                 os.kill(child.pid, signal.SIGKILL)
             for child in children:
                 assert child.stdout is not None
-                acked.extend(line.strip() for line in child.stdout if line.strip())
+                with child.stdout:
+                    acked.extend(line.strip() for line in child.stdout if line.strip())
                 child.wait(30)
         ids = [m.id for m in store.iter_messages(thread.id)]
         assert len(ids) == len(set(ids)), "a message was stored twice"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import click
 
+from threadstore.cli import EXIT_OK, EXIT_USAGE
 from threadstore.cli.commands import (
-    EXIT_OK,
-    EXIT_USAGE,
     _fail,
     _json_option,
     _print_json,

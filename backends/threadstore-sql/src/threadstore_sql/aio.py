@@ -44,4 +44,5 @@ class NativeAsyncStore(AsyncThreadStore):
         if abandon_on_cancel:
             return await run_bridged(call)
         with anyio.CancelScope(shield=True):  # a write, once begun, completes
-            return await run_bridged(call)
+            result = await run_bridged(call)
+        return result

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any, TypeVar
 
-import greenlet
+import greenlet  # type: ignore[import-untyped]
 
 __all__ = ["await_only", "entered", "in_bridge", "run_bridged"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg
-from threadstore.backend import BackendError
 
+from threadstore.backend import BackendError
 from threadstore_sql.engine import Duplicate, NotSent, Unsure
 
 __all__ = [
@@ -66,8 +66,10 @@ def _summary(error: psycopg.Error, secret: str | None) -> str:
 def connect_failure(error: psycopg.Error, target: Target, secret: str | None) -> BackendError:
     """The error for a connection that could not be made, saying what to do about it."""
     state, text = error.sqlstate, str(error)
-    if state in ("28P01", "28000") or "authentication failed" in text or (
-        "role" in text and "does not exist" in text
+    if (
+        state in ("28P01", "28000")
+        or "authentication failed" in text
+        or ("role" in text and "does not exist" in text)
     ):
         return BackendError(
             f"PostgreSQL at {target.address} refused role {target.user!r} "

@@ -21,8 +21,8 @@ import psycopg
 from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
-from threadstore.backend import BackendError, Capability, InvalidRequestError, StoreURL
 
+from threadstore.backend import BackendError, Capability, InvalidRequestError, StoreURL
 from threadstore_sql import statements as sql
 from threadstore_sql.bridge import await_only, entered, in_bridge
 from threadstore_sql.dialect import POSTGRES, quote_identifier
@@ -289,8 +289,8 @@ class PostgresEngine(Engine):
         with self._errors():
             if in_bridge():
                 pool = await_only(self._loop_pool())
-                with entered(pool.connection()) as connection, entered(connection.transaction()):
-                    yield _Transaction(connection, self.schema or "")
+                with entered(pool.connection()) as bridged, entered(bridged.transaction()):
+                    yield _Transaction(bridged, self.schema or "")
             else:
                 with self._sync_pool().connection() as connection, connection.transaction():
                     yield _Transaction(connection, self.schema or "")

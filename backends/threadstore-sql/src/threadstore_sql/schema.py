@@ -84,7 +84,7 @@ def plan_upgrade(
         )
     if migrations is None:
         migrations = MIGRATIONS
-    steps = []
+    steps: list[str] = []
     for version in range(found + 1, current + 1):
         if version not in migrations:
             raise BackendError(f"no migration to schema version {version} for {where}")

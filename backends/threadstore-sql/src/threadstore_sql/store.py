@@ -24,19 +24,18 @@ from threadstore.backend import (
     CursorNotFound,
     Kind,
     NotFoundError,
+    Record,
     Scope,
     decode,
     encode,
 )
-
-from threadstore.models import WireModel
 from threadstore_sql import statements as sql
 from threadstore_sql.engine import Duplicate, Engine, NotSent, Unsure
 from threadstore_sql.statements import Place
 
 __all__ = ["Attempts", "SqlThreadStore", "new_token"]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 
 CAS_ROUNDS = 1000
 """Compare-and-set rounds lost to other writers before giving up (each round one read
@@ -126,7 +125,7 @@ class SqlThreadStore(BaseThreadStore):
 
     # --- the hooks ---------------------------------------------------------------------
 
-    def _insert(self, kind: Kind[M], scope: Scope, records: Sequence[M]) -> None:
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
         place = Place.of(kind, scope)
         rows = [(getattr(record, "id"), encode(record).decode()) for record in records]  # noqa: B009
         lists = [(child.name, place.below(i)) for i, _ in rows for child in kind.children]
@@ -164,10 +163,10 @@ class SqlThreadStore(BaseThreadStore):
         they own. Return how many rows were inserted (0: the list's owner is gone); raise
         :class:`Duplicate` if an ID is taken."""
 
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M:
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
         return self._current(kind, scope, record_id)[0]
 
-    def _current(self, kind: Kind[M], scope: Scope, record_id: str) -> tuple[M, int, str]:
+    def _current(self, kind: Kind[R], scope: Scope, record_id: str) -> tuple[R, int, str]:
         """The record, its version and its latest writers' tokens."""
         place = Place.of(kind, scope)
         params = [*place.owner_params(), place.kind, place.scope, record_id]
@@ -176,7 +175,7 @@ class SqlThreadStore(BaseThreadStore):
             raise self._missing(kind, scope, record_id, int(owners))
         return decode(kind, data, self._where(place, record_id)), int(version), writers
 
-    def _modify(self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]) -> M:
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
         place = Place.of(kind, scope)
         token = new_token()
         attempts = self._attempts()
@@ -229,8 +228,8 @@ class SqlThreadStore(BaseThreadStore):
         raise self._missing(kind, scope, record_id, self._owners_found(place))
 
     def _scan(
-        self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[M]:
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
         place = Place.of(kind, scope)
         key = [place.kind, place.scope]
         params: list[Any] = place.owner_params()
