@@ -87,6 +87,19 @@ def test_a_claim_whose_answer_was_lost_is_won(store: ThreadStore, dropper: Answe
     assert store.get_run(thread.id, run.id) == claimed
 
 
+def test_a_claim_and_an_append_are_one_round_trip_each(
+    store: ThreadStore, dropper: AnswerDropper
+) -> None:
+    """Once prepared on the connection (its first use takes a round trip to prepare)."""
+    thread = store.create_thread()
+    runs = [store.create_run(thread.id, Run(assistant_id="asst_1")).id for _ in range(2)]
+    for run_id in runs:
+        before = dropper.statements
+        store.update_run_status(thread.id, run_id, "in_progress", expected="queued")
+        store.append_message(thread.id, Message.user("one"))
+    assert dropper.statements - before == 2
+
+
 def test_an_update_whose_answer_was_lost_is_applied_once(
     store: ThreadStore, dropper: AnswerDropper, pg_server: PostgresServer, schema: str
 ) -> None:

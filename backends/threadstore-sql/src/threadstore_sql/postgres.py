@@ -9,6 +9,7 @@ trip). The tables live in their own schema, created on first open (see
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -22,11 +23,23 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
-from threadstore.backend import BackendError, Capability, InvalidRequestError, StoreURL
+from threadstore import lifecycle
+from threadstore.backend import (
+    RUNS,
+    BackendError,
+    Capability,
+    InvalidRequestError,
+    Scope,
+    StoreURL,
+    decode,
+)
+from threadstore.ids import check_id
+from threadstore.models import LastError, Run, RunStatus
+from threadstore.validation import input_rules
 from threadstore_sql import statements as sql
 from threadstore_sql.bridge import await_only, entered, in_bridge
 from threadstore_sql.dialect import POSTGRES, quote_identifier
-from threadstore_sql.engine import Engine, Row
+from threadstore_sql.engine import Engine, NotSent, Row, Unsure
 from threadstore_sql.pg_errors import (
     DRIVER_ERRORS,
     Target,
@@ -37,7 +50,7 @@ from threadstore_sql.pg_errors import (
 )
 from threadstore_sql.schema import create_statements, plan_upgrade, read_version
 from threadstore_sql.statements import Place
-from threadstore_sql.store import SqlThreadStore
+from threadstore_sql.store import SqlThreadStore, new_token
 
 if TYPE_CHECKING:
     from threadstore_sql.aio import NativeAsyncStore
@@ -312,6 +325,33 @@ class PostgresEngine(Engine):
             await_only(async_pool.close())
 
 
+CLAIM = (
+    "UPDATE {records} AS r SET data = r.data || ?::jsonb || ("  # noqa: S608
+    "SELECT coalesce(jsonb_object_agg(o.key, o.value), '{{}}'::jsonb) "
+    "FROM jsonb_each(?::jsonb) AS o "
+    "WHERE coalesce(r.data -> o.key, 'null'::jsonb) = 'null'::jsonb), "
+    f"version = r.version + 1, {sql.CHANGED_BY} "
+    "WHERE r.kind = ? AND r.scope = ? AND r.id = ? AND r.data ->> 'status' = ? RETURNING r.data"
+)
+"""A run's move from the status it must be in: the fields every such move sets, the
+fields it sets only when unset (``started_at``), all in one statement. Params: the two
+JSON objects, token, kind, scope, id, the expected status."""
+
+
+def _move_patch(target: RunStatus, want: RunStatus, changes: dict[str, Any]) -> tuple[str, str]:
+    """The JSON of what a move from ``want`` to ``target`` sets, split into what it
+    always sets and what it sets only on a run that has none (``lifecycle.run_move`` on
+    a run in ``want`` that has every timestamp unset, validated as a Run)."""
+    moved = lifecycle.run_move(Run(assistant_id="", status=want), target, changes)
+    with input_rules():
+        probe = Run.model_validate({"assistant_id": "", "status": want, **moved})
+    wire = probe.model_dump(mode="json")
+    set_once = {"started_at"} - set(changes)
+    always = {name: wire[name] for name in moved if name not in set_once}
+    once = {name: wire[name] for name in moved if name in set_once}
+    return json.dumps(always), json.dumps(once)
+
+
 @lru_cache(maxsize=16)
 def insert_statement(depth: int, owns_lists: bool) -> str:
     """One statement: take positions from the list's head (no row: the owner is gone),
@@ -360,6 +400,53 @@ class PostgresThreadStore(SqlThreadStore):
         the versions before (None: no tables) and after. ``threadstore migrate URL``."""
         opts = url.options(PostgresOptions, options)
         return prepare_schema(Settings.of(url, opts), migrate=True)
+
+    def update_run_status(
+        self,
+        thread_id: str,
+        run_id: str,
+        status: RunStatus | str,
+        error: LastError | dict[str, Any] | None = None,
+        *,
+        expected: RunStatus | str | None = None,
+    ) -> Run:
+        """With ``expected``: one conditional ``UPDATE … WHERE status = expected`` (the
+        claim N workers race on), never a read then a write. The rules are
+        :mod:`threadstore.lifecycle`'s: the fields the move sets, and on a refusal the
+        same error the read-modify-write would give."""
+        want = None if expected is None else lifecycle.run_status(expected, "expected status")
+        if want is None or want.is_terminal:  # a terminal run never moves: nothing to write
+            return super().update_run_status(thread_id, run_id, status, error, expected=expected)
+        target = lifecycle.run_status(status)
+        changes = {} if error is None else {"last_error": lifecycle.error_of(error)}
+        scope = self._scope(RUNS, thread_id)
+        return self._claim(scope, check_id(run_id, "run id"), target, want, changes)
+
+    def _claim(
+        self, scope: Scope, run_id: str, target: RunStatus, want: RunStatus, changes: dict[str, Any]
+    ) -> Run:
+        place = Place.of(RUNS, scope)
+        always, once = _move_patch(target, want, changes)
+        token = new_token()
+        params = [always, once, token, place.kind, place.scope, run_id, want.value]
+        attempts = self._attempts()
+        while True:
+            try:
+                moved = self._engine.query(CLAIM, params)
+            except NotSent as failure:
+                attempts.again(failure)
+                continue
+            except Unsure as failure:
+                attempts.again(failure)
+                current, _, writers = self._current(RUNS, scope, run_id)
+                if token in writers.split():
+                    return current  # the lost answer was a success
+                continue
+            if moved:
+                return decode(RUNS, moved[0][0], self._where(place, run_id))
+            current = self._fetch(RUNS, scope, run_id)
+            lifecycle.check_run_move(current, target, expected=want, force=False)
+            # It was back in the expected status by the time we looked: try again.
 
     def async_twin(self, *, max_workers: int) -> NativeAsyncStore:
         """This store as coroutines on asyncio's loop, with psycopg's async pool (what

@@ -277,6 +277,8 @@ class AnswerDropper:
         self._armed: str | None = None
         self._skip = 0
         self.dropped = 0
+        self.statements = 0
+        """Statements clients sent through the proxy (round trips, for one at a time)."""
         self._open: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -309,7 +311,9 @@ class AnswerDropper:
         while chunk := self._receive(client):
             with self._lock:
                 wanted = self._armed == "next" or (self._armed == "commit" and b"COMMIT" in chunk)
-                if started and chunk[:1] in self._STATEMENTS and wanted:
+                sent = started and chunk[:1] in self._STATEMENTS
+                self.statements += sent
+                if sent and wanted:
                     if self._skip:
                         self._skip -= 1
                     else:
