@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from threadstore import lifecycle
 from threadstore.backend import (
+    RECORD_FORMAT,
     RUNS,
     BackendError,
     Capability,
@@ -367,8 +368,10 @@ def insert_statement(depth: int, owns_lists: bool) -> str:
         )
     return (
         f"WITH head AS ({sql.take_positions(depth)}), "  # noqa: S608
-        "made AS (INSERT INTO {records} (kind, scope, id, seq, data, created_by, changed_by) "
-        "SELECT ?, ?, r.data ->> 'id', head.head - ?::bigint + r.ord, r.data, ?, ? "
+        "made AS (INSERT INTO {records} "
+        "(kind, scope, id, seq, data, format, created_by, changed_by) "
+        f"SELECT ?, ?, r.data ->> 'id', head.head - ?::bigint + r.ord, r.data, {RECORD_FORMAT}, "
+        "?, ? "
         "FROM head, jsonb_array_elements(?::jsonb) WITH ORDINALITY AS r(data, ord) "
         f"RETURNING 1){lists} SELECT count(*) FROM made"
     )

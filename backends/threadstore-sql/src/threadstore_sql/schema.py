@@ -1,8 +1,9 @@
 """The tables, their version, and how a store brings a database up to that version.
 
 One table holds every record of every kind (``records``), keyed by kind, scope (the owner
-IDs joined with ``/``) and ID, ordered by ``seq``. ``heads`` holds the last position handed
-out per list. ``meta`` records the schema version. A new kind of record needs no new
+IDs joined with ``/``) and ID, ordered by ``seq``, with the version of the record's JSON
+form (``format``: the ``RECORD_FORMAT`` of the threadstore that wrote it). ``heads`` holds
+the last position handed out per list. ``meta`` records the schema version. A new kind of record needs no new
 table; a change of these tables is a new entry in :data:`MIGRATIONS`.
 """
 
@@ -28,6 +29,7 @@ CREATE TABLE {{records}} (
     id {key} NOT NULL,
     seq bigint NOT NULL,
     data {json} NOT NULL,
+    format integer NOT NULL,
     version bigint NOT NULL DEFAULT 1,
     created_by text NOT NULL,
     changed_by text NOT NULL,

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
-from threadstore.backend import BackendError, Capability, StoreURL
 
+from threadstore.backend import RECORD_FORMAT, BackendError, Capability, StoreURL
 from threadstore_sql import statements as sql
 from threadstore_sql.dialect import SQLITE
 from threadstore_sql.engine import Duplicate, Engine, Row
@@ -179,8 +179,8 @@ class SqliteEngine(Engine):
 
 
 _INSERT_RECORD = (
-    "INSERT INTO {records} (kind, scope, id, seq, data, created_by, changed_by) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO {records} (kind, scope, id, seq, data, format, created_by, changed_by) "  # noqa: S608
+    f"VALUES (?, ?, ?, ?, ?, {RECORD_FORMAT}, ?, ?)"
 )
 
 

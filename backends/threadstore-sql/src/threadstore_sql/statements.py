@@ -129,10 +129,10 @@ CHANGED_BY = f"changed_by = substr(? || ' ' || changed_by, 1, {_CHANGED_BY_WIDTH
 """Puts the parameter's token in front of the record's latest writers."""
 
 CAS_UPDATE = (
-    f"UPDATE {{records}} SET data = ?, version = version + 1, {CHANGED_BY} "  # noqa: S608
+    f"UPDATE {{records}} SET data = ?, format = ?, version = version + 1, {CHANGED_BY} "  # noqa: S608
     "WHERE kind = ? AND scope = ? AND id = ? AND version = ? RETURNING version"
 )
-"""Params: data, token, kind, scope, id, the version the change was made from."""
+"""Params: data, format, token, kind, scope, id, the version the change was made from."""
 
 DELETE_RECORD = "DELETE FROM {records} WHERE kind = ? AND scope = ? AND id = ? RETURNING 1"
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from threadstore.backend import (
+    RECORD_FORMAT,
     AlreadyExistsError,
     BackendError,
     BaseThreadStore,
@@ -193,7 +194,8 @@ class SqlThreadStore(BaseThreadStore):
                     )
                 tried = None
             updated = change(current)
-            params = [encode(updated).decode(), token, place.kind, place.scope, record_id, version]
+            data = encode(updated).decode()
+            params = [data, RECORD_FORMAT, token, place.kind, place.scope, record_id, version]
             try:
                 if self._engine.query(sql.CAS_UPDATE, params):
                     return updated
