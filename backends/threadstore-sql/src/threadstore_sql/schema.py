@@ -3,8 +3,8 @@
 One table holds every record of every kind (``records``), keyed by kind, scope (the owner
 IDs joined with ``/``) and ID, ordered by ``seq``, with the version of the record's JSON
 form (``format``: the ``RECORD_FORMAT`` of the threadstore that wrote it). ``heads`` holds
-the last position handed out per list. ``meta`` records the schema version. A new kind of record needs no new
-table; a change of these tables is a new entry in :data:`MIGRATIONS`.
+the last position handed out per list. ``meta`` records the schema version. A new kind of
+record needs no new table; a change of these tables is a new entry in :data:`MIGRATIONS`.
 """
 
 from __future__ import annotations
