@@ -231,8 +231,9 @@ async def _fetched(
 
 class PostgresEngine(Engine):
     """Statements through ``psycopg_pool`` pools of autocommit connections: a sync pool
-    for sync callers, and an async one for callers bridged from an asyncio task (see
-    :mod:`threadstore_sql.bridge`). Each pool opens on its first use."""
+    for sync callers, opened (connecting in the background) with the store, and an async
+    one for callers bridged from an asyncio task (see :mod:`threadstore_sql.bridge`),
+    opened on its first use."""
 
     dialect = POSTGRES
 
@@ -253,6 +254,14 @@ class PostgresEngine(Engine):
         self._async_pool: AsyncConnectionPool | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._sync_pool()
+
+    def close_sync_pool(self) -> None:
+        """Close the sync pool (an async store has no use for it; it reopens if used)."""
+        with self._opening:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def _errors(self) -> AbstractContextManager[None]:
         return driver_errors(self._settings.target, self._settings.secret)
@@ -380,6 +389,8 @@ def insert_statement(depth: int, owns_lists: bool) -> str:
 class PostgresThreadStore(SqlThreadStore):
     """A thread store in PostgreSQL: many processes on many hosts share one database."""
 
+    _engine: PostgresEngine
+
     capabilities: frozenset[Capability] = frozenset(
         {
             Capability.PERSISTENT,
@@ -456,6 +467,7 @@ class PostgresThreadStore(SqlThreadStore):
         ``threadstore.aio.open_store`` returns for this backend)."""
         from threadstore_sql.aio import NativeAsyncStore
 
+        self._engine.close_sync_pool()
         return NativeAsyncStore(self, max_workers=max_workers)
 
     def _insert_rows(
