@@ -145,7 +145,7 @@ class SqlThreadStore(BaseThreadStore):
                     raise AlreadyExistsError(
                         f"{kind.singular} {found[0][0]!r} already exists"
                     ) from None
-                continue  # the row that was in the way is gone: try again
+                attempts.again(NotSent("the row in the way is gone"))  # try again
             except (NotSent, Unsure) as failure:
                 attempts.again(failure)
                 continue
