@@ -133,7 +133,8 @@ def test_options_are_checked_and_secrets_never_shown(pg_server: PostgresServer) 
         open_store(pg_server.url(DATABASE), colour="blue")
     with pytest.raises(InvalidRequestError):
         open_store(pg_server.url(DATABASE, schema="bad-name"))
-    url = pg_server.url(DATABASE, schema=fresh_schema())
+    url = pg_server.url(DATABASE, schema=fresh_schema(), scheme="postgresql+psycopg")
     with open_store(url) as store:
         assert pg_server.password not in repr(store)
         assert "***" in repr(store)
+        assert store.create_thread().object == "thread"

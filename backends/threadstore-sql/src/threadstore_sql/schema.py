@@ -2,7 +2,9 @@
 
 One table holds every record of every kind (``records``), keyed by kind, scope (the owner
 IDs joined with ``/``) and ID, ordered by ``seq``, with the version of the record's JSON
-form (``format``: the ``RECORD_FORMAT`` of the threadstore that wrote it). ``heads`` holds
+form (``format``: the ``RECORD_FORMAT`` of the threadstore that wrote it). Lists are
+read through ``list`` (kind and scope in one generated column) so that the index of list
+order never competes with the primary key for a lookup by ID. ``heads`` holds
 the last position handed out per list. ``meta`` records the schema version. A new kind of
 record needs no new table; a change of these tables is a new entry in :data:`MIGRATIONS`.
 """
@@ -33,9 +35,10 @@ CREATE TABLE {{records}} (
     version bigint NOT NULL DEFAULT 1,
     created_by text NOT NULL,
     changed_by text NOT NULL,
+    list {key} GENERATED ALWAYS AS (kind || '/' || scope) STORED,
     PRIMARY KEY (kind, scope, id)
 )
-;CREATE UNIQUE INDEX {index}records_order ON {{records}} (kind, scope, seq)
+;CREATE UNIQUE INDEX records_order ON {{records}} (list, seq)
 ;CREATE TABLE {{heads}} (
     kind {key} NOT NULL,
     scope {key} NOT NULL,
@@ -49,10 +52,7 @@ CREATE TABLE {{records}} (
 
 def create_statements(dialect: Dialect) -> list[str]:
     """The statements that create the current schema's tables (in a schema that exists)."""
-    # SQLite names an index in its database's namespace, PostgreSQL in the table's schema.
-    text = _TABLES.format(
-        key=dialect.key_type, json=dialect.json_type, index="", version=SCHEMA_VERSION
-    )
+    text = _TABLES.format(key=dialect.key_type, json=dialect.json_type, version=SCHEMA_VERSION)
     return [statement.strip() for statement in text.split(";") if statement.strip()]
 
 

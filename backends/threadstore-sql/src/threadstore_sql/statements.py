@@ -16,15 +16,16 @@ __all__ = [
     "CAS_UPDATE",
     "CHANGED_BY",
     "DELETE_RECORD",
+    "FETCH",
     "LIST_TOP_LEVEL_BY",
     "NEW_LISTS",
     "TOKENS_KEPT",
     "Place",
     "delete_below",
-    "fetch",
     "owners_count",
     "owners_found",
     "scan",
+    "scan_check",
     "take_params",
     "take_positions",
     "taken",
@@ -64,6 +65,13 @@ class Place:
     def depth(self) -> int:
         return len(self.owners)
 
+    def list_key(self) -> list[str]:
+        """How :func:`scan` finds the list: ``records.list`` (kind and scope in one
+        column) where it reads in ``seq`` order, kind and scope where in ID order."""
+        if order_column(self.depth) == "seq":
+            return [f"{self.kind}{SEP}{self.scope}"]
+        return [self.kind, self.scope]
+
     def owner_params(self) -> list[str]:
         return [value for owner in self.owners for value in owner]
 
@@ -91,25 +99,22 @@ def owners_found(depth: int) -> str:
     return f"SELECT {owners_count(depth)}"
 
 
-@lru_cache(maxsize=16)
-def fetch(depth: int) -> str:
-    """Owners found, then the record's data, version and writers. Params: owners, kind,
-    scope, id. Always one row; ``data`` is NULL when the record is missing."""
-    return (
-        f"SELECT {owners_count(depth)}, r.data, r.version, r.changed_by "  # noqa: S608
-        "FROM (SELECT 1 AS one) AS o LEFT JOIN {records} AS r "
-        "ON r.kind = ? AND r.scope = ? AND r.id = ?"
-    )
+FETCH = "SELECT data, version, changed_by FROM {records} WHERE kind = ? AND scope = ? AND id = ?"
+"""The record, its version and its latest writers (no row: look at the owners)."""
 
 
 @lru_cache(maxsize=64)
 def scan(depth: int, cursor: bool, descending: bool) -> str:
-    """Owners found, cursors found, then ``id, data`` of up to ``count`` records past the
-    cursor in list order (one row of NULLs for none). Params: owners, [kind, scope,
-    cursor], kind, scope, [kind, scope, cursor], count."""
+    """``id, data`` of up to ``count`` records past the cursor, in list order. Rows mean
+    the owners and the cursor exist (a deleted owner takes its rows with it); no row asks
+    :func:`scan_check` why. Params: :meth:`Place.list_key`, [kind, scope, cursor], count.
+
+    Lists in ``seq`` order are read through ``list`` and its own index; a lookup by ID
+    names kind and scope, which only the primary key serves, so no planner (with or
+    without statistics) walks a list to find one record."""
     column = order_column(depth)
     direction, beyond = ("DESC", "<") if descending else ("ASC", ">")
-    found = "(SELECT count(*) FROM {records} WHERE kind = ? AND scope = ? AND id = ?)"
+    where = "list = ?" if column == "seq" else "kind = ? AND scope = ?"
     after = ""
     if cursor:
         after = (
@@ -117,12 +122,17 @@ def scan(depth: int, cursor: bool, descending: bool) -> str:
             "WHERE kind = ? AND scope = ? AND id = ?)"
         )
     return (
-        f"SELECT {owners_count(depth)}, {found if cursor else '1'}, r.id, r.data "  # noqa: S608
-        "FROM (SELECT 1 AS one) AS o LEFT JOIN ("
-        f"SELECT id, data, {column} AS position FROM {{records}} "
-        f"WHERE kind = ? AND scope = ?{after} ORDER BY {column} {direction} LIMIT ?"
-        f") AS r ON 1 = 1 ORDER BY r.position {direction}"
+        "SELECT id, data FROM {records} "  # noqa: S608
+        f"WHERE {where}{after} ORDER BY {column} {direction} LIMIT ?"
     )
+
+
+@lru_cache(maxsize=16)
+def scan_check(depth: int, cursor: bool) -> str:
+    """Why a scan found nothing: how many owners exist, and whether the cursor does.
+    Params: owners, [kind, scope, cursor]."""
+    found = "(SELECT count(*) FROM {records} WHERE kind = ? AND scope = ? AND id = ?)"
+    return f"SELECT {owners_count(depth)}, {found if cursor else '1'}"
 
 
 CHANGED_BY = f"changed_by = substr(? || ' ' || changed_by, 1, {_CHANGED_BY_WIDTH})"

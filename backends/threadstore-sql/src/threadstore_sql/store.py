@@ -170,10 +170,10 @@ class SqlThreadStore(BaseThreadStore):
     def _current(self, kind: Kind[R], scope: Scope, record_id: str) -> tuple[R, int, str]:
         """The record, its version and its latest writers' tokens."""
         place = Place.of(kind, scope)
-        params = [*place.owner_params(), place.kind, place.scope, record_id]
-        owners, data, version, writers = self._read(sql.fetch(place.depth), params)[0]
-        if data is None:
-            raise self._missing(kind, scope, record_id, int(owners))
+        found = self._read(sql.FETCH, [place.kind, place.scope, record_id])
+        if not found:
+            raise self._missing(kind, scope, record_id, self._owners_found(place))
+        data, version, writers = found[0]
         return decode(kind, data, self._where(place, record_id)), int(version), writers
 
     def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
@@ -233,21 +233,15 @@ class SqlThreadStore(BaseThreadStore):
         self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
     ) -> list[R]:
         place = Place.of(kind, scope)
-        key = [place.kind, place.scope]
-        params: list[Any] = place.owner_params()
-        if cursor is not None:
-            params += [*key, cursor, *key, *key, cursor]
-        else:
-            params += key
-        params.append(count)
-        rows = self._read(sql.scan(place.depth, cursor is not None, descending), params)
-        owners, cursors = int(rows[0][0]), int(rows[0][1])
-        if owners < place.depth:
-            raise kind.owner_missing(scope, owners)
+        after = [] if cursor is None else [place.kind, place.scope, cursor]
+        statement = sql.scan(place.depth, cursor is not None, descending)
+        rows = self._read(statement, [*place.list_key(), *after, count])
+        if rows:
+            return [decode(kind, data, self._where(place, record_id)) for record_id, data in rows]
+        check = sql.scan_check(place.depth, cursor is not None)
+        owners, cursors = self._read(check, [*place.owner_params(), *after])[0]
+        if int(owners) < place.depth:
+            raise kind.owner_missing(scope, int(owners))
         if not cursors:
             raise CursorNotFound(cursor)
-        return [
-            decode(kind, data, self._where(place, record_id))
-            for _, _, record_id, data in rows
-            if record_id is not None
-        ]
+        return []
