@@ -37,6 +37,7 @@ __all__ = [
     "PLAIN",
     "POSTGRES",
     "PSYCOPG",
+    "PSYCOPG_ORDERED",
     "S3_DELAYED",
     "S3_DIRECT",
     "SQLITE_FULL",
@@ -57,6 +58,7 @@ SEED = "seed JSONL"
 THREADSTORE_SQLITE = "threadstore sqlite"
 POSTGRES = "threadstore postgresql"
 PSYCOPG = "psycopg bare"
+PSYCOPG_ORDERED = "psycopg ordered"
 AGENTS_POSTGRES = "agents SQLAlchemySession"
 
 # A second way to open data another contender already reads: measured where it differs.
@@ -115,6 +117,13 @@ def _batches(store: ThreadStore, thread_id: str, count: int) -> list[str]:
 def _postgres(server: PostgresServer, skipped: list[str]) -> list[Contender]:
     """threadstore on the server, bare psycopg on the same server (the floor), and the
     Agents SDK's SQLAlchemy session there."""
+    conninfo = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": "threadstore",
+        "password": server.password,
+        "dbname": BENCH_DATABASE,
+    }
     contenders: list[Contender] = [
         ThreadStoreContender(
             label=POSTGRES,
@@ -122,15 +131,13 @@ def _postgres(server: PostgresServer, skipped: list[str]) -> list[Contender]:
             durable=True,
             loader=_batches,
         ),
+        PsycopgContender(label=PSYCOPG, conninfo=conninfo),
         PsycopgContender(
-            label=PSYCOPG,
-            conninfo={
-                "host": "127.0.0.1",
-                "port": server.port,
-                "user": "threadstore",
-                "password": server.password,
-                "dbname": BENCH_DATABASE,
-            },
+            label=PSYCOPG_ORDERED,
+            conninfo=conninfo,
+            dataset=PSYCOPG,
+            ordered=True,
+            roles=frozenset({Role.APPEND, Role.WRITERS}),
         ),
     ]
     why_not = sqlalchemy_session_available()

@@ -1,8 +1,11 @@
 """Bare psycopg on PostgreSQL: the floor a threadstore operation on the same server is
-held to. The rows are the same wire JSON in ``jsonb``, the table has the indexes a
-careful user would add, each operation is one autocommit statement, prepared on the
-server, and pages are decoded into the same pydantic models. What it leaves out is
-what threadstore adds: owner checks, exact ``has_more``, retries, lost-answer tokens.
+held to, in two forms: messages numbered by an identity column (the cheapest insert),
+and numbered from a per-thread head row in the same statement (``ordered``: what
+threadstore does so that positions follow commit order). The rows are the same wire
+JSON in ``jsonb``, the tables have the indexes a careful user would add, each operation
+is one autocommit statement, prepared on the server, and pages are decoded into the
+same pydantic models. What it leaves out is what threadstore adds: owner checks, exact
+``has_more``, retries, lost-answer tokens.
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ CREATE TABLE IF NOT EXISTS floor_messages (
     PRIMARY KEY (thread_id, id)
 );
 CREATE INDEX IF NOT EXISTS floor_messages_order ON floor_messages (thread_id, seq);
+CREATE TABLE IF NOT EXISTS floor_ordered (
+    thread_id text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    data jsonb NOT NULL,
+    PRIMARY KEY (thread_id, id),
+    UNIQUE (thread_id, seq)
+);
+CREATE TABLE IF NOT EXISTS floor_heads (
+    thread_id text COLLATE "C" PRIMARY KEY,
+    head bigint NOT NULL
+);
 CREATE TABLE IF NOT EXISTS floor_runs (
     thread_id text COLLATE "C" NOT NULL,
     id text COLLATE "C" NOT NULL,
@@ -41,6 +56,11 @@ CREATE TABLE IF NOT EXISTS floor_runs (
 """
 PAGE_LATEST = (
     "SELECT data::text FROM floor_messages WHERE thread_id = %s ORDER BY seq DESC LIMIT %s"
+)
+APPEND = "INSERT INTO floor_messages (thread_id, id, data) VALUES (%s, %s, %s)"
+APPEND_ORDERED = (
+    "WITH h AS (UPDATE floor_heads SET head = head + 1 WHERE thread_id = %s RETURNING head) "
+    "INSERT INTO floor_ordered (thread_id, seq, id, data) SELECT %s, h.head, %s, %s FROM h"
 )
 PAGE_AFTER = (
     "SELECT data::text FROM floor_messages WHERE thread_id = %s AND seq < "
@@ -55,11 +75,19 @@ class PsycopgContender(Contender):
 
     family: ClassVar[Family] = Family.BASELINE
     conninfo: dict[str, Any]
+    ordered: bool = False
+    """Number messages from a per-thread head row, taken in the inserting statement."""
     durable: bool = True
     _db: psycopg.Connection[Any] | None = dataclasses.field(default=None, init=False, repr=False)
 
     @property
     def description(self) -> str:
+        if self.ordered:
+            return (
+                "bare psycopg 3, the append numbered from a per-thread head row in the same "
+                "statement (`WITH h AS (UPDATE heads … RETURNING head) INSERT …`), so "
+                "positions follow commit order"
+            )
         return (
             "bare psycopg 3 on the same server: one prepared autocommit statement per "
             "operation (INSERT with an identity seq; SELECT … ORDER BY seq LIMIT 21; "
@@ -90,14 +118,19 @@ class PsycopgContender(Contender):
             "INSERT INTO floor_threads (id, data) VALUES (%s, %s)",
             (thread.id, thread.model_dump_json()),
         )
+        if self.ordered:
+            self.db.execute(
+                "INSERT INTO floor_heads (thread_id, head) VALUES (%s, 0)", (thread.id,)
+            )
         return thread.id
 
     def append(self, thread_id: str, message: Message) -> None:
         owned = message.model_copy(update={"thread_id": thread_id})
-        self.db.execute(
-            "INSERT INTO floor_messages (thread_id, id, data) VALUES (%s, %s, %s)",
-            (thread_id, owned.id, owned.model_dump_json()),
-        )
+        data = owned.model_dump_json()
+        if self.ordered:
+            self.db.execute(APPEND_ORDERED, (thread_id, thread_id, owned.id, data))
+        else:
+            self.db.execute(APPEND, (thread_id, owned.id, data))
 
     def load(self, thread_id: str, messages: Sequence[Message]) -> list[str]:
         with (
@@ -119,8 +152,9 @@ class PsycopgContender(Contender):
         return [Message.model_validate_json(data) for (data,) in rows[:PAGE_SIZE]]
 
     def read_all(self, thread_id: str) -> int:
+        table = "floor_ordered" if self.ordered else "floor_messages"
         rows = self.db.execute(
-            "SELECT data::text FROM floor_messages WHERE thread_id = %s ORDER BY seq",
+            f"SELECT data::text FROM {table} WHERE thread_id = %s ORDER BY seq",  # noqa: S608
             (thread_id,),
         )
         return len([Message.model_validate_json(data) for (data,) in rows])
