@@ -17,7 +17,6 @@ __all__ = [
     "CHANGED_BY",
     "DELETE_RECORD",
     "FETCH",
-    "LIST_TOP_LEVEL_BY",
     "NEW_LISTS",
     "TOKENS_KEPT",
     "Place",
@@ -30,10 +29,6 @@ __all__ = [
     "take_positions",
     "taken",
 ]
-
-LIST_TOP_LEVEL_BY = "id"
-"""The column that orders top-level lists (threads): ``id`` (ID order) or ``seq``
-(creation order, from the store-wide sequence every top-level insert takes)."""
 
 TOKENS_KEPT = 8
 """How many of a record's latest writers ``changed_by`` remembers (tokens of 12 hex
@@ -65,12 +60,10 @@ class Place:
     def depth(self) -> int:
         return len(self.owners)
 
-    def list_key(self) -> list[str]:
-        """How :func:`scan` finds the list: ``records.list`` (kind and scope in one
-        column) where it reads in ``seq`` order, kind and scope where in ID order."""
-        if order_column(self.depth) == "seq":
-            return [f"{self.kind}{SEP}{self.scope}"]
-        return [self.kind, self.scope]
+    @property
+    def list_key(self) -> str:
+        """The list's key in ``records.list``: kind and scope in one column."""
+        return f"{self.kind}{SEP}{self.scope}"
 
     def owner_params(self) -> list[str]:
         return [value for owner in self.owners for value in owner]
@@ -78,10 +71,6 @@ class Place:
     def below(self, record_id: str) -> str:
         """The scope key of the lists a record of this list owns."""
         return f"{self.scope}{SEP}{record_id}" if self.scope else record_id
-
-
-def order_column(depth: int) -> str:
-    return "seq" if depth else LIST_TOP_LEVEL_BY
 
 
 @lru_cache(maxsize=16)
@@ -103,27 +92,25 @@ FETCH = "SELECT data, version, changed_by FROM {records} WHERE kind = ? AND scop
 """The record, its version and its latest writers (no row: look at the owners)."""
 
 
-@lru_cache(maxsize=64)
-def scan(depth: int, cursor: bool, descending: bool) -> str:
+@lru_cache(maxsize=4)
+def scan(cursor: bool, descending: bool) -> str:
     """``id, data`` of up to ``count`` records past the cursor, in list order. Rows mean
     the owners and the cursor exist (a deleted owner takes its rows with it); no row asks
-    :func:`scan_check` why. Params: :meth:`Place.list_key`, [kind, scope, cursor], count.
+    :func:`scan_check` why. Params: the list's key, [kind, scope, cursor], count.
 
-    Lists in ``seq`` order are read through ``list`` and its own index; a lookup by ID
-    names kind and scope, which only the primary key serves, so no planner (with or
-    without statistics) walks a list to find one record."""
-    column = order_column(depth)
+    Lists are read through ``list`` and its own index; a lookup by ID names kind and
+    scope, which only the primary key serves, so no planner (with or without statistics)
+    walks a list to find one record."""
     direction, beyond = ("DESC", "<") if descending else ("ASC", ">")
-    where = "list = ?" if column == "seq" else "kind = ? AND scope = ?"
     after = ""
     if cursor:
         after = (
-            f" AND {column} {beyond} (SELECT {column} FROM {{records}} "  # noqa: S608
+            f" AND seq {beyond} (SELECT seq FROM {{records}} "  # noqa: S608
             "WHERE kind = ? AND scope = ? AND id = ?)"
         )
     return (
         "SELECT id, data FROM {records} "  # noqa: S608
-        f"WHERE {where}{after} ORDER BY {column} {direction} LIMIT ?"
+        f"WHERE list = ?{after} ORDER BY seq {direction} LIMIT ?"
     )
 
 

@@ -234,8 +234,8 @@ class SqlThreadStore(BaseThreadStore):
     ) -> list[R]:
         place = Place.of(kind, scope)
         after = [] if cursor is None else [place.kind, place.scope, cursor]
-        statement = sql.scan(place.depth, cursor is not None, descending)
-        rows = self._read(statement, [*place.list_key(), *after, count])
+        statement = sql.scan(cursor is not None, descending)
+        rows = self._read(statement, [place.list_key, *after, count])
         if rows:
             return [decode(kind, data, self._where(place, record_id)) for record_id, data in rows]
         check = sql.scan_check(place.depth, cursor is not None)
