@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks import backend_benchmarks, machine
 from benchmarks.contenders.base import Contender, Role
@@ -41,6 +42,9 @@ from benchmarks.results import ContenderInfo, Figure, Results
 from benchmarks.round_trips import trace_object_storage
 from benchmarks.workloads import Bench, appends, cold_open, reads, runs
 from benchmarks.writers import WriterPool
+
+if TYPE_CHECKING:
+    from threadstore_sql.testing import PostgresServer
 
 __all__ = ["main"]
 
@@ -182,7 +186,9 @@ def _floors(bench: Bench, s3: LoopbackS3 | None, when: str) -> None:
             results.add(Figure("floor", label, stats, position=when))
 
 
-def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) -> None:
+def _backend_benchmarks(
+    bench: Bench, runner: _Runner, s3: LoopbackS3 | None, postgres: PostgresServer | None
+) -> None:
     """The backend authors' own benchmarks, folded into the same report."""
     profile, results = bench.profile, bench.results
     if profile.local_disk_sizes:
@@ -203,6 +209,20 @@ def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) ->
         runner.step(
             "the object-storage backend's own request counts",
             partial(backend_benchmarks.object_storage, results, s3, sizes),
+        )
+    if postgres is not None:
+        sizes = tuple(sorted({profile.sizes[0], profile.sizes[-1]}))
+        rounds = max(profile.reads, profile.appends)
+        runner.step(
+            "the SQL backends' own benchmark",
+            partial(
+                backend_benchmarks.sql_backends,
+                results,
+                postgres,
+                bench.workdir / "sql-backends",
+                sizes,
+                rounds,
+            ),
         )
     runner.step(
         "the async adapter's own benchmark",
@@ -255,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"object storage through a {s3.delay * 1000:.0f} ms proxy",
                 lambda: trace_object_storage(bench, proxy, delayed, S3_DIRECT),
             )
-        _backend_benchmarks(bench, runner, s3)
+        _backend_benchmarks(bench, runner, s3, postgres)
         runner.step("floors again", partial(_floors, bench, s3, "end"))
         _note_load(results, "load at end")
         results.facts["fixture build"] = f"{bench.fixtures.build_seconds:.0f} s"

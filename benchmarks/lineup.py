@@ -106,7 +106,7 @@ def _s3_loader(skipped: list[str]) -> Loader | None:
     return _seed_s3
 
 
-def _batches(store: ThreadStore, thread_id: str, count: int) -> list[str]:
+def batches(store: ThreadStore, thread_id: str, count: int) -> list[str]:
     """SQL fixtures through ``append_messages``, a thousand messages per transaction."""
     messages = Corpus.fresh(count)
     for start in range(0, count, 1000):
@@ -129,7 +129,7 @@ def _postgres(server: PostgresServer, skipped: list[str]) -> list[Contender]:
             label=POSTGRES,
             url=server.url(BENCH_DATABASE, schema="threadstore"),
             durable=True,
-            loader=_batches,
+            loader=batches,
         ),
         PsycopgContender(label=PSYCOPG, conninfo=conninfo),
         PsycopgContender(
@@ -202,7 +202,7 @@ def lineup(
                 label=THREADSTORE_SQLITE,
                 url=f"sqlite:///{workdir / 'threadstore.sqlite'}",
                 durable=True,
-                loader=_batches,
+                loader=batches,
             )
         )
     else:

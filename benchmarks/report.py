@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE
+from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE, SQL_BACKENDS
 from benchmarks.contenders import plain
 from benchmarks.floors import (
     ALONGSIDE_APPENDS,
@@ -522,6 +522,25 @@ def _async_adapter(results: Results) -> list[str]:
     ]
 
 
+def _sql_backends(results: Results) -> list[str]:
+    printed = results.printed.get(SQL_BACKENDS)
+    if not printed:
+        return []
+    return [
+        "## SQL backends, call by call: their own benchmark",
+        "",
+        "From `benchmarks/sql_backends.py`, run as part of this command: in each case the "
+        "contenders alternate one call at a time on fixtures of their own, so each pair of "
+        "calls meets the same machine; medians, and threadstore's median over each "
+        "contender's (below 1: threadstore is faster).",
+        "",
+        "```text",
+        *printed,
+        "```",
+        "",
+    ]
+
+
 def _left_out(results: Results) -> list[str]:
     if not results.skipped:
         return []
@@ -552,6 +571,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_local_detail, results),
         partial(_object_storage_counts, results),
         partial(_async_adapter, results),
+        partial(_sql_backends, results),
     ]
     lines: list[str] = []
     failed = 0
