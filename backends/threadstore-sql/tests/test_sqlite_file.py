@@ -11,7 +11,7 @@ import pytest
 from threadstore_sql.sqlite import MEMORY, database_path
 
 from threadstore import Capability, Message, open_store
-from threadstore.errors import BackendError, InvalidRequestError
+from threadstore.errors import BackendError, CorruptDataError, InvalidRequestError
 from threadstore.url import StoreURL
 
 
@@ -57,3 +57,13 @@ def test_the_directory_is_made(tmp_path: Path) -> None:
     with open_store(f"sqlite:///{tmp_path / 'a' / 'b' / 'store.db'}") as store:
         store.create_thread()
     assert os.path.exists(tmp_path / "a" / "b" / "store.db")
+
+
+def test_a_list_without_its_head_row_is_reported_not_looped_on(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as store:
+        thread = store.create_thread()
+        store._engine.query(  # type: ignore[attr-defined]
+            "DELETE FROM {heads} WHERE kind = 'messages' AND scope = ?", [thread.id]
+        )
+        with pytest.raises(CorruptDataError, match="no row in the heads table"):
+            store.append_message(thread.id, Message.user("lost"))

@@ -22,6 +22,7 @@ from threadstore.backend import (
     AlreadyExistsError,
     BackendError,
     BaseThreadStore,
+    CorruptDataError,
     CursorNotFound,
     Kind,
     NotFoundError,
@@ -132,6 +133,7 @@ class SqlThreadStore(BaseThreadStore):
         lists = [(child.name, place.below(i)) for i, _ in rows for child in kind.children]
         token = new_token()
         attempts = self._attempts()
+        headless = False
         while True:
             try:
                 inserted = self._insert_rows(place, rows, lists, token)
@@ -154,6 +156,12 @@ class SqlThreadStore(BaseThreadStore):
             present = self._owners_found(place)
             if present < place.depth:
                 raise kind.owner_missing(scope, present)
+            if headless:  # the owner is there (not just made meanwhile), its head is not
+                raise CorruptDataError(
+                    f"the {place.kind} of {place.scope!r} at {self._engine.where} have no "
+                    "row in the heads table: appends there cannot be numbered"
+                )
+            headless = True
 
     @abstractmethod
     def _insert_rows(
