@@ -22,7 +22,7 @@ from benchmarks.contenders.seed_jsonl import SeedJsonlContender
 from benchmarks.contenders.sqlite import SqliteContender
 from benchmarks.contenders.threadstore_url import Loader, ThreadStoreContender
 from benchmarks.corpus import Corpus
-from benchmarks.loopback_postgres import BENCH_DATABASE
+from benchmarks.loopback_postgres import BENCH_DATABASE, conninfo
 from benchmarks.loopback_s3 import LoopbackS3
 from benchmarks.profiles import Profile
 from threadstore.errors import InvalidRequestError
@@ -117,13 +117,7 @@ def batches(store: ThreadStore, thread_id: str, count: int) -> list[str]:
 def _postgres(server: PostgresServer, skipped: list[str]) -> list[Contender]:
     """threadstore on the server, bare psycopg on the same server (the floor), and the
     Agents SDK's SQLAlchemy session there."""
-    conninfo = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "user": "threadstore",
-        "password": server.password,
-        "dbname": BENCH_DATABASE,
-    }
+    floor = conninfo(server)
     contenders: list[Contender] = [
         ThreadStoreContender(
             label=POSTGRES,
@@ -131,10 +125,10 @@ def _postgres(server: PostgresServer, skipped: list[str]) -> list[Contender]:
             durable=True,
             loader=batches,
         ),
-        PsycopgContender(label=PSYCOPG, conninfo=conninfo),
+        PsycopgContender(label=PSYCOPG, conninfo=floor),
         PsycopgContender(
             label=PSYCOPG_ORDERED,
-            conninfo=conninfo,
+            conninfo=floor,
             dataset=PSYCOPG,
             ordered=True,
             roles=frozenset({Role.APPEND, Role.WRITERS}),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from threadstore_sql.testing import PostgresServer
 
-__all__ = ["BENCH_DATABASE", "postgres_available", "running_postgres"]
+__all__ = ["BENCH_DATABASE", "conninfo", "postgres_available", "running_postgres"]
 
 BENCH_DATABASE = "bench"
 
@@ -29,6 +29,17 @@ def postgres_available() -> str | None:
     except ServerUnavailable as error:
         return str(error)
     return None
+
+
+def conninfo(server: PostgresServer) -> dict[str, object]:
+    """psycopg's connection keywords for the ``bench`` database, as the superuser."""
+    return {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": "threadstore",
+        "password": server.password,
+        "dbname": BENCH_DATABASE,
+    }
 
 
 @contextmanager

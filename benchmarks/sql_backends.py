@@ -26,7 +26,7 @@ from benchmarks.contenders.sqlite import SqliteContender
 from benchmarks.contenders.threadstore_url import ThreadStoreContender
 from benchmarks.corpus import Corpus
 from benchmarks.lineup import PSYCOPG, PSYCOPG_ORDERED, SQLITE_FULL, batches
-from benchmarks.loopback_postgres import BENCH_DATABASE, running_postgres
+from benchmarks.loopback_postgres import BENCH_DATABASE, conninfo, running_postgres
 
 if TYPE_CHECKING:
     from threadstore_sql.testing import PostgresServer
@@ -93,13 +93,7 @@ def compare(
     server: PostgresServer, workdir: Path, sizes: tuple[int, ...], rounds: int
 ) -> list[Case]:
     """Every case on PostgreSQL, then on SQLite; the stores are built in ``workdir``."""
-    conninfo = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "user": "threadstore",
-        "password": server.password,
-        "dbname": BENCH_DATABASE,
-    }
+    floor = conninfo(server)
     groups: list[tuple[dict[str, Contender], bool]] = [
         (
             {
@@ -108,9 +102,9 @@ def compare(
                     url=server.url(BENCH_DATABASE, schema="own"),
                     loader=batches,
                 ),
-                PSYCOPG: PsycopgContender(label=PSYCOPG, conninfo=conninfo),
+                PSYCOPG: PsycopgContender(label=PSYCOPG, conninfo=floor),
                 PSYCOPG_ORDERED: PsycopgContender(
-                    label=PSYCOPG_ORDERED, conninfo=conninfo, ordered=True
+                    label=PSYCOPG_ORDERED, conninfo=floor, ordered=True
                 ),
             },
             True,
