@@ -80,11 +80,12 @@ def _header(results: Results) -> list[str]:
         "",
     ]
     lines += [
-        "To run it: `pip install -e . -e ./backends/threadstore-fsspec --group bench`, then "
+        "To run it: `pip install -e . -e ./backends/threadstore-fsspec "
+        "-e ./backends/threadstore-sql --group bench`, then "
         "`python -m benchmarks` (a few minutes on two CPUs; `--quick` about one, `--smoke` "
         "seconds, `--full` longer), or `tox -e bench`. It builds every store in a temporary "
-        "directory, starts its own S3 server (moto) on 127.0.0.1, and rewrites this file "
-        "and the plots in `docs/benchmarks/`.",
+        "directory, starts its own S3 server (moto) and PostgreSQL server on 127.0.0.1, and "
+        "rewrites this file and the plots in `docs/benchmarks/`.",
         "",
     ]
     if results.busiest > 1:
