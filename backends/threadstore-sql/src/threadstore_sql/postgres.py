@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import psycopg
 from psycopg.types.string import TextLoader
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field
 
 from threadstore import lifecycle
@@ -271,7 +271,16 @@ class PostgresEngine(Engine):
             if self._closed:
                 raise BackendError(f"the store {self.where} is closed")
             if self._pool is None:
-                self._pool = ConnectionPool(**self._pool_settings, open=True)
+                pool = ConnectionPool(**self._pool_settings, open=True)
+                try:  # its first connections are made now, not behind the caller's back
+                    pool.wait(self._pool_settings["timeout"])
+                except PoolTimeout as error:
+                    pool.close()
+                    raise BackendError(
+                        f"the pool for {self.where} made no connection within "
+                        "connect_timeout; check the server, or raise connect_timeout"
+                    ) from error
+                self._pool = pool
             return self._pool
 
     async def _loop_pool(self) -> AsyncConnectionPool:

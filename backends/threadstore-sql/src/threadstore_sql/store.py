@@ -44,6 +44,10 @@ CAS_ROUNDS = 1000
 and one conditional update)."""
 
 
+_JITTER = random.Random()
+"""Backoff jitter, apart from the global generator (which callers' tests may seed)."""
+
+
 def new_token() -> str:
     return secrets.token_hex(6)
 
@@ -75,7 +79,7 @@ class Attempts:
                 f"({failure}); nothing was written. Check that the database is up, or raise "
                 "the retry_timeout option"
             ) from cause
-        self._engine.sleep(self._delay * random.uniform(0.5, 1.0))
+        self._engine.sleep(self._delay * _JITTER.uniform(0.5, 1.0))
         self._delay = min(self._delay * 2, 1.0)
 
 
