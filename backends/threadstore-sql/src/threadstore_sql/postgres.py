@@ -231,7 +231,7 @@ async def _fetched(
 
 class PostgresEngine(Engine):
     """Statements through ``psycopg_pool`` pools of autocommit connections: a sync pool
-    for sync callers, opened (connecting in the background) with the store, and an async
+    for sync callers, opened (and connected) with the store, and an async
     one for callers bridged from an asyncio task (see :mod:`threadstore_sql.bridge`),
     opened on its first use."""
 
