@@ -159,9 +159,10 @@ def _finish(
     detail = f"{incarnation.kind.singular} {incarnation.id!r} was being deleted"
     if not repair:
         return Finding("unfinished-delete", lists.path, detail)
-    with _opened(layout.catalog, counter, layout.durable) as catalog, catalog.locked(True):
-        catalog.checked(lambda: entries.tombstone(catalog, incarnation))
-    catalog.sync(detail)
+    with _opened(layout.catalog, counter, layout.durable) as catalog:
+        with catalog.locked(True):
+            catalog.checked(lambda: entries.tombstone(catalog, incarnation))
+        catalog.sync(f"the delete of {incarnation.kind.singular} {incarnation.id!r}")
     for leftover in (lists.path, lists.index.path):
         remove_tree(leftover)
     return Finding("unfinished-delete", lists.path, f"{detail}: deleted", repaired=True)

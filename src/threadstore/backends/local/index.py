@@ -6,13 +6,15 @@ keys). The log is the truth and the index is derived: every log line says which 
 it sets, so replaying lines is idempotent, and whatever the index says is checked
 against the log line it points to before anything is decided from it.
 
-Slots are 16 bytes: a 64-bit tag of the key, then the line's offset (40 bits), a
-deleted flag and a 16-bit checksum of the slot. Open addressing with linear probing;
-a table grows by half before it is 80% full. Growth never stops an append: the new
-table is allocated empty (a sparse extension of the file) and every later insert moves
-a few slots of the old one across, so the move is spread over the next inserts; lookups
-try the new table, then the old. When the move is done the old table's blocks are given
-back to the file system.
+Slots are 16 bytes: a 64-bit tag of the key, and the line's offset (40 bits) with a
+deleted flag. They come in blocks of 256 bytes: fifteen slots and a checksum of them,
+so a block damaged in any way short of being zeroed whole is noticed (a block of zeros
+is one never written). Open addressing with linear probing; a table grows by half
+before it is 85% full. Growth never stops an append: the new table is allocated empty
+(a sparse extension of the file) and every later insert moves a few slots of the old
+one across, so the move is spread over the next inserts; lookups try the new table,
+then the old. When the move is done the old table's blocks are given back to the file
+system.
 
 The header (checksummed) records the log bytes the table covers, which log file it
 belongs to, the boot it was written in, and the tables. Index writes are not fsynced:
@@ -56,16 +58,18 @@ _HEADER = struct.Struct("<8sII16s10Q")
 _HEADER_SIZE = 512
 _SLOT = struct.Struct("<QQ")
 _SLOT_SIZE = _SLOT.size
-_EMPTY = bytes(_SLOT_SIZE)
+_PER_BLOCK = 15
+_SLOTS_BYTES = _PER_BLOCK * _SLOT_SIZE
+_BLOCK = _SLOTS_BYTES + _SLOT_SIZE
+_EMPTY_BLOCK = bytes(_BLOCK)
+_BLOCK_MARK = 0x5453_424C_4F43_4B31  # tags the checksum slot: never a key's tag (see _digest)
 _OFFSET_MASK = (1 << 40) - 1
 _DELETED = 1 << 40
-_CHECK_SHIFT = 48
 _CLEAN = 1
 _MIN_CAPACITY = 64
-_FULL = 0.8
+_FULL = 0.85
 _GROWTH = 1.5
-_MOVES_PER_PUT = 4
-_WINDOW = 16  # slots per probe read: one pread almost always finds the key or a gap
+_MOVES_PER_PUT = 5
 _REMEMBERED = 1 << 15  # probes an index object keeps
 _PAGE = 4096
 
@@ -132,16 +136,25 @@ def effects(entry: Entry) -> list[tuple[str, Slot]]:
 
 
 def _digest(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1
+    tag = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1
+    return tag if tag != _BLOCK_MARK else tag ^ 2
 
 
-def _check(tag: int, value: int) -> int:
-    return zlib.crc32(_SLOT.pack(tag, value)) & 0xFFFF
+def _value(slot: Slot) -> int:
+    return slot.offset | (_DELETED if slot.deleted else 0)
 
 
-def _pack(tag: int, slot: Slot) -> bytes:
-    value = slot.offset | (_DELETED if slot.deleted else 0)
-    return _SLOT.pack(tag, value | _check(tag, value) << _CHECK_SHIFT)
+def _sealed(block: bytearray) -> bytearray:
+    """The block with its checksum slot brought up to date."""
+    check = zlib.crc32(block[:_SLOTS_BYTES])
+    _SLOT.pack_into(block, _SLOTS_BYTES, _BLOCK_MARK, check)
+    return block
+
+
+def _where(table: int, index: int) -> tuple[int, int]:
+    """The byte offset of the block holding slot ``index``, and the slot's place in it."""
+    block, place = divmod(index, _PER_BLOCK)
+    return table + block * _BLOCK, place * _SLOT_SIZE
 
 
 @dataclass(slots=True)
@@ -274,30 +287,41 @@ class Index:
         slot = self.get(count_key(kind, under))
         return 0 if slot is None else slot.offset
 
+    def _block(self, table: int, index: int) -> bytearray:
+        """The block holding slot ``index``, its checksum checked."""
+        start, _ = _where(table, index)
+        block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
+        if len(block) != _BLOCK:
+            raise self.damaged("the table is cut short")
+        if block != _EMPTY_BLOCK:
+            mark, check = _SLOT.unpack_from(block, _SLOTS_BYTES)
+            if (mark, check) != (_BLOCK_MARK, zlib.crc32(block[:_SLOTS_BYTES])):
+                raise self.damaged(f"the block at byte {start} fails its checksum")
+        return block
+
     def _probe(self, table: int, capacity: int, tag: int) -> tuple[int, Slot | None]:
         """The slot index holding ``tag`` and its value, or the empty one it would take."""
         index = tag % capacity
-        for _ in range(0, capacity, _WINDOW):
-            count = min(_WINDOW, capacity - index)
-            size = count * _SLOT_SIZE
-            block = self.counter.pread(self.fd, size, table + index * _SLOT_SIZE)
-            if len(block) != size:
-                raise self.damaged("the table is cut short")
-            for at in range(0, size, _SLOT_SIZE):
+        for _ in range(0, capacity + _PER_BLOCK, _PER_BLOCK):
+            block = self._block(table, index)
+            _, place = _where(table, index)
+            for at in range(place, _SLOTS_BYTES, _SLOT_SIZE):
                 found, value = _SLOT.unpack_from(block, at)
                 if found == 0 and value == 0:
-                    return index + at // _SLOT_SIZE, None
-                slot = self._unpack(found, value, index + at // _SLOT_SIZE)
+                    return index, None
                 if found == tag:
-                    return index + at // _SLOT_SIZE, slot
-            index = (index + count) % capacity
+                    return index, Slot(value & _OFFSET_MASK, bool(value & _DELETED))
+                index = (index + 1) % capacity
+                if index == 0:
+                    break  # wrapped: go on from the table's first block
         raise self.damaged("the table has no free slot")
 
-    def _unpack(self, tag: int, value: int, where: int) -> Slot:
-        plain = value & ~(0xFFFF << _CHECK_SHIFT)
-        if value >> _CHECK_SHIFT != _check(tag, plain):
-            raise self.damaged(f"slot {where} fails its checksum")
-        return Slot(plain & _OFFSET_MASK, bool(plain & _DELETED))
+    def _store(self, table: int, index: int, tag: int, value: int) -> None:
+        """Write one slot (its whole block, with the block's checksum)."""
+        block = self._block(table, index)
+        start, place = _where(table, index)
+        _SLOT.pack_into(block, place, tag, value)
+        pwrite_all(self.fd, _sealed(block), start)
 
     # --- changes (the caller holds the exclusive lock) ---------------------------------
 
@@ -324,7 +348,7 @@ class Index:
             if found is None:
                 header.used += 1
                 self._forget_gaps()
-        os.pwrite(self.fd, _pack(tag, slot), header.table + index * _SLOT_SIZE)
+        self._store(header.table, index, tag, _value(slot))
         self._found[key] = (tag, index, slot)
 
     def _forget_gaps(self) -> None:
@@ -335,35 +359,34 @@ class Index:
     def _grow(self) -> None:
         """Start moving into a table half again as large, allocated empty at the file's end."""
         header = self._header()
-        capacity = int(header.capacity * _GROWTH)
+        blocks = -(-int(header.capacity * _GROWTH) // _PER_BLOCK)
         end = os.fstat(self.fd).st_size
         start = -(-end // _PAGE) * _PAGE
-        os.ftruncate(self.fd, start + capacity * _SLOT_SIZE)  # sparse: reads as empty slots
+        os.ftruncate(self.fd, start + blocks * _BLOCK)  # sparse: reads as empty blocks
         header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
-        header.table, header.capacity, header.used = start, capacity, 0
+        header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
         self._found.clear()
 
     def _move(self, count: int) -> None:
         """Move the next ``count`` slots of the old table into the new one (if absent)."""
         header = self._header()
         first = header.moved
-        count = min(count, header.old_capacity - first)
-        block = self.counter.pread(
-            self.fd, count * _SLOT_SIZE, header.old_table + first * _SLOT_SIZE
-        )
-        for at in range(0, len(block), _SLOT_SIZE):
-            tag, value = _SLOT.unpack_from(block, at)
+        last = min(first + count, header.old_capacity)
+        for index in range(first, last):
+            block = self._block(header.old_table, index)
+            _, place = _where(header.old_table, index)
+            tag, value = _SLOT.unpack_from(block, place)
             if tag == 0 and value == 0:
                 continue
-            self._unpack(tag, value, first + at // _SLOT_SIZE)
-            index, found = self._probe(header.table, header.capacity, tag)
+            target, found = self._probe(header.table, header.capacity, tag)
             if found is None:
-                pwrite_all(self.fd, block[at : at + _SLOT_SIZE], header.table + index * _SLOT_SIZE)
+                self._store(header.table, target, tag, value)
                 header.used += 1
-        header.moved = first + count
+        header.moved = last
         self._found.clear()
         if header.moved >= header.old_capacity:
-            _release(self.fd, header.old_table, header.old_capacity * _SLOT_SIZE)
+            blocks = -(-header.old_capacity // _PER_BLOCK)
+            _release(self.fd, header.old_table, blocks * _BLOCK)
             header.old_table = header.old_capacity = header.moved = 0
 
     def commit(self, covered: int, log: os.stat_result) -> None:
@@ -396,12 +419,18 @@ class Index:
         latest: dict[str, Slot] = {}
         for entry in entries:
             latest.update(effects(entry))
-        capacity = _MIN_CAPACITY
-        while len(latest) > capacity * _FULL * 0.75:
-            capacity = int(capacity * _GROWTH)
-        table = bytearray(capacity * _SLOT_SIZE)
+        blocks = -(-_MIN_CAPACITY // _PER_BLOCK)
+        while len(latest) > blocks * _PER_BLOCK * _FULL * 0.75:
+            blocks = -(-int(blocks * _GROWTH) // 1)
+        capacity = blocks * _PER_BLOCK
+        table = bytearray(blocks * _BLOCK)
         for key, slot in latest.items():
-            _place(table, capacity, _digest(key), slot)
+            _place(table, capacity, _digest(key), _value(slot))
+        for block in range(blocks):
+            if table[block * _BLOCK : (block + 1) * _BLOCK] != _EMPTY_BLOCK:
+                table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
+                    table[block * _BLOCK : (block + 1) * _BLOCK]
+                )
         self._found.clear()
         try:
             os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
@@ -430,12 +459,15 @@ class Index:
         )
 
 
-def _place(table: bytearray, capacity: int, tag: int, slot: Slot) -> None:
+def _place(table: bytearray, capacity: int, tag: int, value: int) -> None:
     """Put ``tag`` into an in-memory table (keys are unique: a new slot each)."""
     index = tag % capacity
-    while table[index * _SLOT_SIZE : index * _SLOT_SIZE + 8] != bytes(8):
+    while True:
+        start, place = _where(0, index)
+        if table[start + place : start + place + 8] == bytes(8):
+            _SLOT.pack_into(table, start + place, tag, value)
+            return
         index = (index + 1) % capacity
-    table[index * _SLOT_SIZE : (index + 1) * _SLOT_SIZE] = _pack(tag, slot)
 
 
 _FALLOC_PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE

@@ -167,6 +167,8 @@ class Journal:
             behind = False
         header = index.header
         start = header.covered if behind and header is not None else 0
+        if stat.st_size - start > start:  # a long tail: one pass beats slot-by-slot replay
+            behind, start = False, 0
         entries, end = scan(self.log_fd, start, stat.st_size, self.path, index.counter)
         if end < stat.st_size:
             log.warning(
@@ -184,6 +186,7 @@ class Journal:
             else:
                 log.info("rebuilding %s from %d log records", index.path, len(entries))
                 index.rebuild(entries, end, stat)
+            index.forget()  # what the replay looked up says nothing of what readers will
         except CorruptDataError:
             index.rebuild(scan(self.log_fd, 0, end, self.path, index.counter)[0], end, stat)
         except OSError as exc:  # the index is derived: go on without writing it
