@@ -63,20 +63,32 @@ class Journal:
 
     @classmethod
     def open(
-        cls, path: str, counter: ReadCounter, durable: bool, *, create: bool
+        cls,
+        path: str,
+        counter: ReadCounter,
+        durable: bool,
+        *,
+        create: bool,
+        directory: int | None = None,
     ) -> Journal | None:
         """Open the log at ``path`` (``None`` if it does not exist and ``create`` is false)
-        and its index beside it (``.idx``), which is made when missing."""
+        and its index beside it (``.idx``), which is made when missing. With a
+        ``directory`` descriptor, the files are opened in it by name."""
         flags = os.O_RDWR | os.O_APPEND | _NO_FOLLOW | (os.O_CREAT if create else 0)
+        index_path = path.removesuffix(".jsonl") + ".idx"
+        names = (path, index_path)
+        if directory is not None:
+            names = (os.path.basename(path), os.path.basename(index_path))
         try:
-            log_fd = os.open(path, flags, 0o644)
+            log_fd = os.open(names[0], flags, 0o644, dir_fd=directory)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise failure("open", path, exc) from exc
-        index_path = path.removesuffix(".jsonl") + ".idx"
         try:
-            index_fd = os.open(index_path, os.O_RDWR | os.O_CREAT | _NO_FOLLOW, 0o644)
+            index_fd = os.open(
+                names[1], os.O_RDWR | os.O_CREAT | _NO_FOLLOW, 0o644, dir_fd=directory
+            )
         except OSError as exc:
             os.close(log_fd)
             raise failure("open", index_path, exc) from exc

@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import re
 import zlib
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from threadstore.backends.local.files import make_dirs
 from threadstore.ids import ID_PATTERN
 from threadstore.records import KINDS, Kind
 
@@ -29,6 +29,7 @@ FORMAT = "threadstore.local"
 FORMAT_VERSION = 2
 _LIST_NAME = re.compile(r"(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{0,63})\.(?P<seq>\d{1,19})\.(jsonl|idx)")
 _TOP_KINDS = {kind.name: kind for kind in KINDS if kind.owner is None}
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,6 @@ class Layout:
         self.catalog = os.path.join(root, "catalog.jsonl")
         self.lists = os.path.join(root, "lists")
         self.tmp = os.path.join(root, "tmp")
-        self._made: set[str] = set()
 
     def shard(self, kind: Kind[Any], record_id: str) -> str:
         spread = zlib.crc32(record_id.encode()) & 0xFF
@@ -62,12 +62,31 @@ class Layout:
         folder = self.shard(incarnation.kind, incarnation.id)
         return os.path.join(folder, f"{incarnation.id}.{incarnation.seq}.jsonl")
 
-    def make_shard(self, incarnation: Incarnation) -> None:
-        """Create the directory a new list file goes in (durably, if asked), once."""
-        folder = self.shard(incarnation.kind, incarnation.id)
-        if folder not in self._made:
-            make_dirs(folder, self.durable)
-            self._made.add(folder)
+    def shard_fd(self, incarnation: Incarnation, create: bool) -> int | None:
+        """A descriptor of the directory an incarnation's list file is in, reached one
+        level at a time without following a link (``None``: it does not exist). A link
+        planted anywhere below the root leads nowhere: opening it fails."""
+        parts = os.path.relpath(self.shard(incarnation.kind, incarnation.id), self.root)
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for part in parts.split(os.sep):
+                try:
+                    inner = os.open(part, _DIRECTORY, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        return None
+                    with suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                        if self.durable:
+                            os.fsync(fd)
+                    inner = os.open(part, _DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            opened, fd = fd, -1
+            return opened
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def list_files(self) -> list[tuple[str, Incarnation | None]]:
         """Every entry below ``lists/``, with the incarnation its name says (``None``: not a

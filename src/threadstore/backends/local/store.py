@@ -184,10 +184,17 @@ class LocalThreadStore(BaseThreadStore):
             self._check_process()
             journal = self._lists.get(incarnation)
             if journal is None or journal.stale:
-                if create:
-                    self.layout.make_shard(incarnation)
                 path = self.layout.list_path(incarnation)
-                journal = Journal.open(path, self.stats, self.durable, create=create)
+                with io_errors("open", path):
+                    shard = self.layout.shard_fd(incarnation, create)
+                if shard is None:
+                    return None
+                try:
+                    journal = Journal.open(
+                        path, self.stats, self.durable, create=create, directory=shard
+                    )
+                finally:
+                    os.close(shard)
                 if journal is None:
                     return None
                 old = self._lists.pop(incarnation, None)
