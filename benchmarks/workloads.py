@@ -222,32 +222,27 @@ def _mover(
 
 def _run_moves(
     bench: Bench, contenders: list[Contender], count: int
-) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]], list[list[str]]]:
-    """Per contender: a claim of a queued run per call, and a completion of a claimed one;
-    and the lists the claims fill (a time budget may stop the claims short of ``count``)."""
+) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]]]:
+    """Per contender: a claim of a queued run per call, and a completion of a claimed one."""
     claims: dict[str, Callable[[], object]] = {}
     completions: dict[str, Callable[[], object]] = {}
-    claimed_lists = []
     for contender in contenders:
         thread_id = contender.new_thread()
         run_ids = [contender.create_run(thread_id) for _ in range(count + 1)]
         claim, claimed = _mover(contender, thread_id, iter(run_ids), "in_progress", "queued")
         complete, _ = _mover(contender, thread_id, iter(claimed), "completed", "in_progress")
         claims[contender.label], completions[contender.label] = claim, complete
-        claimed_lists.append(claimed)
-    return claims, completions, claimed_lists
+    return claims, completions
 
 
 def runs(bench: Bench, contenders: list[Contender]) -> None:
     """Claim queued runs (``queued -> in_progress`` with ``expected=``), then complete
     them; in turns with each other and with the fsync floor, like appends."""
     count = bench.profile.runs
-    claims, completions, claimed = _run_moves(bench, contenders, count)
+    claims, completions = _run_moves(bench, contenders, count)
     paces = {**_paces(contenders, commits=True), FSYNC_FLOOR: Pace.DISK}
     with FsyncRecord(bench.workdir, 2 * count + 2, grow=False) as commit:
         for workload, ops in (("run-claim", claims), ("run-complete", completions)):
-            if workload == "run-complete":  # no more completions than runs were claimed
-                count = max(1, min(len(runs) for runs in claimed) - 1)
             timed = _in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, paces)
             for label, stats in timed.items():
                 if label != FSYNC_FLOOR:
