@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,21 +178,112 @@ def _read_terminal(fd: int) -> Iterator[bytes]:
         yield chunk
 
 
-def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
+def _on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run the command line with stderr on a pseudo-terminal; returns what it showed there."""
     controller, terminal = pty.openpty()
-    copying = subprocess.Popen(
-        [str(SCRIPT), "copy", source, target],
+    running = subprocess.Popen(
+        [str(SCRIPT), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=terminal,
-        env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
     )
     os.close(terminal)
     try:
         shown = b"".join(_read_terminal(controller)).decode()
     finally:
         os.close(controller)
-        copying.communicate(timeout=TIMEOUT)
-    assert copying.returncode == 0
-    assert "copying threads" in shown
-    assert "3/3" in shown
+        out, _ = running.communicate(timeout=TIMEOUT)
+    return subprocess.CompletedProcess(running.args, running.returncode, out), shown
+
+
+def test_progress_counts_records_with_a_rate_and_time_left(tmp_path: Path) -> None:
+    """One long thread: the bar counts its records, not the one thread."""
+    source = f"file://{tmp_path / 'long'}?durable=false"
+    with open_store(source) as store:
+        thread = store.create_thread(Thread(id="thread_long"))
+        for index in range(299):
+            store.append_message(thread.id, Message.user(f"m{index}"))
+    copied, shown = _on_a_terminal("copy", source, f"file://{tmp_path / 'copy'}?durable=false")
+    assert copied.returncode == 0
+    assert "copying records" in shown
+    assert "300/300" in shown  # the thread and its 299 messages
+    assert re.search(r"[\d,]+/s", shown), shown
+    assert "ETA" in shown
+
+
+def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
+    copied, shown = _on_a_terminal("copy", source, target)
+    assert copied.returncode == 0
+    assert "27/27" in shown  # 3 threads, 9 messages, 9 runs, 6 steps
+
+
+def test_ctrl_c_says_what_was_copied_and_that_running_again_resumes(tmp_path: Path) -> None:
+    """The copy logs every record on stderr; after 100 lines the test sends SIGINT, as
+    Ctrl-C does. The copy is then blocked writing its log to a full pipe (it has far
+    more to log than a pipe holds), so the interrupt always lands mid-copy."""
+    source = f"file://{tmp_path / 'big'}?durable=false"
+    target = f"file://{tmp_path / 'half'}?durable=false"
+    with open_store(source) as store:
+        thread = store.create_thread(Thread(id="thread_big"))
+        for index in range(2000):
+            store.append_message(thread.id, Message.user(f"message {index}"))
+    with subprocess.Popen(
+        [str(SCRIPT), "copy", source, target, "--verbose"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as copying:
+        assert copying.stderr is not None
+        logged = [copying.stderr.readline() for _ in range(100)]
+        copying.send_signal(signal.SIGINT)
+        out, rest = copying.communicate(timeout=TIMEOUT)
+    assert all(line.startswith("created ") for line in logged)
+    assert copying.returncode == 130
+    assert out == ""
+    with open_store(target) as store:
+        copied = len(list(store.iter_messages("thread_big")))
+    assert 99 <= copied < 2000
+    assert f"Interrupted: copied 1 thread, {copied} messages." in rest
+    assert "Run the same command again to finish" in rest
+
+    resumed = data(cli("copy", source, target, "--json"))
+    assert (resumed["created"]["message"], resumed["unchanged"]["message"]) == (
+        2000 - copied,
+        copied,
+    )
+    assert same(source, target)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("{dir}", "{dir}"),
+        ("{dir}", "file://{dir}/"),
+        ("file://{dir}?durable=false", "{link}"),
+        ("memory://shared", "memory://shared"),
+    ],
+)
+def test_a_copy_onto_itself_is_refused(tmp_path: Path, first: str, second: str) -> None:
+    directory = tmp_path / "store"
+    with open_store(directory) as store:
+        fill(store, threads=1)
+    (tmp_path / "link").symlink_to(directory)
+    names = {"dir": str(directory), "link": str(tmp_path / "link")}
+    result = cli("copy", first.format(**names), second.format(**names))
+    assert result.returncode == 2
+    assert "name the same store" in result.stderr
+    assert "Copied" not in result.stdout
+
+
+def test_a_failed_copy_creates_no_target(tmp_path: Path, source: str) -> None:
+    target = tmp_path / "new"
+    missing = cli("copy", source, str(target), "--thread", "thread_nope")
+    assert missing.returncode == 3
+    assert "thread 'thread_nope' not found" in missing.stderr
+    empty = tmp_path / "empty"
+    with open_store(empty):
+        pass
+    nothing = cli("copy", str(empty), str(target))
+    assert nothing.returncode == 0, nothing.stderr
+    assert not target.exists()

@@ -7,12 +7,21 @@ always printed as text, never read as markup. Data for programs goes out as JSON
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -31,7 +40,6 @@ from threadstore.models import (
     TextContentBlock,
     Thread,
 )
-from threadstore.snapshot import ThreadSnapshot
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -75,16 +83,26 @@ def _table(*columns: str) -> Table:
     return table
 
 
-@contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr (only when it is a terminal); yields "one more done"."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+class _Rate(ProgressColumn):
+    """Items per second, once there is a measure of it."""
 
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "-/s", style="progress.data.speed")
+
+
+@contextmanager
+def progress(label: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr (only when it is a terminal), with the rate and the time
+    left; yields "one more done". ``total`` is ``None`` when it was not counted."""
     bar = Progress(
         "{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        _Rate(),
         TimeElapsedColumn(),
+        "ETA",
+        TimeRemainingColumn(),
         console=err,
         disable=not err.is_terminal,
     )
@@ -162,7 +180,7 @@ def _message(message: Message) -> None:
         out.print(Text("      " + text))
 
 
-def _run(run: Run, steps: Sequence[RunStep]) -> None:
+def _run(run: Run, steps: Iterable[RunStep]) -> None:
     line = Text.assemble("  ", (run.id, "cyan"), "  ")
     line.append_text(_status(run.status))
     line.append(f"  assistant {run.assistant_id}")
@@ -191,19 +209,38 @@ def _step(step: RunStep) -> None:
     out.print(line)
 
 
-def thread_view(snapshot: ThreadSnapshot) -> None:
-    thread = snapshot.thread
+def thread_head(thread: Thread) -> None:
     head = Text.assemble(("thread ", "bold"), (thread.id, "bold cyan"))
     head.append(f"  created {_when(thread.created_at)} UTC")
     if thread.metadata:
         head.append(f"  {_pairs(thread.metadata)}", style="dim")
     out.print(head)
-    out.print(Text(f"\nmessages ({len(snapshot.messages)}, oldest first)", style="bold"))
-    for message in snapshot.messages:
+
+
+def thread_messages(messages: Iterable[Message], title: str) -> None:
+    """Print messages as they come."""
+    out.print(Text(f"\n{title}", style="bold"))
+    none = True
+    for message in messages:
         _message(message)
-    out.print(Text(f"\nruns ({len(snapshot.runs)}, oldest first)", style="bold"))
-    for run in snapshot.runs:
-        _run(run, [step for step in snapshot.steps if step.run_id == run.id])
+        none = False
+    if none:
+        out.print(Text("  none", style="dim"))
+
+
+def thread_runs(runs: Iterable[Run], steps: Callable[[str], Iterable[RunStep]], title: str) -> None:
+    """Print runs as they come, each with its steps."""
+    out.print(Text(f"\n{title}", style="bold"))
+    none = True
+    for run in runs:
+        _run(run, steps(run.id))
+        none = False
+    if none:
+        out.print(Text("  none", style="dim"))
+
+
+def more(what: str, command: str) -> None:
+    out.print(Text(f"More {what}: {command}", style="dim"))
 
 
 # --- demo -----------------------------------------------------------------------
@@ -290,6 +327,22 @@ def copy_summary(report: CopyReport, source: str, target: str) -> None:
         out.print(Text(f"{conflicts}, left as they are:", style="red"))
         for conflict in report.conflicts:
             out.print(Text(f"  {conflict.location}: {conflict.reason}"))
+
+
+def copy_interrupted(report: CopyReport) -> None:
+    """What an interrupted copy had done, and how to finish it."""
+    done = ", ".join(
+        f"{_count(report.created[kind], kind)}" for kind in KINDS if report.created[kind]
+    )
+    what = "would have created" if report.dry_run else "copied"
+    err.print(f"Interrupted: {what} {done or 'nothing yet'}", end="")
+    unchanged = sum(report.unchanged.values())
+    err.print(f" ({unchanged} already there)." if unchanged else ".")
+    if not report.dry_run:
+        err.print(
+            "Run the same command again to finish: what was copied is recognised and "
+            "skipped, nothing is copied twice."
+        )
 
 
 def verify_report(report: VerifyReport, url: str, *, repair: bool) -> None:
