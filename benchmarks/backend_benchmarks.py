@@ -5,8 +5,10 @@ directions, gets, a new opener) and its durable append beside a minimal SQLite t
 ``benchmarks.object_storage`` counts the S3 backend's requests per operation, including
 cases the main run does not cover (a get with and without the slot remembered);
 ``benchmarks.async_adapter`` measures what ``threadstore.aio`` adds per call and with
-many tasks, and reports by printing, so its output is kept as it is. Their figures keep
-their own method: medians of per-round means (so no spread), or counts.
+many tasks, and reports by printing, so its output is kept as it is;
+``benchmarks.startup`` times fresh processes that import threadstore and open a store.
+Their figures keep their own method: medians of per-round means (so no spread), counts,
+or (start-up) medians of whole processes.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ __all__ = [
     "ASYNC_ADAPTER",
     "LOCAL_DISK",
     "OBJECT_STORAGE",
+    "STARTUP",
     "async_adapter",
     "local_disk",
     "object_storage",
+    "startup",
 ]
 
 LOCAL_DISK = "local-disk"
 OBJECT_STORAGE = "object-storage"
 ASYNC_ADAPTER = "async-adapter"
+STARTUP = "startup"
 
 
 def _point(seconds: float) -> Stats:
@@ -72,3 +77,12 @@ def async_adapter(results: Results, quick: bool) -> None:
     with contextlib.redirect_stdout(printed):
         main(["--quick"] if quick else [])
     results.printed[ASYNC_ADAPTER] = printed.getvalue().rstrip().splitlines()
+
+
+def startup(results: Results, runs: int) -> None:
+    from benchmarks.startup import import_costs, measure, report
+
+    stats = measure(runs)
+    for case, figure in stats.items():
+        results.add(Figure(STARTUP, case, figure))
+    results.printed[STARTUP] = report(stats, import_costs())

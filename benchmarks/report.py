@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE
+from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE, STARTUP
 from benchmarks.contenders import plain
 from benchmarks.floors import (
     ALONGSIDE_APPENDS,
@@ -473,6 +473,24 @@ def _async_adapter(results: Results) -> list[str]:
     ]
 
 
+def _startup(results: Results) -> list[str]:
+    printed = results.printed.get(STARTUP)
+    if not printed:
+        return []
+    return [
+        "## Start-up",
+        "",
+        "From `benchmarks/startup.py`, run as part of this command: fresh `python -c` "
+        "processes, spawn to exit, the cases taking turns; then where an open's import "
+        "time goes, by package.",
+        "",
+        "```text",
+        *printed,
+        "```",
+        "",
+    ]
+
+
 def _left_out(results: Results) -> list[str]:
     if not results.skipped:
         return []
@@ -502,6 +520,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_local_detail, results),
         partial(_object_storage_counts, results),
         partial(_async_adapter, results),
+        partial(_startup, results),
     ]
     lines: list[str] = []
     failed = 0

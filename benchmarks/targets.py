@@ -5,7 +5,8 @@
 - a page of 20 costs the same at 10^2 and 10^5 messages ("flat": the larger thread's
   median within 1.5x of the smaller's, at every page position);
 - on S3, a page of 20 waits for at most 2 round trips in turn;
-- the memory backend within 5x of the plain dict-and-list store, per operation.
+- the memory backend within 5x of the plain dict-and-list store, per operation;
+- a fresh process that opens ``memory://`` within 100 ms of bare Python.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ APPEND_VS_SQLITE = 1.5
 FLAT = 1.5
 S3_PAGE_ROUND_TRIPS = 2
 MEMORY_VS_PLAIN = 5.0
+STARTUP_ABOVE_BARE = 0.100
 
 
 @dataclass(frozen=True)
@@ -132,10 +134,25 @@ def _memory_target(results: Results) -> Target:
     return Target(goal, outcome, ours / plain <= MEMORY_VS_PLAIN)
 
 
+def _startup_target(results: Results) -> Target:
+    from benchmarks.backend_benchmarks import STARTUP
+    from benchmarks.startup import BARE, OPEN_MEMORY
+
+    goal = f"a fresh process opens memory:// within {duration(STARTUP_ABOVE_BARE)} of bare Python"
+    bare, opened = results.get(STARTUP, BARE), results.get(STARTUP, OPEN_MEMORY)
+    if bare is None or opened is None:
+        return Target(goal, "not measured", None)
+    above = opened.stats.median - bare.stats.median
+    outcome = f"{duration(opened.stats.median)} vs {duration(bare.stats.median)}"
+    outcome += f": +{duration(above)}"
+    return Target(goal, outcome, above <= STARTUP_ABOVE_BARE)
+
+
 def targets(results: Results) -> list[Target]:
     return [
         *_append_targets(results),
         *_flat_targets(results),
         _s3_target(results),
         _memory_target(results),
+        _startup_target(results),
     ]

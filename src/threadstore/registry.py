@@ -8,12 +8,10 @@ backend at run time, ahead of entry points, for tests and frozen applications.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 import os
 from collections.abc import Collection
-from importlib.metadata import entry_points
 from typing import Any, Protocol, cast
 
 from threadstore.errors import BackendNotFoundError, CapabilityError
@@ -74,6 +72,8 @@ def unregister_backend(scheme: str) -> None:
 
 def available_backends() -> list[str]:
     """Every scheme an installed or registered backend serves, sorted. Imports none."""
+    from importlib.metadata import entry_points
+
     schemes = {ep.name for ep in entry_points(group=GROUP)}
     return sorted(schemes | set(_registered))
 
@@ -149,7 +149,9 @@ def backend_class(scheme: str) -> BackendClass:
     if hint:
         message += f"; to add it: {hint}"
     else:
-        close = difflib.get_close_matches(scheme, installed, n=1)
+        from difflib import get_close_matches
+
+        close = get_close_matches(scheme, installed, n=1)
         if close:
             message += f"; did you mean {close[0]}://?"
     raise BackendNotFoundError(message)
