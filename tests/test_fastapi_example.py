@@ -610,3 +610,32 @@ def test_an_app_given_a_store_leaves_it_to_its_owner() -> None:
         serving.server.should_exit = True
         serving.thread.join(BOUND)
         assert CountingStore.closed == 0  # the app stopped; the store is its owner's to close
+
+
+class HeldReplyStore(MemoryThreadStore):
+    """The assistant's reply waits at a gate, so a run can be cancelled while it is played."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replying = threading.Event()
+        self.gate = threading.Event()
+
+    def append_message(self, thread_id: str, message: Any) -> Any:
+        if message.role == "assistant":
+            self.replying.set()
+            assert self.gate.wait(BOUND)
+        return super().append_message(thread_id, message)
+
+
+def test_a_run_cancelled_while_played_ends_cancelled() -> None:
+    store = HeldReplyStore()
+    with InThread(store) as client:
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow"}])
+        run = client.beta.threads.runs.create(thread.id, assistant_id="asst_1")
+        assert store.replying.wait(BOUND)
+        cancelling = client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+        assert cancelling.status == "cancelling"
+        store.gate.set()
+        ended = client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=POLL)
+    assert ended.status == "cancelled"
+    assert ended.completed_at is None
