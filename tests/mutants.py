@@ -10,20 +10,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from threadstore.backend import MESSAGES, Capability, Kind, NotFoundError, Record, Scope, encode
 from threadstore.backends.memory import MemoryThreadStore, _Log
-from threadstore.models import Page, Run, RunStatus, WireModel
-from threadstore.protocol import Capability, ErrorInput
-from threadstore.records import MESSAGES, THREADS, Kind, Scope, encode
+from threadstore.models import Page, Run, RunStatus
+from threadstore.protocol import ErrorInput
 
-M = TypeVar("M", bound=WireModel)
-
-
-def _id(record: WireModel) -> str:
-    value: str = getattr(record, "id")  # noqa: B009 - every record has an id
-    return value
+M = TypeVar("M", bound=Record)
 
 
 class HasMoreOffByOne(MemoryThreadStore):
@@ -43,8 +38,7 @@ class CursorIncluded(MemoryThreadStore):
         self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
     ) -> list[M]:
         found = super()._scan(kind, scope, cursor, descending, count)
-        here = None if cursor is None else self._fetch(kind, scope, cursor)
-        return found if here is None else [here, *found][:count]
+        return found if cursor is None else [self._fetch(kind, scope, cursor), *found][:count]
 
 
 class BeforeIgnoresOrder(MemoryThreadStore):
@@ -96,13 +90,8 @@ class ExpectedIgnored(MemoryThreadStore):
 class UnlockedModify(MemoryThreadStore):
     """Read, change, write back, with nothing held in between: racing changes are lost."""
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
-        record = self._fetch(kind, scope, record_id)
-        if record is None:
-            return None
-        updated = change(record)
+    def _modify(self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]) -> M:
+        updated = change(self._fetch(kind, scope, record_id))
         time.sleep(0.001)  # the gap a real backend leaves between its read and its write
         return super()._modify(kind, scope, record_id, lambda _: updated)
 
@@ -114,9 +103,7 @@ class LockPerObject(UnlockedModify):
         super().__init__(name)
         self._own_lock = threading.Lock()
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
+    def _modify(self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]) -> M:
         with self._own_lock:
             return super()._modify(kind, scope, record_id, change)
 
@@ -124,25 +111,25 @@ class LockPerObject(UnlockedModify):
 class ShallowDelete(MemoryThreadStore):
     """Deleting a thread leaves its messages, runs and steps readable."""
 
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
         inner = (*scope, record_id)
         with self._state.lock:
             kept = {k: v for k, v in self._state.logs.items() if k[1][: len(inner)] == inner}
-            removed = super()._remove(kind, scope, record_id)
-            if kind is THREADS:
+            super()._remove(kind, scope, record_id)
+            if kind.owner is None:
                 self._state.logs.update(kept)
-            return removed
 
 
 class CreateOverwrites(MemoryThreadStore):
     """A create with a taken ID replaces the record instead of failing."""
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
+    def _insert(self, kind: Kind[M], scope: Scope, records: Sequence[M]) -> None:
         with self._state.lock:
-            if self._fetch(kind, scope, _id(record)) is None:
-                super()._insert(kind, scope, record)
-            else:
-                self._modify(kind, scope, _id(record), lambda _: record)
+            for record in records:
+                try:
+                    self._modify(kind, scope, record.id, lambda _, new=record: new)
+                except NotFoundError:
+                    super()._insert(kind, scope, [record])
 
 
 class GhostReads(MemoryThreadStore):
@@ -163,11 +150,12 @@ class RetryDuplicates(MemoryThreadStore):
         super().__init__(name)
         self._appends = itertools.count(1)
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
-        super()._insert(kind, scope, record)
-        if kind is MESSAGES and next(self._appends) % 7 == 0:
-            with self._state.lock:
-                self._state.logs[(kind.name, scope)].order.append(_id(record))
+    def _insert(self, kind: Kind[M], scope: Scope, records: Sequence[M]) -> None:
+        super()._insert(kind, scope, records)
+        for record in records:
+            if kind is MESSAGES and next(self._appends) % 7 == 0:
+                with self._state.lock:
+                    self._state.logs[(kind.name, scope)].order.append(record.id)
 
 
 class StaleCache(MemoryThreadStore):
@@ -177,39 +165,36 @@ class StaleCache(MemoryThreadStore):
         super().__init__(name)
         self._cache: dict[tuple[str, Scope, str], Any] = {}
 
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
+    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M:
         key = (kind.name, scope, record_id)
         if key not in self._cache:
             self._cache[key] = super()._fetch(kind, scope, record_id)
-        found: M | None = self._cache[key]
+        found: M = self._cache[key]
         return found
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
-        super()._insert(kind, scope, record)
-        self._cache[(kind.name, scope, _id(record))] = record
+    def _insert(self, kind: Kind[M], scope: Scope, records: Sequence[M]) -> None:
+        super()._insert(kind, scope, records)
+        for record in records:
+            self._cache[(kind.name, scope, record.id)] = record
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
+    def _modify(self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]) -> M:
         updated = super()._modify(kind, scope, record_id, change)
         self._cache[(kind.name, scope, record_id)] = updated
         return updated
 
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
         self._cache.pop((kind.name, scope, record_id), None)
-        return super()._remove(kind, scope, record_id)
+        super()._remove(kind, scope, record_id)
 
 
 class MovesOnUpdate(MemoryThreadStore):
     """An update re-appends the record, moving it to the end of its list."""
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
+    def _modify(self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]) -> M:
         with self._state.lock:
             updated = super()._modify(kind, scope, record_id, change)
             log = self._state.logs.get((kind.name, scope))
-            if updated is not None and log is not None and kind is not THREADS:
+            if log is not None and kind.owner is not None:
                 log.remove(record_id)
                 log.add(record_id, encode(updated))
             return updated

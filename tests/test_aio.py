@@ -148,10 +148,12 @@ async def test_every_operation_runs_the_same_sync_method_off_the_loop(anyio_back
         await store.list_threads(limit=5)
         await store.list_thread_ids()
         message = await store.append_message(thread.id, Message.user("hi"))
+        batch = await store.append_messages(thread.id, [Message.user("a"), Message.user("b")])
         await store.get_message(thread.id, message.id)
         await store.update_message(thread.id, message.id, metadata={"a": "b"})
         await store.list_messages(thread.id, order="asc")
-        assert [m.id async for m in store.iter_messages(thread.id)] == [message.id]
+        listed = [m.id async for m in store.iter_messages(thread.id)]
+        assert listed == [message.id, *(m.id for m in batch)]
         run = await store.create_run(thread.id, Run(assistant_id="asst_1", model="m"))
         await store.get_run(thread.id, run.id)
         await store.update_run(thread.id, run.id, metadata={"r": "1"})

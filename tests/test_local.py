@@ -33,6 +33,7 @@ from threadstore.errors import (
     InvalidRequestError,
     MessageNotFound,
     NotFoundError,
+    RunNotFound,
     ThreadNotFound,
 )
 from threadstore.records import RUNS, encode
@@ -507,9 +508,11 @@ def test_a_message_from_a_deleted_run_is_still_listed_but_steps_are_not(
     run = store.create_run(thread.id, Run(assistant_id="asst_1"))
     message = store.append_message(thread.id, Message.user("x", run_id=run.id))
     store.append_step(thread.id, run.id, step_for(message.id))
-    assert store._remove(RUNS, (thread.id,), run.id)  # no public call deletes a run
-    with pytest.raises(NotFoundError):
+    store._remove(RUNS, (thread.id,), run.id)  # no public call deletes a run
+    with pytest.raises(RunNotFound):
         store.list_steps(thread.id, run.id)
+    with pytest.raises(RunNotFound):
+        store._remove(RUNS, (thread.id,), run.id)
     assert store.get_message(thread.id, message.id) == message
     with pytest.raises(MessageNotFound):
         store.get_message(thread.id, "msg_other")

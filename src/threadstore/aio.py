@@ -243,6 +243,7 @@ class AsyncThreadStore:
 
     # messages
     append_message = _write(ThreadStore.append_message)
+    append_messages = _write(ThreadStore.append_messages)
     get_message = _read(ThreadStore.get_message)
     update_message = _write(ThreadStore.update_message)
     delete_message = _write(ThreadStore.delete_message)

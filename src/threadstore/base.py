@@ -1,60 +1,80 @@
 """``BaseThreadStore``: the protocol's semantics written once, over five storage hooks.
 
 A backend subclasses it and implements ``_insert``, ``_fetch``, ``_modify``, ``_remove``
-and ``_scan`` for its medium. Everything a caller can observe beyond raw storage lives
-here: ID and input validation, filling in owners and timestamps, Assistants pagination
-with exact ``has_more``, the terminal-run guard and ``expected=`` compare-and-set.
+and ``_scan`` for its medium (the contract is on each hook). Everything a caller can
+observe beyond raw storage lives here: ID and input validation, filling in owners and
+timestamps, Assistants pagination with exact ``has_more``, and the run and step rules
+of :mod:`threadstore.lifecycle`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, NoReturn, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
-import pydantic
-
-from threadstore.errors import (
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    RunInTerminalState,
-    ThreadNotFound,
-)
+from threadstore import lifecycle
+from threadstore.errors import ConflictError, InvalidRequestError
 from threadstore.ids import check_id
 from threadstore.models import (
-    LastError,
     Message,
     MessageDeleted,
     MessageStatus,
     Page,
+    Record,
     Run,
     RunStatus,
     RunStep,
     RunStepStatus,
     Thread,
     ThreadDeleted,
-    WireModel,
-    now,
 )
 from threadstore.protocol import UNSET, Capability, ErrorInput, Order, Unset
-from threadstore.records import MESSAGES, RUNS, STEPS, THREADS, Kind, Scope
+from threadstore.records import MESSAGES, RUNS, STEPS, THREADS, Kind, Scope, encode
+from threadstore.validation import Patch, input_rules, patch_of
 
 __all__ = ["MAX_LIMIT", "BaseThreadStore", "CursorNotFound"]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 MAX_LIMIT = 100
 _SCAN_BATCH = 100
 
+_THREAD_PATCH = patch_of(Thread, "metadata", "tool_resources")
+_MESSAGE_PATCH = patch_of(
+    Message, "metadata", "status", "content", "completed_at", "incomplete_at", "incomplete_details"
+)
+_RUN_PATCH = patch_of(
+    Run,
+    "required_action",
+    "last_error",
+    "expires_at",
+    "started_at",
+    "cancelled_at",
+    "failed_at",
+    "completed_at",
+    "incomplete_details",
+    "usage",
+    "metadata",
+)
+_STEP_PATCH = patch_of(
+    RunStep,
+    "step_details",
+    "last_error",
+    "usage",
+    "metadata",
+    "expired_at",
+    "cancelled_at",
+    "failed_at",
+    "completed_at",
+)
 
 _PAGE_CLASSES: dict[str, Any] = {}
 """``Page[Model]`` per kind, held strongly: pydantic keeps parametrised classes only by
 weak reference, and rebuilding one after a garbage collection costs about a millisecond."""
 
 
-def _page_class(kind: Kind[M]) -> type[Page[M]]:
+def _page_class(kind: Kind[R]) -> type[Page[R]]:
     page = _PAGE_CLASSES.get(kind.name)
     if page is None:
         page = _PAGE_CLASSES[kind.name] = Page[kind.model]  # type: ignore[name-defined]
@@ -62,93 +82,38 @@ def _page_class(kind: Kind[M]) -> type[Page[M]]:
 
 
 class CursorNotFound(Exception):
-    """Raised by ``_scan`` when the cursor ID is not an item of the list."""
+    """Raised by ``_scan`` when the cursor ID is not a live record of the list."""
 
 
-@contextmanager
-def _input_rules() -> Iterator[None]:
-    """Report pydantic's complaints about caller input as ``InvalidRequestError``."""
-    try:
-        yield
-    except pydantic.ValidationError as exc:
-        raise InvalidRequestError(str(exc)) from None
+def _patch(patch: type[Patch], **fields: Any) -> dict[str, Any]:
+    """The validated changes among ``fields`` (those not ``UNSET``); bad input is refused."""
+    with input_rules():
+        given = patch.model_validate({k: v for k, v in fields.items() if v is not UNSET})
+    return given.changes()
 
 
-def _with(record: M, changes: dict[str, Any]) -> M:
-    """A validated copy of ``record`` with ``changes`` applied."""
-    updated = record.model_copy()
-    with _input_rules():
-        for name, value in changes.items():
-            setattr(updated, name, value)
-    return updated
+def _apply(record: R, changes: dict[str, Any]) -> R:
+    """A copy of ``record`` with validated ``changes``; fields a newer writer stored are kept."""
+    return record.model_copy(update=changes)
 
 
-def _rebuilt(record: M, changes: dict[str, Any]) -> M:
-    """A copy of ``record`` with ``changes``, validated as a whole (for fields that must
-    change together, like a step's ``type`` and ``step_details``)."""
-    with _input_rules():
-        return type(record).model_validate({**record.model_dump(), **changes})
-
-
-def _given(**fields: Any) -> dict[str, Any]:
-    return {name: value for name, value in fields.items() if value is not UNSET}
-
-
-def _run_status(value: RunStatus | str, what: str = "status") -> RunStatus:
-    try:
-        return RunStatus(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in RunStatus)
-        raise InvalidRequestError(f"unknown run {what} {value!r}; one of: {allowed}") from None
-
-
-def _step_status(value: RunStepStatus | str) -> RunStepStatus:
-    try:
-        return RunStepStatus(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in RunStepStatus)
-        raise InvalidRequestError(f"unknown step status {value!r}; one of: {allowed}") from None
-
-
-def _error(value: ErrorInput) -> LastError | None:
-    if value is None or isinstance(value, LastError):
-        return value
-    with _input_rules():
-        return LastError.model_validate(value)
-
-
-_RUN_STAMPS = {
-    RunStatus.IN_PROGRESS: "started_at",
-    RunStatus.COMPLETED: "completed_at",
-    RunStatus.FAILED: "failed_at",
-    RunStatus.CANCELLED: "cancelled_at",
-}
-_STEP_STAMPS = {
-    RunStepStatus.COMPLETED: "completed_at",
-    RunStepStatus.FAILED: "failed_at",
-    RunStepStatus.CANCELLED: "cancelled_at",
-    RunStepStatus.EXPIRED: "expired_at",
-}
-
-
-def _run_transition(run: Run, status: RunStatus, changes: dict[str, Any]) -> dict[str, Any]:
-    """The fields a move to ``status`` sets, unless the caller set them already."""
-    stamp = _RUN_STAMPS.get(status)
-    moved = dict(changes)
-    if stamp and stamp not in moved and (stamp != "started_at" or run.started_at is None):
-        moved[stamp] = now()
-    if status is not RunStatus.REQUIRES_ACTION:
-        moved.setdefault("required_action", None)
-    return moved
+def _step_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """New step details bring their type along (the two must agree)."""
+    details = changes.get("step_details")
+    return changes if details is None else {**changes, "type": details.type}
 
 
 class BaseThreadStore(ABC):
     """Implements :class:`threadstore.ThreadStore` over five storage hooks.
 
-    Hooks receive validated IDs only. ``scope`` holds the parent IDs of the record:
+    Hooks receive validated IDs only. ``scope`` holds the owner IDs of the record:
     ``()`` for threads, ``(thread_id,)`` for messages and runs, ``(thread_id, run_id)``
-    for steps. Each hook must be atomic on its own; the base never needs two hooks to
-    happen together.
+    for steps. Each hook is atomic on its own; the base never needs two to happen
+    together.
+
+    **Not there**, for every hook: raise the :class:`NotFoundError` of the first level
+    of ``(*scope, record_id)`` that does not exist, ``kind.owner_missing(scope, level)``
+    for an owner or ``kind.missing(record_id)`` for the record itself.
     """
 
     capabilities: frozenset[Capability] = frozenset()
@@ -157,43 +122,40 @@ class BaseThreadStore(ABC):
     # --- storage hooks ----------------------------------------------------
 
     @abstractmethod
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
-        """Add ``record`` at the end of its list.
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        """Append ``records`` (one or more), in order, at the end of their list.
 
-        Raise :class:`AlreadyExistsError` if its ID is taken in ``scope`` (nothing is
-        overwritten) and ``missing_scope(scope)`` if the owner of the scope is gone.
+        One atomic commit: all of them or none, with one fsync, transaction or round of
+        requests where the medium allows. Raise :class:`AlreadyExistsError` if an ID is
+        taken in ``scope``; nothing is written or overwritten.
         """
 
     @abstractmethod
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
-        """Return the record, or ``None`` if it (or its scope) does not exist."""
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
+        """Return the record."""
 
     @abstractmethod
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
         """Atomically replace the record with ``change(record)`` and return the result.
 
         ``change`` may raise to abort (nothing is written) and may be called more than
-        once if the backend retries; it must not mutate its argument. Return ``None``
-        if the record does not exist.
+        once if the backend retries; it does not mutate its argument.
         """
 
     @abstractmethod
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
-        """Delete the record and everything under it; return whether it existed."""
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
+        """Delete the record and everything under it (its kind's children)."""
 
     @abstractmethod
     def _scan(
-        self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[M]:
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
         """Return up to ``count`` records that follow ``cursor`` in the list's order.
 
-        Lists are in append order (threads: in ID order). ``cursor=None`` starts at the
-        first record (the last if ``descending``); otherwise the cursor is excluded.
-        Return fewer than ``count`` only at the end of the list. Raise
-        :class:`CursorNotFound` for a cursor not in the list, and
-        ``missing_scope(scope)`` if the owner of the scope is gone.
+        Lists are in append order. ``cursor=None`` starts at the first record (the last
+        if ``descending``); otherwise the cursor is excluded. Return fewer than ``count``
+        only at the end of the list. Raise :class:`CursorNotFound` for a cursor that is
+        not a live record of the list.
         """
 
     def _close(self) -> None:
@@ -217,78 +179,83 @@ class BaseThreadStore(ABC):
 
     # --- shared machinery -------------------------------------------------
 
-    def _get(self, kind: Kind[M], scope: Scope, record_id: str) -> M:
-        check_id(record_id, f"{kind.name[:-1]} id")
-        record = self._fetch(kind, scope, record_id)
-        if record is None:
-            self._raise_missing(kind, scope, record_id)
-        return record
+    def _get(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
+        return self._fetch(kind, scope, check_id(record_id, f"{kind.singular} id"))
 
-    def _change(self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]) -> M:
-        check_id(record_id, f"{kind.name[:-1]} id")
-        record = self._modify(kind, scope, record_id, change)
-        if record is None:
-            self._raise_missing(kind, scope, record_id)
-        return record
+    def _change(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
+        return self._modify(kind, scope, check_id(record_id, f"{kind.singular} id"), change)
 
-    def _raise_missing(self, kind: Kind[Any], scope: Scope, record_id: str) -> NoReturn:
-        """Raise the most precise not-found error: the thread, the run, or the record."""
-        if scope and self._fetch(THREADS, (), scope[0]) is None:
-            raise ThreadNotFound(scope[0])
-        if len(scope) == 2 and self._fetch(RUNS, scope[:1], scope[1]) is None:
-            raise RUNS.missing(scope[1])
-        raise kind.missing(record_id)
+    def _delete(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
+        self._remove(kind, scope, check_id(record_id, f"{kind.singular} id"))
 
-    def _refine_missing(self, scope: Scope, error: NotFoundError) -> NotFoundError:
-        if len(scope) == 2 and self._fetch(THREADS, (), scope[0]) is None:
-            return ThreadNotFound(scope[0])
-        return error
+    @staticmethod
+    def _scope(kind: Kind[Any], *ids: str) -> Scope:
+        """The call's owner IDs for a record of ``kind``, each checked."""
+        owners = kind.lineage[:-1]
+        return tuple(
+            check_id(i, f"{owner.singular} id") for i, owner in zip(ids, owners, strict=True)
+        )
 
-    def _scope(self, *ids: str) -> Scope:
-        names = ("thread id", "run id")
-        return tuple(check_id(value, name) for value, name in zip(ids, names, strict=False))
+    def _create(self, kind: Kind[R], scope: Scope, records: Iterable[R]) -> list[R]:
+        """Validate ``records`` and fill in their owners, then insert them as one batch."""
+        return self._add(kind, scope, [self._admit(kind, scope, record) for record in records])
 
-    def _own(self, record: M, scope: Scope, fields: tuple[str, ...]) -> M:
-        """Fill the record's owner IDs from the call, refusing a conflicting value."""
-        changes = {}
-        for name, owner in zip(fields, scope, strict=True):
-            given = getattr(record, name)
-            if given is None:
-                changes[name] = owner
-            elif given != owner:
-                raise InvalidRequestError(f"{name} {given!r} conflicts with the call's {owner!r}")
-        return _with(record, changes) if changes else record.model_copy()
+    def _add(self, kind: Kind[R], scope: Scope, records: list[R]) -> list[R]:
+        ids = [record.id for record in records]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise InvalidRequestError(f"the batch names {kind.singular} {twice[0]!r} twice")
+        if records:
+            self._insert(kind, scope, records)
+        elif scope:  # nothing to add, but an empty batch still needs its owner
+            self._fetch(kind.lineage[-2], scope[:-1], scope[-1])
+        return records
 
-    def _create(self, kind: Kind[M], scope: Scope, record: M) -> M:
+    def _admit(self, kind: Kind[R], scope: Scope, record: R) -> R:
+        """The record as it will be stored: owners filled in, checked again from its JSON.
+
+        Owner fields are filled from the call; a conflicting value is refused. Checking
+        the encoded form catches values changed in place after construction, and it is
+        exactly what will be stored.
+        """
         if not isinstance(record, kind.model):
             raise InvalidRequestError(
                 f"expected a {kind.model.__name__}, got {type(record).__name__}"
             )
-        with _input_rules():  # assignments after construction may have skipped a rule
-            record = kind.model.model_validate(record.model_dump())
-        try:
-            self._insert(kind, scope, record)
-        except NotFoundError as error:
-            raise self._refine_missing(scope, error) from None
-        return record
+        owners = {}
+        for owner, owner_id in zip(kind.lineage[:-1], scope, strict=True):
+            field = f"{owner.singular}_id"
+            if field not in type(record).model_fields:
+                continue
+            given = getattr(record, field)
+            if given is None:
+                owners[field] = owner_id
+            elif given != owner_id:
+                raise InvalidRequestError(
+                    f"{field} {given!r} conflicts with the call's {owner_id!r}"
+                )
+        if owners:
+            record = _apply(record, owners)
+        extra: Literal["allow"] | None = "allow" if record.__pydantic_extra__ is not None else None
+        with input_rules():
+            return kind.model.model_validate_json(encode(record), extra=extra)
 
     def _page(
         self,
-        kind: Kind[M],
+        kind: Kind[R],
         scope: Scope,
         *,
         limit: int,
         order: Order,
         after: str | None,
         before: str | None,
-        keep: Callable[[M], bool] | None = None,
-    ) -> Page[M]:
+        keep: Callable[[R], bool] | None = None,
+    ) -> Page[R]:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InvalidRequestError(
                 f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}"
             )
-        if order not in ("asc", "desc"):
-            raise InvalidRequestError(f"order must be 'asc' or 'desc', got {order!r}")
+        _check_order(order)
         if after is not None and before is not None:
             raise InvalidRequestError("give 'after' or 'before', not both")
         cursor = after if after is not None else before
@@ -296,7 +263,12 @@ class BaseThreadStore(ABC):
             check_id(cursor, "after" if after is not None else "before")
         # `before` pages travel backwards: fetch the other way round, then flip.
         descending = (order == "desc") != (before is not None)
-        items = self._collect(kind, scope, cursor, descending, limit + 1, keep)
+        try:
+            items = self._collect(kind, scope, cursor, descending, limit + 1, keep)
+        except CursorNotFound:
+            raise InvalidRequestError(
+                f"cursor {cursor!r} is not a {kind.singular} of this list"
+            ) from None
         has_more = len(items) > limit
         items = items[:limit]
         if before is not None:
@@ -305,43 +277,64 @@ class BaseThreadStore(ABC):
 
     def _collect(
         self,
-        kind: Kind[M],
+        kind: Kind[R],
         scope: Scope,
         cursor: str | None,
         descending: bool,
         count: int,
-        keep: Callable[[M], bool] | None,
-    ) -> list[M]:
-        found: list[M] = []
+        keep: Callable[[R], bool] | None,
+    ) -> list[R]:
+        found: list[R] = []
         while len(found) < count:
             want = count - len(found) if keep is None else max(count, _SCAN_BATCH)
-            try:
-                batch = self._scan(kind, scope, cursor, descending, want)
-            except CursorNotFound:
-                raise InvalidRequestError(
-                    f"cursor {cursor!r} is not a {kind.name[:-1]} of this list"
-                ) from None
-            except NotFoundError as error:
-                raise self._refine_missing(scope, error) from None
+            batch = self._scan(kind, scope, cursor, descending, want)
             found.extend(batch if keep is None else [r for r in batch if keep(r)])
             if len(batch) < want:
                 break
-            cursor = getattr(batch[-1], "id")  # noqa: B009
+            cursor = batch[-1].id
         return found[:count]
 
-    def _iterate(self, kind: Kind[M], scope: Scope, descending: bool) -> Iterator[M]:
-        cursor: str | None = None
+    def _iterate(self, kind: Kind[R], scope: Scope, descending: bool) -> Iterator[R]:
+        """Every record of the list, a batch at a time, holding nothing open in between.
+
+        When the record it stands on is deleted meanwhile, it goes on from the last one
+        of the batch still there. When none is left, the list was replaced: its owner was
+        deleted (and perhaps created again), which is that owner's not-found error. A
+        top-level list has no owner: it starts over, skipping what it yielded.
+        """
+        batch: list[R] = []
+        seen: set[str] | None = None if scope else set()
         while True:
-            batch = self._collect(kind, scope, cursor, descending, _SCAN_BATCH, None)
-            yield from batch
+            for standing in reversed(batch):
+                try:
+                    batch = self._scan(kind, scope, standing.id, descending, _SCAN_BATCH)
+                    break
+                except CursorNotFound:
+                    continue
+            else:
+                if batch and scope:
+                    raise self._replaced(kind, scope)
+                batch = self._scan(kind, scope, None, descending, _SCAN_BATCH)
+            if seen is None:
+                yield from batch
+            else:
+                yield from (record for record in batch if record.id not in seen)
+                seen.update(record.id for record in batch)
             if len(batch) < _SCAN_BATCH:
                 return
-            cursor = getattr(batch[-1], "id")  # noqa: B009
+
+    def _replaced(self, kind: Kind[Any], scope: Scope) -> Exception:
+        """The error for a list that lost every record an iteration had seen in a batch."""
+        owner = kind.lineage[-2]
+        self._fetch(owner, scope[:-1], scope[-1])  # gone: its own error
+        return owner.not_found(
+            scope[-1], f"{owner.singular} {scope[-1]!r} was deleted while it was being read"
+        )
 
     # --- threads ----------------------------------------------------------
 
     def create_thread(self, thread: Thread | None = None) -> Thread:
-        return self._create(THREADS, (), thread if thread is not None else Thread())
+        return self._create(THREADS, (), [thread if thread is not None else Thread()])[0]
 
     def get_thread(self, thread_id: str) -> Thread:
         return self._get(THREADS, (), thread_id)
@@ -353,14 +346,11 @@ class BaseThreadStore(ABC):
         metadata: dict[str, str] | Unset = UNSET,
         tool_resources: Any = UNSET,
     ) -> Thread:
-        changes = _given(metadata=metadata, tool_resources=tool_resources)
-        _with(Thread(), changes)  # refuse bad input before touching storage
-        return self._change(THREADS, (), thread_id, lambda thread: _with(thread, changes))
+        changes = _patch(_THREAD_PATCH, metadata=metadata, tool_resources=tool_resources)
+        return self._change(THREADS, (), thread_id, lambda thread: _apply(thread, changes))
 
     def delete_thread(self, thread_id: str) -> ThreadDeleted:
-        check_id(thread_id, "thread id")
-        if not self._remove(THREADS, (), thread_id):
-            raise ThreadNotFound(thread_id)
+        self._delete(THREADS, (), thread_id)
         return ThreadDeleted(id=thread_id)
 
     def list_threads(
@@ -379,11 +369,13 @@ class BaseThreadStore(ABC):
     # --- messages ---------------------------------------------------------
 
     def append_message(self, thread_id: str, message: Message) -> Message:
-        scope = self._scope(thread_id)
-        return self._create(MESSAGES, scope, self._own(message, scope, ("thread_id",)))
+        return self._create(MESSAGES, self._scope(MESSAGES, thread_id), [message])[0]
+
+    def append_messages(self, thread_id: str, messages: Iterable[Message]) -> list[Message]:
+        return self._create(MESSAGES, self._scope(MESSAGES, thread_id), messages)
 
     def get_message(self, thread_id: str, message_id: str) -> Message:
-        return self._get(MESSAGES, self._scope(thread_id), message_id)
+        return self._get(MESSAGES, self._scope(MESSAGES, thread_id), message_id)
 
     def update_message(
         self,
@@ -397,15 +389,16 @@ class BaseThreadStore(ABC):
         incomplete_at: int | Unset | None = UNSET,
         incomplete_details: Any = UNSET,
     ) -> Message:
-        writing = _given(
+        changes = _patch(
+            _MESSAGE_PATCH,
+            metadata=metadata,
             status=status,
             content=content,
             completed_at=completed_at,
             incomplete_at=incomplete_at,
             incomplete_details=incomplete_details,
         )
-        changes = {**_given(metadata=metadata), **writing}
-        _with(Message.user(""), changes)
+        writing = changes.keys() - {"metadata"}
 
         def change(message: Message) -> Message:
             if writing and message.status is not MessageStatus.IN_PROGRESS:
@@ -413,15 +406,12 @@ class BaseThreadStore(ABC):
                     f"message {message.id!r} is {message.status.value}; only metadata of a "
                     "finished message can change"
                 )
-            return _with(message, changes)
+            return _apply(message, changes)
 
-        return self._change(MESSAGES, self._scope(thread_id), message_id, change)
+        return self._change(MESSAGES, self._scope(MESSAGES, thread_id), message_id, change)
 
     def delete_message(self, thread_id: str, message_id: str) -> MessageDeleted:
-        scope = self._scope(thread_id)
-        check_id(message_id, "message id")
-        if not self._remove(MESSAGES, scope, message_id):
-            self._raise_missing(MESSAGES, scope, message_id)
+        self._delete(MESSAGES, self._scope(MESSAGES, thread_id), message_id)
         return MessageDeleted(id=message_id)
 
     def list_messages(
@@ -440,7 +430,7 @@ class BaseThreadStore(ABC):
             keep = lambda message: message.run_id == run_id
         return self._page(
             MESSAGES,
-            self._scope(thread_id),
+            self._scope(MESSAGES, thread_id),
             limit=limit,
             order=order,
             after=after,
@@ -449,18 +439,17 @@ class BaseThreadStore(ABC):
         )
 
     def iter_messages(self, thread_id: str, order: Order = "asc") -> Iterator[Message]:
-        if order not in ("asc", "desc"):
-            raise InvalidRequestError(f"order must be 'asc' or 'desc', got {order!r}")
-        return self._iterate(MESSAGES, self._scope(thread_id), descending=order == "desc")
+        _check_order(order)
+        scope = self._scope(MESSAGES, thread_id)
+        return self._iterate(MESSAGES, scope, descending=order == "desc")
 
     # --- runs -------------------------------------------------------------
 
     def create_run(self, thread_id: str, run: Run) -> Run:
-        scope = self._scope(thread_id)
-        return self._create(RUNS, scope, self._own(run, scope, ("thread_id",)))
+        return self._create(RUNS, self._scope(RUNS, thread_id), [run])[0]
 
     def get_run(self, thread_id: str, run_id: str) -> Run:
-        return self._get(RUNS, self._scope(thread_id), run_id)
+        return self._get(RUNS, self._scope(RUNS, thread_id), run_id)
 
     def update_run(
         self,
@@ -480,7 +469,8 @@ class BaseThreadStore(ABC):
         usage: Any = UNSET,
         metadata: dict[str, str] | Unset = UNSET,
     ) -> Run:
-        changes = _given(
+        changes = _patch(
+            _RUN_PATCH,
             required_action=required_action,
             last_error=last_error,
             expires_at=expires_at,
@@ -492,8 +482,7 @@ class BaseThreadStore(ABC):
             usage=usage,
             metadata=metadata,
         )
-        _with(Run(assistant_id=""), changes)
-        target = None if isinstance(status, Unset) else _run_status(status)
+        target = None if isinstance(status, Unset) else lifecycle.run_status(status)
         return self._move_run(thread_id, run_id, target, changes, expected, force=False)
 
     def update_run_status(
@@ -505,10 +494,9 @@ class BaseThreadStore(ABC):
         *,
         expected: RunStatus | str | None = None,
     ) -> Run:
-        changes = {} if error is None else {"last_error": _error(error)}
-        return self._move_run(
-            thread_id, run_id, _run_status(status), changes, expected, force=False
-        )
+        changes = {} if error is None else {"last_error": lifecycle.error_of(error)}
+        target = lifecycle.run_status(status)
+        return self._move_run(thread_id, run_id, target, changes, expected, force=False)
 
     def force_update_run_status(
         self,
@@ -517,8 +505,9 @@ class BaseThreadStore(ABC):
         status: RunStatus | str,
         error: ErrorInput = None,
     ) -> Run:
-        changes = {} if error is None else {"last_error": _error(error)}
-        return self._move_run(thread_id, run_id, _run_status(status), changes, None, force=True)
+        changes = {} if error is None else {"last_error": lifecycle.error_of(error)}
+        target = lifecycle.run_status(status)
+        return self._move_run(thread_id, run_id, target, changes, None, force=True)
 
     def _move_run(
         self,
@@ -530,22 +519,14 @@ class BaseThreadStore(ABC):
         *,
         force: bool,
     ) -> Run:
-        want = None if expected is None else _run_status(expected, "expected status")
+        want = None if expected is None else lifecycle.run_status(expected, "expected status")
 
         def change(run: Run) -> Run:
-            if status is not None and not force and run.status.is_terminal:
-                raise RunInTerminalState(
-                    f"run {run.id!r} is {run.status.value}; it cannot become {status.value}"
-                )
-            if want is not None and run.status is not want:
-                raise ConflictError(
-                    f"run {run.id!r} is {run.status.value}, not {want.value} as expected"
-                )
-            if status is None:
-                return _with(run, changes)
-            return _with(run, {"status": status, **_run_transition(run, status, changes)})
+            lifecycle.check_run_move(run, status, expected=want, force=force)
+            moved = changes if status is None else lifecycle.run_move(run, status, changes)
+            return _apply(run, moved)
 
-        return self._change(RUNS, self._scope(thread_id), run_id, change)
+        return self._change(RUNS, self._scope(RUNS, thread_id), run_id, change)
 
     def list_runs(
         self,
@@ -557,21 +538,21 @@ class BaseThreadStore(ABC):
         before: str | None = None,
     ) -> Page[Run]:
         return self._page(
-            RUNS, self._scope(thread_id), limit=limit, order=order, after=after, before=before
+            RUNS, self._scope(RUNS, thread_id), limit=limit, order=order, after=after, before=before
         )
 
     # --- run steps --------------------------------------------------------
 
     def append_step(self, thread_id: str, run_id: str, step: RunStep) -> RunStep:
-        scope = self._scope(thread_id, run_id)
-        step = self._own(step, scope, ("thread_id", "run_id"))
+        scope = self._scope(STEPS, thread_id, run_id)
+        step = self._admit(STEPS, scope, step)
         if step.assistant_id is None:
             run = self._get(RUNS, scope[:1], run_id)
-            step = _with(step, {"assistant_id": run.assistant_id})
-        return self._create(STEPS, scope, step)
+            step = _apply(step, {"assistant_id": run.assistant_id})
+        return self._add(STEPS, scope, [step])[0]
 
     def get_step(self, thread_id: str, run_id: str, step_id: str) -> RunStep:
-        return self._get(STEPS, self._scope(thread_id, run_id), step_id)
+        return self._get(STEPS, self._scope(STEPS, thread_id, run_id), step_id)
 
     def update_step_status(
         self,
@@ -581,8 +562,9 @@ class BaseThreadStore(ABC):
         status: RunStepStatus | str,
         error: ErrorInput = None,
     ) -> RunStep:
-        changes = {} if error is None else {"last_error": _error(error)}
-        return self._move_step(thread_id, run_id, step_id, _step_status(status), changes)
+        changes = {} if error is None else {"last_error": lifecycle.error_of(error)}
+        moved = lifecycle.step_move(lifecycle.step_status(status), changes)
+        return self._move_step(thread_id, run_id, step_id, moved)
 
     def update_step(
         self,
@@ -600,7 +582,9 @@ class BaseThreadStore(ABC):
         failed_at: int | Unset | None = UNSET,
         completed_at: int | Unset | None = UNSET,
     ) -> RunStep:
-        changes = _given(
+        changes = _patch(
+            _STEP_PATCH,
+            step_details=step_details,
             last_error=last_error,
             usage=usage,
             metadata=metadata,
@@ -609,28 +593,16 @@ class BaseThreadStore(ABC):
             failed_at=failed_at,
             completed_at=completed_at,
         )
-        if not isinstance(step_details, Unset):
-            with _input_rules():
-                probe = RunStep.model_validate({"step_details": step_details})
-            changes["step_details"] = probe.step_details
-            changes["type"] = probe.type
-        target = None if isinstance(status, Unset) else _step_status(status)
-        return self._move_step(thread_id, run_id, step_id, target, changes)
+        if not isinstance(status, Unset):
+            changes = lifecycle.step_move(lifecycle.step_status(status), changes)
+        return self._move_step(thread_id, run_id, step_id, changes)
 
     def _move_step(
-        self,
-        thread_id: str,
-        run_id: str,
-        step_id: str,
-        status: RunStepStatus | None,
-        changes: dict[str, Any],
+        self, thread_id: str, run_id: str, step_id: str, changes: dict[str, Any]
     ) -> RunStep:
-        if status is not None:
-            stamp = _STEP_STAMPS.get(status)
-            changes = {"status": status, **({stamp: now()} if stamp else {}), **changes}
-        return self._change(
-            STEPS, self._scope(thread_id, run_id), step_id, lambda step: _rebuilt(step, changes)
-        )
+        changes = _step_changes(changes)
+        scope = self._scope(STEPS, thread_id, run_id)
+        return self._change(STEPS, scope, step_id, lambda step: _apply(step, changes))
 
     def list_steps(
         self,
@@ -644,9 +616,14 @@ class BaseThreadStore(ABC):
     ) -> Page[RunStep]:
         return self._page(
             STEPS,
-            self._scope(thread_id, run_id),
+            self._scope(STEPS, thread_id, run_id),
             limit=limit,
             order=order,
             after=after,
             before=before,
         )
+
+
+def _check_order(order: Order) -> None:
+    if order not in ("asc", "desc"):
+        raise InvalidRequestError(f"order must be 'asc' or 'desc', got {order!r}")

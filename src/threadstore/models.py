@@ -37,6 +37,7 @@ __all__ = [
     "MessageDeleted",
     "MessageStatus",
     "Page",
+    "Record",
     "RefusalContentBlock",
     "RequiredAction",
     "Run",
@@ -66,6 +67,9 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
     if len(value) > METADATA_MAX_PAIRS:
         raise ValueError(f"metadata has {len(value)} pairs; at most {METADATA_MAX_PAIRS} allowed")
     for key, item in value.items():
+        for text in (key, item):
+            if not _encodable(text):
+                raise ValueError(f"metadata holds text with no UTF-8 form: {text[:20]!r}")
         if len(key) > METADATA_KEY_MAX:
             raise ValueError(
                 f"metadata key {key[:20]!r}... is longer than {METADATA_KEY_MAX} characters"
@@ -75,6 +79,15 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
                 f"metadata value for {key!r} is longer than {METADATA_VALUE_MAX} characters"
             )
     return value
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form (a lone surrogate such as ``"\\ud800"`` has none)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _none_as_empty(value: Any) -> Any:
@@ -96,6 +109,12 @@ class WireModel(BaseModel):
     """Base of every model: unknown fields are refused, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Record(WireModel):
+    """A model a store keeps under its own ``id``: a thread, message, run or step."""
+
+    id: str
 
 
 class RunStatus(StrEnum):
@@ -156,7 +175,7 @@ class ToolResources(WireModel):
     file_search: FileSearchResources | None = None
 
 
-class Thread(WireModel):
+class Thread(Record):
     """A conversation: a container of messages and runs."""
 
     id: ObjectId = Field(default_factory=_id_factory("thread"))
@@ -276,7 +295,7 @@ class MessageIncompleteDetails(WireModel):
     reason: Literal["content_filter", "max_tokens", "run_cancelled", "run_expired", "run_failed"]
 
 
-class Message(WireModel):
+class Message(Record):
     """One message of a thread. ``Message.user("hi")`` is a complete input."""
 
     id: ObjectId = Field(default_factory=_id_factory("msg"))
@@ -444,7 +463,7 @@ ResponseFormat = (
 )
 
 
-class Run(WireModel):
+class Run(Record):
     """One execution of an assistant on a thread, with its status and results."""
 
     id: ObjectId = Field(default_factory=_id_factory("run"))
@@ -532,7 +551,7 @@ StepDetails = Annotated[
 ]
 
 
-class RunStep(WireModel):
+class RunStep(Record):
     """One step of a run: a message it created, or the tools it called."""
 
     id: ObjectId = Field(default_factory=_id_factory("step"))

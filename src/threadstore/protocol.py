@@ -1,13 +1,31 @@
 """The ``ThreadStore`` protocol: every operation a backend offers, and its capabilities.
 
-This is the source of truth. A backend may implement it from scratch; most subclass
-:class:`threadstore.base.BaseThreadStore`, which does validation, pagination and the run
-rules once and leaves only storage to the backend.
+This is the source of truth: each method says what it returns, in which order, and what
+it raises. A backend may implement it from scratch; most subclass
+:class:`threadstore.backend.BaseThreadStore`, which does validation, pagination and the
+run rules once and leaves only storage to the backend.
+
+Rules every method shares:
+
+- IDs must match ``[A-Za-z0-9][A-Za-z0-9_-]{0,63}``; anything else is
+  :class:`~threadstore.errors.InvalidRequestError`, as is any other bad input. Bad input
+  is refused before anything is written.
+- A missing thread, run, message or step is its own :class:`~threadstore.errors.NotFoundError`
+  subclass, for the first one of the path that is missing (the thread before the run).
+- Lists are in append order (threads: in creation order). ``list_*`` take keyword-only
+  ``limit`` (1..100, default 20), ``order`` (``"desc"``, the default, or ``"asc"``),
+  ``after`` or ``before`` (an ID in the list, excluded; ``before`` returns the previous
+  page, still in ``order``) and return a :class:`Page` whose ``has_more`` is exact. A
+  cursor that is not in the list is ``InvalidRequestError``.
+- Statuses may be given as enum members or as their wire strings. Updates change only
+  the keywords given (:data:`UNSET` marks one not given, so ``None`` can mean null).
+- :class:`~threadstore.errors.BackendError` means the storage failed and nothing was
+  stored, unless its message says the outcome is unknown and how to settle it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import Enum, StrEnum
 from types import TracebackType
 from typing import Any, Final, Literal, Protocol, Self, runtime_checkable
@@ -67,26 +85,38 @@ class Capability(StrEnum):
 
 @runtime_checkable
 class ThreadStore(Protocol):
-    """Threads, messages, runs and run steps, stored with the semantics of DESIGN §4.
-
-    Every ``list_*`` takes keyword-only ``limit`` (1..100), ``order`` (``"asc"`` or
-    ``"desc"``), ``after`` and ``before`` (IDs in the list) and returns a :class:`Page`.
-    Statuses may be given as enum members or as their wire strings.
-    """
+    """Threads, messages, runs and run steps, stored with the semantics of DESIGN §4."""
 
     capabilities: frozenset[Capability]
+    """What this store object promises beyond the protocol."""
 
-    # threads
-    def create_thread(self, thread: Thread | None = None) -> Thread: ...
-    def get_thread(self, thread_id: str) -> Thread: ...
+    # --- threads ------------------------------------------------------------------
+
+    def create_thread(self, thread: Thread | None = None) -> Thread:
+        """Store ``thread`` (default: an empty one) and return it as stored.
+
+        Raises ``AlreadyExistsError`` if its ``id`` is taken; nothing is overwritten.
+        """
+        ...
+
+    def get_thread(self, thread_id: str) -> Thread:
+        """Return the thread. Raises ``ThreadNotFound``."""
+        ...
+
     def update_thread(
         self,
         thread_id: str,
         *,
         metadata: dict[str, str] | Unset = UNSET,
         tool_resources: ToolResources | dict[str, Any] | Unset | None = UNSET,
-    ) -> Thread: ...
-    def delete_thread(self, thread_id: str) -> ThreadDeleted: ...
+    ) -> Thread:
+        """Replace the fields given, atomically; return the thread. Raises ``ThreadNotFound``."""
+        ...
+
+    def delete_thread(self, thread_id: str) -> ThreadDeleted:
+        """Delete the thread with its messages, runs and steps. Raises ``ThreadNotFound``."""
+        ...
+
     def list_threads(
         self,
         *,
@@ -94,12 +124,38 @@ class ThreadStore(Protocol):
         order: Order = "desc",
         after: str | None = None,
         before: str | None = None,
-    ) -> Page[Thread]: ...
-    def list_thread_ids(self) -> list[str]: ...
+    ) -> Page[Thread]:
+        """One page of threads, in creation order (``desc``: newest first)."""
+        ...
 
-    # messages
-    def append_message(self, thread_id: str, message: Message) -> Message: ...
-    def get_message(self, thread_id: str, message_id: str) -> Message: ...
+    def list_thread_ids(self) -> list[str]:
+        """The IDs of every thread, oldest first."""
+        ...
+
+    # --- messages -----------------------------------------------------------------
+
+    def append_message(self, thread_id: str, message: Message) -> Message:
+        """Add ``message`` at the end of the thread and return it as stored.
+
+        ``thread_id`` is filled in (a different one is ``InvalidRequestError``); ``id``
+        and ``created_at`` are kept. Exactly once under concurrent writers. Raises
+        ``ThreadNotFound``, or ``AlreadyExistsError`` if the thread has a message with
+        this ``id``.
+        """
+        ...
+
+    def append_messages(self, thread_id: str, messages: Iterable[Message]) -> list[Message]:
+        """Add ``messages`` at the end of the thread, in order and contiguous, as one commit.
+
+        All or nothing: if one cannot be stored (a taken ``id``, bad input), none is.
+        Returns them as stored. Raises like :meth:`append_message`.
+        """
+        ...
+
+    def get_message(self, thread_id: str, message_id: str) -> Message:
+        """Return the message. Raises ``ThreadNotFound`` or ``MessageNotFound``."""
+        ...
+
     def update_message(
         self,
         thread_id: str,
@@ -111,8 +167,19 @@ class ThreadStore(Protocol):
         completed_at: int | Unset | None = UNSET,
         incomplete_at: int | Unset | None = UNSET,
         incomplete_details: MessageIncompleteDetails | dict[str, Any] | Unset | None = UNSET,
-    ) -> Message: ...
-    def delete_message(self, thread_id: str, message_id: str) -> MessageDeleted: ...
+    ) -> Message:
+        """Replace the fields given, atomically, and return the message.
+
+        ``metadata`` may always change; the other fields only while the message is
+        ``in_progress`` (a run writing it), else ``ConflictError``. Raises
+        ``ThreadNotFound`` or ``MessageNotFound``.
+        """
+        ...
+
+    def delete_message(self, thread_id: str, message_id: str) -> MessageDeleted:
+        """Delete the message; its ID may be used again. Raises like :meth:`get_message`."""
+        ...
+
     def list_messages(
         self,
         thread_id: str,
@@ -122,12 +189,31 @@ class ThreadStore(Protocol):
         after: str | None = None,
         before: str | None = None,
         run_id: str | None = None,
-    ) -> Page[Message]: ...
-    def iter_messages(self, thread_id: str, order: Order = "asc") -> Iterator[Message]: ...
+    ) -> Page[Message]:
+        """One page of the thread's messages, in append order; ``run_id`` keeps only that
+        run's. Raises ``ThreadNotFound``."""
+        ...
 
-    # runs
-    def create_run(self, thread_id: str, run: Run) -> Run: ...
-    def get_run(self, thread_id: str, run_id: str) -> Run: ...
+    def iter_messages(self, thread_id: str, order: Order = "asc") -> Iterator[Message]:
+        """Every message of the thread, a page at a time (nothing held open in between).
+
+        Raises ``ThreadNotFound``, also when the thread is deleted while it is read.
+        """
+        ...
+
+    # --- runs ---------------------------------------------------------------------
+
+    def create_run(self, thread_id: str, run: Run) -> Run:
+        """Add ``run`` at the end of the thread's runs, in whatever status it has.
+
+        Raises ``ThreadNotFound``, or ``AlreadyExistsError`` if the ``id`` is taken.
+        """
+        ...
+
+    def get_run(self, thread_id: str, run_id: str) -> Run:
+        """Return the run. Raises ``ThreadNotFound`` or ``RunNotFound``."""
+        ...
+
     def update_run(
         self,
         thread_id: str,
@@ -145,7 +231,15 @@ class ThreadStore(Protocol):
         incomplete_details: RunIncompleteDetails | dict[str, Any] | Unset | None = UNSET,
         usage: Usage | dict[str, Any] | Unset | None = UNSET,
         metadata: dict[str, str] | Unset = UNSET,
-    ) -> Run: ...
+    ) -> Run:
+        """Replace the fields given, atomically, and return the run.
+
+        A ``status`` moves the run as :meth:`update_run_status` does. ``expected`` makes
+        the whole update a compare-and-set on the current status: ``ConflictError`` if
+        it differs. Raises ``ThreadNotFound``, ``RunNotFound``, ``RunInTerminalState``.
+        """
+        ...
+
     def update_run_status(
         self,
         thread_id: str,
@@ -154,14 +248,28 @@ class ThreadStore(Protocol):
         error: ErrorInput = None,
         *,
         expected: RunStatus | str | None = None,
-    ) -> Run: ...
+    ) -> Run:
+        """Move the run to ``status`` and return it.
+
+        Sets the move's timestamp (``started_at`` once, ``completed_at``, ``failed_at``,
+        ``cancelled_at``), clears ``required_action`` unless the run now requires action,
+        and sets ``last_error`` from ``error``. A run in a terminal state does not move:
+        ``RunInTerminalState``. With ``expected``, the move is a compare-and-set: of N
+        workers claiming a queued run with ``expected="queued"``, one wins and the others
+        get ``ConflictError``.
+        """
+        ...
+
     def force_update_run_status(
         self,
         thread_id: str,
         run_id: str,
         status: RunStatus | str,
         error: ErrorInput = None,
-    ) -> Run: ...
+    ) -> Run:
+        """Like :meth:`update_run_status`, but a terminal run moves too."""
+        ...
+
     def list_runs(
         self,
         thread_id: str,
@@ -170,11 +278,24 @@ class ThreadStore(Protocol):
         order: Order = "desc",
         after: str | None = None,
         before: str | None = None,
-    ) -> Page[Run]: ...
+    ) -> Page[Run]:
+        """One page of the thread's runs, in creation order. Raises ``ThreadNotFound``."""
+        ...
 
-    # run steps
-    def append_step(self, thread_id: str, run_id: str, step: RunStep) -> RunStep: ...
-    def get_step(self, thread_id: str, run_id: str, step_id: str) -> RunStep: ...
+    # --- run steps ----------------------------------------------------------------
+
+    def append_step(self, thread_id: str, run_id: str, step: RunStep) -> RunStep:
+        """Add ``step`` at the end of the run's steps and return it as stored.
+
+        ``thread_id``, ``run_id`` and a missing ``assistant_id`` are taken from the run.
+        Raises ``ThreadNotFound``, ``RunNotFound``, or ``AlreadyExistsError``.
+        """
+        ...
+
+    def get_step(self, thread_id: str, run_id: str, step_id: str) -> RunStep:
+        """Return the step. Raises ``ThreadNotFound``, ``RunNotFound``, ``RunStepNotFound``."""
+        ...
+
     def update_step_status(
         self,
         thread_id: str,
@@ -182,7 +303,12 @@ class ThreadStore(Protocol):
         step_id: str,
         status: RunStepStatus | str,
         error: ErrorInput = None,
-    ) -> RunStep: ...
+    ) -> RunStep:
+        """Move the step to ``status``, setting its timestamp (``completed_at``,
+        ``failed_at``, ``cancelled_at``, ``expired_at``) and ``last_error`` from ``error``.
+        Steps have no terminal guard: a step belongs to one worker."""
+        ...
+
     def update_step(
         self,
         thread_id: str,
@@ -198,7 +324,10 @@ class ThreadStore(Protocol):
         cancelled_at: int | Unset | None = UNSET,
         failed_at: int | Unset | None = UNSET,
         completed_at: int | Unset | None = UNSET,
-    ) -> RunStep: ...
+    ) -> RunStep:
+        """Replace the fields given, atomically (new ``step_details`` bring their ``type``)."""
+        ...
+
     def list_steps(
         self,
         thread_id: str,
@@ -208,10 +337,16 @@ class ThreadStore(Protocol):
         order: Order = "desc",
         after: str | None = None,
         before: str | None = None,
-    ) -> Page[RunStep]: ...
+    ) -> Page[RunStep]:
+        """One page of the run's steps. Raises ``ThreadNotFound`` or ``RunNotFound``."""
+        ...
 
-    # lifecycle
-    def close(self) -> None: ...
+    # --- lifecycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release files and connections; the data stays where it is."""
+        ...
+
     def __enter__(self) -> Self: ...
     def __exit__(
         self,

@@ -1,15 +1,19 @@
-"""What a backend stores: the four kinds of record, where each lives, and its JSON form.
+"""What a backend stores: the kinds of record, where each lives, and its stored form.
 
-Every record lives in a *scope*, the IDs of its parents: threads in ``()``, messages and
-runs in ``(thread_id,)``, steps in ``(thread_id, run_id)``. Persistent backends encode a
-record with :func:`encode` and decode it with :func:`decode`, so the stored form is the
-wire form everywhere.
+Every record lives in a *scope*, the IDs of its owners: threads in ``()``, messages and
+runs in ``(thread_id,)``, steps in ``(thread_id, run_id)``. A :class:`Kind` knows its
+owner and the kinds it owns, so a backend asks the kind instead of naming one.
+
+Persistent backends store a record as :func:`encode` makes it and read it back with
+:func:`decode`, so the stored form is the wire form everywhere. Reading is tolerant:
+fields a newer version of threadstore wrote are kept, and written back unchanged.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 import pydantic
@@ -24,82 +28,147 @@ from threadstore.errors import (
     RunStepNotFound,
     ThreadNotFound,
 )
-from threadstore.models import Message, Run, RunStep, Thread, WireModel
+from threadstore.models import Message, Record, Run, RunStep, Thread
 
-__all__ = ["KINDS", "MESSAGES", "RUNS", "STEPS", "THREADS", "Kind", "Scope", "decode", "encode"]
+__all__ = [
+    "KINDS",
+    "MESSAGES",
+    "RECORD_FORMAT",
+    "RUNS",
+    "STEPS",
+    "THREADS",
+    "Kind",
+    "Scope",
+    "decode",
+    "decode_object",
+    "encode",
+]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 Scope = tuple[str, ...]
+
+RECORD_FORMAT = 1
+"""The version of the records' JSON form this threadstore writes. Backends store it beside
+each record, so a reader can tell a record from a newer writer (whose unknown fields it
+keeps) from damage."""
 
 
 @dataclass(frozen=True, eq=False)
-class Kind(Generic[M]):
-    """One kind of record: its model, its collection name and its not-found error."""
+class Kind(Generic[R]):
+    """One kind of record: its model, its names, its not-found error and its owner."""
 
     name: str
-    model: type[M]
+    """The collection's name, plural: ``"messages"``."""
+    singular: str
+    """One record's name: ``"message"``."""
+    model: type[R]
     not_found: type[NotFoundError]
-    parents: int
+    owner: Kind[Any] | None = None
+    """The kind whose records hold these (``None``: top level)."""
 
     def __repr__(self) -> str:
         return f"<kind {self.name}>"
 
+    @cached_property
+    def lineage(self) -> tuple[Kind[Any], ...]:
+        """The owner kinds from the top level down, then this kind."""
+        return (*self.owner.lineage, self) if self.owner is not None else (self,)
+
+    @property
+    def depth(self) -> int:
+        """How many owners a record has: the length of its scope."""
+        return len(self.lineage) - 1
+
+    @property
+    def children(self) -> tuple[Kind[Any], ...]:
+        """The kinds this kind's records hold (deleting a record deletes them)."""
+        return tuple(kind for kind in KINDS if kind.owner is self)
+
     def missing(self, record_id: str) -> NotFoundError:
+        """The error for a record of this kind that is not there."""
         return self.not_found(record_id)
 
+    def owner_missing(self, scope: Scope, level: int = 0) -> NotFoundError:
+        """The error for the owner at ``level`` of ``scope`` (0: the top level) not being there."""
+        return self.lineage[level].missing(scope[level])
 
-THREADS: Kind[Thread] = Kind("threads", Thread, ThreadNotFound, 0)
-MESSAGES: Kind[Message] = Kind("messages", Message, MessageNotFound, 1)
-RUNS: Kind[Run] = Kind("runs", Run, RunNotFound, 1)
-STEPS: Kind[RunStep] = Kind("steps", RunStep, RunStepNotFound, 2)
+
+THREADS: Kind[Thread] = Kind("threads", "thread", Thread, ThreadNotFound)
+MESSAGES: Kind[Message] = Kind("messages", "message", Message, MessageNotFound, THREADS)
+RUNS: Kind[Run] = Kind("runs", "run", Run, RunNotFound, THREADS)
+STEPS: Kind[RunStep] = Kind("steps", "step", RunStep, RunStepNotFound, RUNS)
 KINDS: tuple[Kind[Any], ...] = (THREADS, MESSAGES, RUNS, STEPS)
 
 
-def missing_scope(scope: Scope) -> NotFoundError:
-    """The error for a scope whose owner is gone: the thread, or the run under it."""
-    return RunNotFound(scope[1]) if len(scope) == 2 else ThreadNotFound(scope[0])
-
-
-def encode(record: WireModel) -> bytes:
+def encode(record: Record) -> bytes:
     """The record's stored form: its wire JSON, compact, one line, UTF-8.
 
-    Text that has no UTF-8 form (a lone surrogate such as ``"\ud800"``) passes pydantic's
+    Text that has no UTF-8 form (a lone surrogate such as ``"\\ud800"``) passes pydantic's
     validation but cannot be stored: it is refused as bad input.
     """
     try:
-        return record.__pydantic_serializer__.to_json(record)
-    except pydantic_core.PydanticSerializationError as exc:
+        if record.__pydantic_extra__ is None:
+            return record.__pydantic_serializer__.to_json(record)
+        return json.dumps(
+            _with_unknown_fields(record), ensure_ascii=False, separators=(",", ":")
+        ).encode()
+    except (pydantic_core.PydanticSerializationError, UnicodeEncodeError) as exc:
         raise InvalidRequestError(
             f"the {type(record).__name__} cannot be stored as UTF-8 JSON: {exc}"
         ) from None
 
 
-def decode(kind: Kind[M], data: bytes | str, where: str) -> M:
+def decode(kind: Kind[R], data: bytes | str, where: str) -> R:
     """Parse a stored record, naming ``where`` it came from if it does not parse."""
     try:
         return kind.model.model_validate_json(data)
     except pydantic.ValidationError as exc:
-        raise CorruptDataError(
-            f"corrupt {kind.name[:-1]} record at {where}: {_summary(exc)}"
-        ) from None
+        if not _only_unknown_fields(exc):
+            raise _corrupt(kind, where, exc) from None
+    try:
+        return kind.model.model_validate_json(data, extra="allow")
+    except pydantic.ValidationError as exc:
+        raise _corrupt(kind, where, exc) from None
 
 
-def decode_object(kind: Kind[M], data: dict[str, Any], where: str) -> M:
+def decode_object(kind: Kind[R], data: dict[str, Any], where: str) -> R:
     """Like :func:`decode` for a record already parsed as JSON."""
     try:
         return kind.model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise CorruptDataError(
-            f"corrupt {kind.name[:-1]} record at {where}: {_summary(exc)}"
-        ) from None
+        if not _only_unknown_fields(exc):
+            raise _corrupt(kind, where, exc) from None
+    try:
+        return kind.model.model_validate(data, extra="allow")
+    except pydantic.ValidationError as exc:
+        raise _corrupt(kind, where, exc) from None
 
 
-def _summary(exc: pydantic.ValidationError) -> str:
+def _only_unknown_fields(exc: pydantic.ValidationError) -> bool:
+    return all(error["type"] == "extra_forbidden" for error in exc.errors(include_input=False))
+
+
+def _corrupt(kind: Kind[Any], where: str, exc: pydantic.ValidationError) -> CorruptDataError:
     first = exc.errors(include_input=False)[0]
     place = ".".join(str(part) for part in first["loc"]) or "record"
-    return f"{place}: {first['msg']} ({exc.error_count()} problem(s))"
+    return CorruptDataError(
+        f"corrupt {kind.singular} record at {where}: {place}: {first['msg']} "
+        f"({exc.error_count()} problem(s))"
+    )
 
 
-def dumps(value: Any) -> bytes:
-    """Compact JSON for internal bookkeeping files (not records)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+def _with_unknown_fields(value: Any) -> Any:
+    """The JSON form of a record read from a newer writer, its unknown fields included."""
+    if isinstance(value, pydantic.BaseModel):
+        data: dict[str, Any] = {}
+        for name, field in type(value).model_fields.items():
+            data[field.serialization_alias or field.alias or name] = _with_unknown_fields(
+                getattr(value, name)
+            )
+        data.update(value.__pydantic_extra__ or {})
+        return data
+    if isinstance(value, list):
+        return [_with_unknown_fields(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _with_unknown_fields(item) for key, item in value.items()}
+    return pydantic_core.to_jsonable_python(value)

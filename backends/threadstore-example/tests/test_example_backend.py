@@ -25,9 +25,9 @@ def test_a_thread_is_one_json_file(tmp_path: Path) -> None:
     assert isinstance(store, JsonDirThreadStore)
     thread = store.create_thread()
     message = store.append_message(thread.id, Message.user("hi"))
-    document = json.loads((tmp_path / f"{thread.id}.json").read_text())
-    assert document["thread"]["id"] == thread.id
-    assert document["messages"] == [message.model_dump(mode="json")]
+    document = json.loads((tmp_path / "threads" / f"{thread.id}.json").read_text())
+    assert document["record"]["id"] == thread.id
+    assert document["lists"] == {"messages": [message.model_dump(mode="json")], "runs": []}
 
 
 @pytest.mark.parametrize("url", ["example://relative/path", "example://"])
@@ -44,6 +44,6 @@ def test_options_are_refused(tmp_path: Path) -> None:
 def test_a_damaged_file_is_reported(tmp_path: Path) -> None:
     store = open_store(f"example://{tmp_path}")
     thread = store.create_thread()
-    (tmp_path / f"{thread.id}.json").write_text("{not json")
+    (tmp_path / "threads" / f"{thread.id}.json").write_text("{not json")
     with pytest.raises(CorruptDataError, match=thread.id):
         store.get_thread(thread.id)

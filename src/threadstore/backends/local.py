@@ -19,9 +19,8 @@ import json
 import logging
 import os
 import threading
-from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -50,23 +49,25 @@ from threadstore.errors import (
     BackendError,
     CorruptDataError,
     InvalidRequestError,
+    NotFoundError,
 )
 from threadstore.ids import ID_PATTERN
 from threadstore.integrity import Finding
-from threadstore.models import WireModel
+from threadstore.models import Record
 from threadstore.protocol import Capability
-from threadstore.records import THREADS, Kind, Scope, decode, encode, missing_scope
+from threadstore.records import Kind, Scope, decode, encode
 from threadstore.url import StoreURL
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LocalOptions", "LocalThreadStore"]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 log = logging.getLogger("threadstore")
 
 FORMAT = "threadstore.local"
 FORMAT_VERSION = 1
 MARKER = "threadstore.json"
 ROOT_LOCK = "threadstore.lock"
+COUNTER = "threads.count"
 THREADS_DIR = "threads"
 LOG = "log.jsonl"
 INDEX = "index.bin"
@@ -113,7 +114,7 @@ def _live(slot: Slot | None) -> bool:
 
 def _names(kind: Kind[Any], scope: Scope) -> tuple[str, str]:
     """The log's name for the kind, and the run a step list belongs to."""
-    return kind.name[:-1], scope[1] if len(scope) == 2 else ""
+    return kind.singular, scope[1] if len(scope) == 2 else ""
 
 
 class LocalThreadStore(BaseThreadStore):
@@ -161,7 +162,7 @@ class LocalThreadStore(BaseThreadStore):
         make_dirs(self.root, self.durable)
         marker = os.path.join(self.root, MARKER)
         if not os.path.exists(marker):
-            own = {MARKER, ROOT_LOCK, THREADS_DIR}
+            own = {MARKER, ROOT_LOCK, THREADS_DIR, COUNTER}
             foreign = [
                 name
                 for name in os.listdir(self.root)
@@ -363,20 +364,23 @@ class LocalThreadStore(BaseThreadStore):
 
     # --- writing and reading lines --------------------------------------------
 
-    def _commit(self, handle: _Thread, entry: Entry, line: bytes) -> None:
-        """Append one line durably, then index it. The caller holds the exclusive lock."""
+    def _commit(self, handle: _Thread, entries: list[Entry], lines: bytes) -> None:
+        """Append lines in one write and one fsync, then index them. The caller holds the
+        exclusive lock."""
+        start = entries[0].offset
         try:
-            write_all(handle.log_fd, line)
+            write_all(handle.log_fd, lines)
             if self.durable:
                 os.fdatasync(handle.log_fd)
         except OSError as exc:
-            with suppress(OSError):  # after a failed write or fsync, take the line back
-                os.ftruncate(handle.log_fd, entry.offset)
+            with suppress(OSError):  # after a failed write or fsync, take the lines back
+                os.ftruncate(handle.log_fd, start)
             raise failure("append to", handle.log_path, exc) from exc
         try:
-            handle.index.apply(entry)
-            handle.index.commit(entry.offset + entry.length)
-        except OSError as exc:  # the line is safe in the log; the next writer re-indexes it
+            for entry in entries:
+                handle.index.apply(entry)
+            handle.index.commit(start + len(lines))
+        except OSError as exc:  # the lines are safe in the log; the next writer re-indexes them
             raise failure("update", handle.index.path, exc) from exc
         handle.commits += 1
         if self.durable and handle.commits >= SYNC_EVERY:
@@ -389,18 +393,22 @@ class LocalThreadStore(BaseThreadStore):
         handle: _Thread,
         op: str,
         kind: str,
-        record_id: str,
-        seq: int,
+        changes: list[tuple[str, int, Record | None]],
         run: str = "",
-        record: WireModel | None = None,
     ) -> None:
+        """Log one change per ``(record_id, seq, record)``: all in one commit."""
         header = handle.index.header
         assert header is not None
-        data = None if record is None else encode(record)
-        line = make_line(op, kind, record_id, seq, run, data)
-        self._commit(handle, Entry(op, kind, run, record_id, seq, header.covered, len(line)), line)
+        entries, lines, offset = [], b"", header.covered
+        for record_id, seq, record in changes:
+            data = None if record is None else encode(record)
+            line = make_line(op, kind, record_id, seq, run, data)
+            entries.append(Entry(op, kind, run, record_id, seq, offset, len(line)))
+            lines += line
+            offset += len(line)
+        self._commit(handle, entries, lines)
 
-    def _read(self, handle: _Thread, kind: Kind[M], slot: Slot, record_id: str | None) -> M:
+    def _read(self, handle: _Thread, kind: Kind[R], slot: Slot, record_id: str | None) -> R:
         line = self.stats.pread(handle.log_fd, slot.length, slot.offset)
         record = self._decode(handle, kind, slot, line)
         if record_id is not None and getattr(record, "id", None) != record_id:
@@ -411,7 +419,7 @@ class LocalThreadStore(BaseThreadStore):
             )
         return record
 
-    def _read_all(self, handle: _Thread, kind: Kind[M], slots: list[Slot]) -> list[M]:
+    def _read_all(self, handle: _Thread, kind: Kind[R], slots: list[Slot]) -> list[R]:
         """The records at ``slots``, in that order; adjacent lines come in one read."""
         lines: dict[int, bytes] = {}
         ordered = sorted(slots)
@@ -431,7 +439,7 @@ class LocalThreadStore(BaseThreadStore):
             start = end
         return [self._decode(handle, kind, slot, lines[slot.offset]) for slot in slots]
 
-    def _decode(self, handle: _Thread, kind: Kind[M], slot: Slot, line: bytes) -> M:
+    def _decode(self, handle: _Thread, kind: Kind[R], slot: Slot, line: bytes) -> R:
         where = f"{handle.log_path} at byte {slot.offset}"
         data = data_of(line) if len(line) == slot.length else None
         if data is None:
@@ -440,81 +448,86 @@ class LocalThreadStore(BaseThreadStore):
         self.stats.records_decoded += 1
         return record
 
-    def _locate(
-        self, handle: _Thread, kind: Kind[Any], scope: Scope, record_id: str
-    ) -> Slot | None:
-        """The record's live slot; ``None`` if it, or the run it belongs to, is gone."""
+    def _locate(self, handle: _Thread, kind: Kind[Any], scope: Scope, record_id: str) -> Slot:
+        """The record's live slot; raises the not-found error of its run or itself."""
+        name, run = self._live_list(handle, kind, scope)
+        slot = handle.index.get(item_key(name, run, record_id))
+        if not _live(slot):
+            raise kind.missing(record_id)
+        assert slot is not None
+        return slot
+
+    @staticmethod
+    def _live_list(handle: _Thread, kind: Kind[Any], scope: Scope) -> tuple[str, str]:
+        """The list's names in the log; raises the run's not-found error if it is gone."""
         name, run = _names(kind, scope)
-        index = handle.index
-        if run and not _live(index.get(item_key("run", "", run))):
-            return None
-        slot = index.get(item_key(name, run, record_id))
-        return slot if _live(slot) else None
+        if run and not _live(handle.index.get(item_key("run", "", run))):
+            raise kind.owner_missing(scope, 1)
+        return name, run
+
+    def _held(self, kind: Kind[Any], scope: Scope, record_id: str, exclusive: bool) -> _Locked:
+        """The thread a record lives in, locked; ``None`` when it is gone."""
+        return self._locked(scope[0] if scope else record_id, exclusive)
+
+    @staticmethod
+    def _present(handle: _Thread | None, kind: Kind[Any], scope: Scope, record_id: str) -> _Thread:
+        if handle is None:
+            raise kind.owner_missing(scope) if scope else kind.missing(record_id)
+        return handle
 
     # --- storage hooks --------------------------------------------------------
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
-        record_id: str = getattr(record, "id")  # noqa: B009
-        if kind is THREADS:
-            self._create_thread(record_id, encode(record))
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        if kind.owner is None:
+            for record in records:
+                self._create_thread(record.id, encode(record))
             return
-        name, run = _names(kind, scope)
         with self._locked(scope[0], exclusive=True) as handle:
-            if handle is None:
-                raise missing_scope(scope)
+            handle = self._present(handle, kind, scope, "")
+            name, run = self._live_list(handle, kind, scope)
             index = handle.index
-            if run and not _live(index.get(item_key("run", "", run))):
-                raise missing_scope(scope)
-            if _live(index.get(item_key(name, run, record_id))):
-                raise AlreadyExistsError(f"{name} {record_id!r} already exists")
-            self._write(handle, "add", name, record_id, index.count(name, run), run, record)
+            for record in records:
+                if _live(index.get(item_key(name, run, record.id))):
+                    raise AlreadyExistsError(f"{name} {record.id!r} already exists")
+            first = index.count(name, run)
+            changes = [(r.id, first + n, r) for n, r in enumerate(records)]
+            self._write(handle, "add", name, list(changes), run)
 
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
-        with self._locked(scope[0] if scope else record_id, exclusive=False) as handle:
-            if handle is None:
-                return None
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
+        with self._held(kind, scope, record_id, exclusive=False) as handle:
+            handle = self._present(handle, kind, scope, record_id)
             slot = self._locate(handle, kind, scope, record_id)
-            return None if slot is None else self._read(handle, kind, slot, record_id)
+            return self._read(handle, kind, slot, record_id)
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
-        with self._locked(scope[0] if scope else record_id, exclusive=True) as handle:
-            if handle is None:
-                return None
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
+        with self._held(kind, scope, record_id, exclusive=True) as handle:
+            handle = self._present(handle, kind, scope, record_id)
             slot = self._locate(handle, kind, scope, record_id)
-            if slot is None:
-                return None
             updated = change(self._read(handle, kind, slot, record_id))
             name, run = _names(kind, scope)
-            self._write(handle, "set", name, record_id, slot.seq, run, updated)
+            self._write(handle, "set", name, [(record_id, slot.seq, updated)], run)
             return updated
 
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
-        if kind is THREADS:
-            return self._delete_thread(record_id)
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
+        if kind.owner is None:
+            if not self._delete_thread(record_id):
+                raise kind.missing(record_id)
+            return
         with self._locked(scope[0], exclusive=True) as handle:
-            if handle is None:
-                return False
+            handle = self._present(handle, kind, scope, record_id)
             slot = self._locate(handle, kind, scope, record_id)
-            if slot is None:
-                return False
             name, run = _names(kind, scope)
-            self._write(handle, "del", name, record_id, slot.seq, run)
-            return True
+            self._write(handle, "del", name, [(record_id, slot.seq, None)], run)
 
     def _scan(
-        self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[M]:
-        if kind is THREADS:
-            return self._scan_threads(cursor, descending, count)
-        name, run = _names(kind, scope)
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
+        if kind.owner is None:
+            return self._scan_threads(kind, cursor, descending, count)
         with self._locked(scope[0], exclusive=False) as handle:
-            if handle is None:
-                raise missing_scope(scope[:1])
+            handle = self._present(handle, kind, scope, "")
+            name, run = self._live_list(handle, kind, scope)
             index = handle.index
-            if run and not _live(index.get(item_key("run", "", run))):
-                raise missing_scope(scope)
             total = index.count(name, run)
             if cursor is None:
                 position = total if descending else -1
@@ -542,13 +555,27 @@ class LocalThreadStore(BaseThreadStore):
 
     def _create_thread(self, thread_id: str, data: bytes) -> None:
         path = self._thread_path(thread_id)
-        line = make_line("add", "thread", thread_id, 0, data=data)
+        line = make_line("add", "thread", thread_id, self._next_thread_number(), data=data)
         for _ in range(3):
             if self._place_thread(path, line):
                 return
             if not self._clear_dead(thread_id):
                 raise AlreadyExistsError(f"thread {thread_id!r} already exists")
         raise BackendError(f"cannot create {path}: it keeps reappearing")
+
+    def _next_thread_number(self) -> int:
+        """The next number of the store-wide count of created threads: their list order."""
+        path = os.path.join(self.root, COUNTER)
+        with io_errors("count threads in", path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NO_FOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                raw = os.pread(fd, 16, 0)
+                number = int(raw) + 1 if raw.strip().isdigit() else 1
+                os.pwrite(fd, b"%015d\n" % number, 0)
+            finally:
+                os.close(fd)
+        return number
 
     def _place_thread(self, path: str, line: bytes) -> bool:
         """Build the thread's directory aside, then rename it into place (never over one)."""
@@ -617,31 +644,38 @@ class LocalThreadStore(BaseThreadStore):
         with self._locked(thread_id, exclusive=True) as handle:
             if handle is None:
                 return False
-            self._write(handle, "del", "thread", thread_id, 0)
+            self._write(handle, "del", "thread", [(thread_id, 0, None)])
             handle.gone = True
             trash = self._retire(handle)
         with io_errors("remove", trash):
             remove_tree(trash)
         return True
 
-    def _scan_threads(self, cursor: str | None, descending: bool, count: int) -> list[Any]:
-        """Threads in ID order: the sorted names of the thread directories."""
+    def _scan_threads(
+        self, kind: Kind[Any], cursor: str | None, descending: bool, count: int
+    ) -> list[Any]:
+        """Threads in creation order: each thread's number, from its first log line."""
         with io_errors("list", self._threads):
-            names = sorted(name for name in os.listdir(self._threads) if ID_PATTERN.fullmatch(name))
-        if cursor is not None and self._fetch(THREADS, (), cursor) is None:
-            raise CursorNotFound(cursor)
-        if descending:
-            end = len(names) if cursor is None else bisect_left(names, cursor)
-            candidates = names[:end][::-1]
-        else:
-            candidates = names[0 if cursor is None else bisect_right(names, cursor) :]
+            names = [name for name in os.listdir(self._threads) if ID_PATTERN.fullmatch(name)]
+        numbered = []
+        for name in names:
+            with self._locked(name, exclusive=False) as handle:
+                slot = None if handle is None else handle.index.get(item_key("thread", "", name))
+                if slot is not None and slot.live:
+                    numbered.append((slot.seq, name))
+        line = [name for _, name in sorted(numbered, reverse=descending)]
+        if cursor is not None:
+            if cursor not in line:
+                raise CursorNotFound(cursor)
+            line = line[line.index(cursor) + 1 :]
         found = []
-        for name in candidates:
-            thread = self._fetch(THREADS, (), name)
-            if thread is not None:
-                found.append(thread)
-                if len(found) == count:
-                    break
+        for name in line:
+            try:
+                found.append(self._fetch(kind, (), name))
+            except NotFoundError:
+                continue
+            if len(found) == count:
+                break
         return found
 
     # --- lifecycle ----------------------------------------------------------

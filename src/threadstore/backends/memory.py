@@ -7,24 +7,31 @@ that mutates a returned model never changes the store.
 
 from __future__ import annotations
 
-import bisect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from threadstore.base import BaseThreadStore, CursorNotFound
-from threadstore.errors import AlreadyExistsError
-from threadstore.models import WireModel
-from threadstore.protocol import Capability
-from threadstore.records import THREADS, Kind, Scope, decode, encode, missing_scope
-from threadstore.url import StoreURL
+from threadstore.backend import (
+    KINDS,
+    AlreadyExistsError,
+    BaseThreadStore,
+    Capability,
+    CursorNotFound,
+    Kind,
+    NotFoundError,
+    Record,
+    Scope,
+    StoreURL,
+    decode,
+    encode,
+)
 
 __all__ = ["MemoryThreadStore"]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 
 
 class MemoryOptions(BaseModel):
@@ -34,38 +41,28 @@ class MemoryOptions(BaseModel):
 
 
 class _Log:
-    """One ordered list of records: append order, or ID order for threads."""
+    """One ordered list of records, in append order."""
 
-    def __init__(self, sort_by_id: bool = False) -> None:
-        self.sort_by_id = sort_by_id
-        self.order: list[str | None] = []  # append order; None marks a deleted slot
-        self.sorted_ids: list[str] = []  # ID order, for threads
+    def __init__(self) -> None:
+        self.order: list[str | None] = []  # None marks a deleted slot
         self.position: dict[str, int] = {}
         self.data: dict[str, bytes] = {}
 
     def add(self, record_id: str, data: bytes) -> None:
-        if self.sort_by_id:
-            bisect.insort(self.sorted_ids, record_id)
-        else:
-            self.position[record_id] = len(self.order)
-            self.order.append(record_id)
+        self.position[record_id] = len(self.order)
+        self.order.append(record_id)
         self.data[record_id] = data
 
     def remove(self, record_id: str) -> None:
         del self.data[record_id]
-        if self.sort_by_id:
-            del self.sorted_ids[bisect.bisect_left(self.sorted_ids, record_id)]
-        else:
-            self.order[self.position.pop(record_id)] = None
+        self.order[self.position.pop(record_id)] = None
 
     def scan(self, cursor: str | None, descending: bool, count: int) -> list[bytes]:
-        order: list[str] | list[str | None] = self.sorted_ids if self.sort_by_id else self.order
+        order = self.order
         if cursor is None:
             index = len(order) if descending else -1
         elif cursor not in self.data:
             raise CursorNotFound(cursor)
-        elif self.sort_by_id:
-            index = bisect.bisect_left(self.sorted_ids, cursor)
         else:
             index = self.position[cursor]
         step = -1 if descending else 1
@@ -85,7 +82,9 @@ class _State:
     logs: dict[tuple[str, Scope], _Log] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.logs[(THREADS.name, ())] = _Log(sort_by_id=True)
+        for kind in KINDS:
+            if kind.owner is None:
+                self.logs[(kind.name, ())] = _Log()
 
 
 _named: dict[str, _State] = {}
@@ -115,61 +114,66 @@ class MemoryThreadStore(BaseThreadStore):
         return f"<MemoryThreadStore {self.name or '(private)'}>"
 
     # A scope's logs exist exactly while its owner record exists.
-    def _log(self, kind: Kind[Any], scope: Scope) -> _Log | None:
-        return self._state.logs.get((kind.name, scope))
+    def _log(self, kind: Kind[Any], scope: Scope) -> _Log:
+        log = self._state.logs.get((kind.name, scope))
+        if log is None:
+            raise self._missing_owner(kind, scope)
+        return log
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
+    def _missing_owner(self, kind: Kind[Any], scope: Scope) -> NotFoundError:
+        for level, owner in enumerate(kind.lineage[:-1]):
+            log = self._state.logs.get((owner.name, scope[:level]))
+            if log is None or scope[level] not in log.data:
+                return kind.owner_missing(scope, level)
+        raise AssertionError(f"no {kind.name} list in {scope}, yet its owners exist")
+
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        encoded = [(record.id, encode(record)) for record in records]
         with self._state.lock:
             log = self._log(kind, scope)
-            if log is None:
-                raise missing_scope(scope)
-            record_id: str = getattr(record, "id")  # noqa: B009
-            if record_id in log.data:
-                raise AlreadyExistsError(f"{kind.name[:-1]} {record_id!r} already exists")
-            log.add(record_id, encode(record))
-            inner = (*scope, record_id)
-            for child in self._children(kind):
-                self._state.logs[(child, inner)] = _Log()
+            for record_id, _ in encoded:
+                if record_id in log.data:
+                    raise AlreadyExistsError(f"{kind.singular} {record_id!r} already exists")
+            for record_id, data in encoded:
+                log.add(record_id, data)
+                for child in kind.children:
+                    self._state.logs[(child.name, (*scope, record_id))] = _Log()
 
-    @staticmethod
-    def _children(kind: Kind[Any]) -> tuple[str, ...]:
-        return {"threads": ("messages", "runs"), "runs": ("steps",)}.get(kind.name, ())
+    def _stored(self, kind: Kind[Any], scope: Scope, record_id: str) -> tuple[_Log, bytes]:
+        log = self._log(kind, scope)
+        data = log.data.get(record_id)
+        if data is None:
+            raise kind.missing(record_id)
+        return log, data
 
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
         with self._state.lock:
-            log = self._log(kind, scope)
-            data = None if log is None else log.data.get(record_id)
-        return None if data is None else decode(kind, data, f"memory:{kind.name}/{record_id}")
+            _, data = self._stored(kind, scope, record_id)
+        return decode(kind, data, f"memory:{kind.name}/{record_id}")
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
         with self._state.lock:
-            log = self._log(kind, scope)
-            data = None if log is None else log.data.get(record_id)
-            if log is None or data is None:
-                return None
+            log, data = self._stored(kind, scope, record_id)
             updated = change(decode(kind, data, f"memory:{kind.name}/{record_id}"))
             log.data[record_id] = encode(updated)
             return updated
 
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
         with self._state.lock:
-            log = self._log(kind, scope)
-            if log is None or record_id not in log.data:
-                return False
+            log, _ = self._stored(kind, scope, record_id)
             log.remove(record_id)
-            inner = (*scope, record_id)
-            for key in [k for k in self._state.logs if k[1][: len(inner)] == inner]:
-                del self._state.logs[key]
-            return True
+            self._drop_children(kind, (*scope, record_id))
+
+    def _drop_children(self, kind: Kind[Any], path: Scope) -> None:
+        """Forget the lists a removed record held, and theirs: no more than was removed."""
+        for child in kind.children:
+            held = self._state.logs.pop((child.name, path))
+            for record_id in held.data:
+                self._drop_children(child, (*path, record_id))
 
     def _scan(
-        self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[M]:
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
         with self._state.lock:
-            log = self._log(kind, scope)
-            if log is None:
-                raise missing_scope(scope)
-            found = log.scan(cursor, descending, count)
+            found = self._log(kind, scope).scan(cursor, descending, count)
         return [decode(kind, data, f"memory:{kind.name}") for data in found]

@@ -1,12 +1,13 @@
 """``example:///path``: a directory with one JSON file per thread.
 
-Small on purpose. A thread's file holds the thread and everything under it, and every
+Small on purpose. A thread's file holds the thread and every list under it, and every
 change rewrites that file: a temporary file renamed over the old one, so a reader never
 sees half a file. One lock per directory, shared by every store object in the process,
 makes each hook atomic. The store claims what that gives, ``PERSISTENT`` and
 ``SHARED``, and nothing more: nothing locks out another process and nothing is fsynced,
 so ``MULTI_PROCESS`` and ``DURABLE`` are not claimed (and the suite skips their tests).
-Every operation costs O(size of the thread).
+Every operation costs O(size of the thread). No kind of record is named here: each
+:class:`Kind` says what owns it and what it holds, so new kinds need no new code.
 """
 
 from __future__ import annotations
@@ -14,24 +15,33 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from threadstore.base import BaseThreadStore, CursorNotFound
-from threadstore.errors import AlreadyExistsError, CorruptDataError, InvalidRequestError
-from threadstore.models import WireModel
-from threadstore.protocol import Capability
-from threadstore.records import MESSAGES, RUNS, THREADS, Kind, Scope, decode_object, missing_scope
-from threadstore.url import StoreURL
+from threadstore.backend import (
+    AlreadyExistsError,
+    BaseThreadStore,
+    Capability,
+    CorruptDataError,
+    CursorNotFound,
+    InvalidRequestError,
+    Kind,
+    NotFoundError,
+    Record,
+    Scope,
+    StoreURL,
+    decode_object,
+)
 
 __all__ = ["JsonDirThreadStore"]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 Document = dict[str, Any]
-"""A thread's file: ``{"thread": ..., "messages": [...], "runs": [...], "steps": {run: [...]}}``."""
+"""A file: ``{"record": {...}, "lists": {"messages": [...], "steps/RUN": [...]}, "made": ns}``."""
 
 _locks: dict[str, threading.RLock] = {}
 _locks_guard = threading.Lock()
@@ -43,8 +53,13 @@ class JsonDirOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _list_name(kind: Kind[Any], scope: Scope) -> str:
+    """A list's name in its top-level record's file: the kind, then the owners below the top."""
+    return "/".join((kind.name, *scope[1:]))
+
+
 class JsonDirThreadStore(BaseThreadStore):
-    """Threads as JSON files in one directory; see the module's docstring."""
+    """Top-level records as JSON files in one directory; see the module's docstring."""
 
     capabilities: frozenset[Capability] = frozenset({Capability.PERSISTENT, Capability.SHARED})
 
@@ -69,137 +84,123 @@ class JsonDirThreadStore(BaseThreadStore):
 
     # --- files --------------------------------------------------------------------
 
-    def _path(self, thread_id: str) -> str:
-        return os.path.join(self.root, f"{thread_id}.json")
+    def _path(self, kind: Kind[Any], record_id: str) -> str:
+        return os.path.join(self.root, kind.name, f"{record_id}.json")
 
-    def _load(self, thread_id: str) -> Document | None:
-        path = self._path(thread_id)
+    def _load(self, path: str, missing: NotFoundError) -> Document:
         try:
             with open(path, "rb") as file:
                 document: Document = json.load(file)
         except FileNotFoundError:
-            return None
+            raise missing from None
         except ValueError as exc:
             raise CorruptDataError(f"{path} is not JSON: {exc}") from None
         return document
 
-    def _save(self, thread_id: str, document: Document) -> None:
-        path = self._path(thread_id)
-        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
-        with open(temporary, "w", encoding="utf-8") as file:
+    def _save(self, path: str, document: Document) -> None:
+        with open(temporary := f"{path}.{uuid.uuid4().hex}.tmp", "w", encoding="utf-8") as file:
             json.dump(document, file, separators=(",", ":"))
         os.replace(temporary, path)
 
-    @staticmethod
-    def _items(document: Document, kind: Kind[Any], scope: Scope) -> list[dict[str, Any]] | None:
-        """The ``kind`` records of ``scope`` in a thread's file; None if their run is gone."""
-        if kind is MESSAGES:
-            items: list[dict[str, Any]] = document["messages"]
-            return items
-        if kind is RUNS:
-            items = document["runs"]
-            return items
-        found: list[dict[str, Any]] | None = document["steps"].get(scope[1])
-        return found
+    def _file(self, kind: Kind[Any], scope: Scope, record_id: str) -> str:
+        """The file that holds a record: its top-level owner's, or its own."""
+        return self._path(kind.lineage[0], (*scope, record_id)[0])
 
-    def _thread_ids(self) -> list[str]:
-        return sorted(name[:-5] for name in os.listdir(self.root) if name.endswith(".json"))
+    def _open(self, kind: Kind[Any], scope: Scope) -> tuple[Document, list[Document]]:
+        """The file of a list's top-level owner, and the list; a missing owner is raised."""
+        document = self._load(self._file(kind, scope, ""), kind.owner_missing(scope, 0))
+        items = document["lists"].get(_list_name(kind, scope))
+        if items is None:  # a list exists exactly while its owner does
+            raise kind.owner_missing(scope, kind.depth - 1)
+        return document, items
+
+    def _locate(self, kind: Kind[Any], scope: Scope, record_id: str) -> tuple[Document, Document]:
+        """A record's file, and the record in it (changed in place, then saved)."""
+        if kind.owner is None:
+            document = self._load(self._path(kind, record_id), kind.missing(record_id))
+            return document, document["record"]
+        document, items = self._open(kind, scope)
+        for item in items:
+            if item["id"] == record_id:
+                return document, item
+        raise kind.missing(record_id)
 
     # --- the five hooks -------------------------------------------------------------
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
-        data = record.model_dump(mode="json")
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        data = [record.model_dump(mode="json") for record in records]
         with self._lock:
-            if kind is THREADS:
-                if os.path.exists(self._path(data["id"])):
-                    raise AlreadyExistsError(f"thread {data['id']!r} already exists")
-                document = {"thread": data, "messages": [], "runs": [], "steps": {}}
-                self._save(data["id"], document)
+            if kind.owner is None:
+                os.makedirs(os.path.join(self.root, kind.name), exist_ok=True)
+                for item in data:
+                    if os.path.exists(self._path(kind, item["id"])):
+                        raise AlreadyExistsError(f"{kind.singular} {item['id']!r} already exists")
+                    document: Document = {"record": item, "lists": {}, "made": time.time_ns()}
+                    _hold(document, kind, (item["id"],))
+                    self._save(self._path(kind, item["id"]), document)
                 return
-            loaded = self._load(scope[0])
-            items = None if loaded is None else self._items(loaded, kind, scope)
-            if loaded is None or items is None:
-                raise missing_scope(scope)
-            if any(item["id"] == data["id"] for item in items):
-                raise AlreadyExistsError(f"{kind.name[:-1]} {data['id']!r} already exists")
-            items.append(data)
-            if kind is RUNS:
-                loaded["steps"][data["id"]] = []
-            self._save(scope[0], loaded)
+            document, items = self._open(kind, scope)
+            taken = {item["id"] for item in items} & {item["id"] for item in data}
+            if taken:
+                raise AlreadyExistsError(f"{kind.singular} {min(taken)!r} already exists")
+            for item in data:
+                items.append(item)
+                _hold(document, kind, (*scope, item["id"]))
+            self._save(self._file(kind, scope, ""), document)
 
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
         with self._lock:
-            document = self._load(record_id if kind is THREADS else scope[0])
-        if document is None:
-            return None
-        if kind is THREADS:
-            return decode_object(kind, document["thread"], self._path(record_id))
-        for item in self._items(document, kind, scope) or []:
-            if item["id"] == record_id:
-                return decode_object(kind, item, self._path(scope[0]))
-        return None
+            _, item = self._locate(kind, scope, record_id)
+        return decode_object(kind, item, self._file(kind, scope, record_id))
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
-        thread_id = record_id if kind is THREADS else scope[0]
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
         with self._lock:
-            document = self._load(thread_id)
-            if document is None:
-                return None
-            if kind is THREADS:
-                updated = change(decode_object(kind, document["thread"], self._path(thread_id)))
-                document["thread"] = updated.model_dump(mode="json")
-                self._save(thread_id, document)
-                return updated
-            items = self._items(document, kind, scope) or []
-            for index, item in enumerate(items):
-                if item["id"] == record_id:
-                    updated = change(decode_object(kind, item, self._path(thread_id)))
-                    items[index] = updated.model_dump(mode="json")
-                    self._save(thread_id, document)
-                    return updated
-            return None
+            document, item = self._locate(kind, scope, record_id)
+            updated = change(decode_object(kind, item, self._file(kind, scope, record_id)))
+            item.clear()
+            item.update(updated.model_dump(mode="json"))
+            self._save(self._file(kind, scope, record_id), document)
+            return updated
 
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
         with self._lock:
-            if kind is THREADS:
-                try:
-                    os.remove(self._path(record_id))
-                except FileNotFoundError:
-                    return False
-                return True
-            document = self._load(scope[0])
-            items = None if document is None else self._items(document, kind, scope)
-            kept = [item for item in items or [] if item["id"] != record_id]
-            if document is None or items is None or len(kept) == len(items):
-                return False
-            items[:] = kept
-            if kind is RUNS:
-                del document["steps"][record_id]
-            self._save(scope[0], document)
-            return True
+            document, item = self._locate(kind, scope, record_id)
+            if kind.owner is None:
+                os.remove(self._path(kind, record_id))
+                return
+            document["lists"][_list_name(kind, scope)].remove(item)
+            _drop(document, kind, (*scope, record_id))
+            self._save(self._file(kind, scope, record_id), document)
 
     def _scan(
-        self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[M]:
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
         with self._lock:
-            if kind is THREADS:
-                ids = self._thread_ids()
-                records = {}
+            if kind.owner is None:
+                folder = os.path.join(self.root, kind.name)
+                names = os.listdir(folder) if os.path.isdir(folder) else []
+                files = {n[:-5]: os.path.join(folder, n) for n in names if n.endswith(".json")}
+                made = {i: self._load(path, kind.missing(i))["made"] for i, path in files.items()}
+                ids = sorted(made, key=made.__getitem__)  # creation order
             else:
-                document = self._load(scope[0])
-                items = None if document is None else self._items(document, kind, scope)
-                if items is None:
-                    raise missing_scope(scope)
-                records = {item["id"]: item for item in items}
+                _, items = self._open(kind, scope)
                 ids = [item["id"] for item in items]
             line = ids[::-1] if descending else ids
             try:
                 start = 0 if cursor is None else line.index(cursor) + 1
             except ValueError:
                 raise CursorNotFound(cursor) from None
-            chosen = line[start : start + count]
-            if kind is THREADS:
-                return [found for i in chosen if (found := self._fetch(kind, scope, i))]
-        return [decode_object(kind, records[i], self._path(scope[0])) for i in chosen]
+            return [self._fetch(kind, scope, i) for i in line[start : start + count]]
+
+
+def _hold(document: Document, kind: Kind[Any], path: Scope) -> None:
+    """Give a new record the (empty) lists it holds."""
+    for child in kind.children:
+        document["lists"][_list_name(child, path)] = []
+
+
+def _drop(document: Document, kind: Kind[Any], path: Scope) -> None:
+    """Remove the lists a removed record held, and theirs."""
+    for child in kind.children:
+        for item in document["lists"].pop(_list_name(child, path)):
+            _drop(document, child, (*path, item["id"]))

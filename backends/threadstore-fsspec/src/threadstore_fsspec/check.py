@@ -39,10 +39,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from threadstore.errors import CorruptDataError
+from threadstore.backend import MESSAGES, RUNS, STEPS, CorruptDataError, Finding, Kind
 from threadstore.ids import ID_PATTERN
-from threadstore.integrity import Finding
-from threadstore.records import MESSAGES, RUNS, STEPS, Kind
 from threadstore_fsspec.objects import Blob, new_token
 
 if TYPE_CHECKING:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Self, TypeVar, cast
@@ -23,13 +24,20 @@ import s3fs  # type: ignore[import-untyped]
 from fsspec.asyn import sync  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from threadstore.base import BaseThreadStore, CursorNotFound
-from threadstore.errors import AlreadyExistsError, BackendError, InvalidRequestError
-from threadstore.integrity import Finding
-from threadstore.models import WireModel
-from threadstore.protocol import Capability
-from threadstore.records import RUNS, STEPS, THREADS, Kind, Scope, decode_object, missing_scope
-from threadstore.url import StoreURL
+from threadstore.backend import (
+    AlreadyExistsError,
+    BackendError,
+    BaseThreadStore,
+    Capability,
+    CursorNotFound,
+    Finding,
+    InvalidRequestError,
+    Kind,
+    Record,
+    Scope,
+    StoreURL,
+    decode_object,
+)
 from threadstore_fsspec.check import StorageChecker
 from threadstore_fsspec.objects import (
     Blob,
@@ -43,7 +51,7 @@ from threadstore_fsspec.redact import hide_in_library_logs
 
 __all__ = ["FsspecOptions", "FsspecThreadStore", "Measurement"]
 
-M = TypeVar("M", bound=WireModel)
+R = TypeVar("R", bound=Record)
 K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
@@ -108,7 +116,10 @@ class _Recent(Generic[K, V]):
 
 
 class _ScopeGone(Exception):
-    """The thread (or run) owning the scope does not exist."""
+    """An owner of the scope does not exist: the thread (level 0), or the run (level 1)."""
+
+    def __init__(self, level: int = 0) -> None:
+        self.level = level
 
 
 @dataclass
@@ -138,9 +149,14 @@ class _Layout:
 
     def log(self, kind: Kind[Any], scope: Scope, generation: str) -> str:
         """The prefix of one ordered list: a thread's messages or runs, a run's steps."""
-        if kind is STEPS:
-            return f"{self.data(scope[0], generation)}steps/{scope[1]}/"
-        return f"{self.data(scope[0], generation)}{kind.name}/"
+        below = "".join(f"{owner}/" for owner in scope[1:])
+        return f"{self.data(scope[0], generation)}{kind.name}/{below}"
+
+    @staticmethod
+    def held(log: str, kind: Kind[Any], record_id: str) -> list[str]:
+        """The prefixes of the lists a record in ``log`` holds (a run's steps)."""
+        base = log.removesuffix(f"{kind.name}/")
+        return [f"{base}{child.name}/{record_id}/" for child in kind.children]
 
     @staticmethod
     def slot(log: str, seq: int) -> str:
@@ -155,7 +171,7 @@ class _Layout:
         return f"{log}head"
 
 
-def _dump(record: WireModel) -> dict[str, Any]:
+def _dump(record: Record) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(record.__pydantic_serializer__.to_json(record))
     return value
 
@@ -273,8 +289,12 @@ class FsspecThreadStore(BaseThreadStore):
         return cast(T, sync(self._objects.loop, measured))
 
     def _scoped(self, kind: Kind[Any], scope: Scope, step: Callable[[str], Awaitable[T]]) -> T:
-        """Run ``step(log)`` in the list's current prefix (:meth:`_within`), synchronously."""
-        return cast(T, self._run(self._within, kind, scope, step))
+        """Run ``step(log)`` in the list's current prefix (:meth:`_within`), synchronously;
+        a missing owner is its not-found error."""
+        try:
+            return cast(T, self._run(self._within, kind, scope, step))
+        except _ScopeGone as gone:
+            raise kind.owner_missing(scope, gone.level) from None
 
     @contextmanager
     def measure(self) -> Iterator[Measurement]:
@@ -332,12 +352,13 @@ class FsspecThreadStore(BaseThreadStore):
         self, kind: Kind[Any], scope: Scope, generation: str, step: Callable[[str], Awaitable[T]]
     ) -> T:
         log = self._layout.log(kind, scope, generation)
-        if kind is not STEPS:
+        if kind.depth < 2:
             return await step(log)
-        runs = self._layout.log(RUNS, scope[:1], generation)
-        run, outcome = await both(self._locate(runs, scope[1]), _settled(step(log)))
-        if run is None:
-            raise _ScopeGone
+        owner = kind.lineage[1]
+        owners = self._layout.log(owner, scope[:1], generation)
+        found, outcome = await both(self._locate(owners, scope[1]), _settled(step(log)))
+        if found is None:
+            raise _ScopeGone(1)
         return outcome.value()
 
     # --- finding records --------------------------------------------------------------------
@@ -365,27 +386,39 @@ class FsspecThreadStore(BaseThreadStore):
 
     # --- hooks: insert ------------------------------------------------------------------------
 
-    def _insert(self, kind: Kind[M], scope: Scope, record: M) -> None:
-        try:
-            if kind is THREADS:
-                self._run(self._insert_thread, record)
-            else:
-                self._scoped(kind, scope, lambda log: self._append(kind, log, record))
-        except _ScopeGone:
-            raise missing_scope(scope) from None
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        if kind.owner is None:
+            for record in records:
+                self._run(self._insert_thread, kind, record)
+            return
+        self._scoped(kind, scope, lambda log: self._append_all(kind, log, records))
 
-    async def _insert_thread(self, thread: WireModel) -> None:
-        thread_id: str = getattr(thread, "id")  # noqa: B009
+    async def _append_all(self, kind: Kind[Any], log: str, records: Sequence[Record]) -> None:
+        """Append records one by one, after checking none of them is taken.
+
+        Not yet one atomic commit: two batches from different processes may interleave,
+        and a crash mid-batch leaves its first records stored.
+        """
+        if len(records) > 1:  # a single append's claim finds a taken ID by itself
+            taken = await asyncio.gather(*(self._locate(log, record.id) for record in records))
+            for record, found in zip(records, taken, strict=True):
+                if found is not None:
+                    raise AlreadyExistsError(f"{kind.singular} {record.id!r} already exists")
+        for record in records:
+            await self._append(kind, log, record)
+
+    async def _insert_thread(self, kind: Kind[Any], thread: Record) -> None:
+        thread_id = thread.id
         generation = secrets.token_hex(8)
-        data = {"gen": generation, "record": _dump(thread)}
+        data = {"gen": generation, "made": time.time_ns(), "record": _dump(thread)}
         created, _ = await self._objects.create(self._layout.thread(thread_id), data, new_token())
         if not created:
-            raise AlreadyExistsError(f"thread {thread_id!r} already exists")
+            raise AlreadyExistsError(f"{kind.singular} {thread_id!r} already exists")
         self._generations.set(thread_id, generation)
 
-    async def _append(self, kind: Kind[Any], log: str, record: WireModel) -> None:
+    async def _append(self, kind: Kind[Any], log: str, record: Record) -> None:
         """Claim the record's ID, then create the next free slot for it (see §6.3)."""
-        record_id: str = getattr(record, "id")  # noqa: B009
+        record_id = record.id
         token = new_token()
         place = (self._objects.fs.endpoint_url or "", self._objects.bucket, log)
         lock = _APPEND_LOCKS.setdefault(place, asyncio.Lock())
@@ -402,7 +435,7 @@ class FsspecThreadStore(BaseThreadStore):
                     raise _ScopeGone  # the thread went away under us
                 if not await self._settle_claim(kind, log, record_id, claim, floor):
                     raise AlreadyExistsError(
-                        f"{kind.name[:-1]} {record_id!r} already exists in this scope"
+                        f"{kind.singular} {record_id!r} already exists in this scope"
                     )
                 created, claim = await self._objects.create(claim_key, body, token)
             assert claim is not None
@@ -429,8 +462,8 @@ class FsspecThreadStore(BaseThreadStore):
             return False
         if _holds(slot, record_id):
             return False
-        if kind is RUNS:
-            await self._objects.delete_prefix(f"{log.removesuffix('runs/')}steps/{record_id}/")
+        for held in self._layout.held(log, kind, record_id):
+            await self._objects.delete_prefix(held)
         await self._objects.delete(self._layout.claim(log, record_id), claim)
         return True
 
@@ -487,34 +520,35 @@ class FsspecThreadStore(BaseThreadStore):
 
     # --- hooks: fetch, modify, remove ---------------------------------------------------------
 
-    def _fetch(self, kind: Kind[M], scope: Scope, record_id: str) -> M | None:
-        if kind is THREADS:
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
+        if kind.owner is None:
             blob = self._run(self._thread, record_id)
-            return None if blob is None else self._decode(kind, blob, record_id)
-        try:
-            found = self._scoped(kind, scope, lambda log: self._locate(log, record_id))
-        except _ScopeGone:
-            return None
-        return None if found is None else self._decode(kind, found[1], record_id)
+            if blob is None:
+                raise kind.missing(record_id)
+            return self._decode(kind, blob, record_id)
+        found = self._scoped(kind, scope, lambda log: self._locate(log, record_id))
+        if found is None:
+            raise kind.missing(record_id)
+        return self._decode(kind, found[1], record_id)
 
-    def _decode(self, kind: Kind[M], blob: Blob, record_id: str) -> M:
+    def _decode(self, kind: Kind[R], blob: Blob, record_id: str) -> R:
         return decode_object(kind, blob.data["record"], f"{self._shown_as} ({record_id})")
 
-    def _modify(
-        self, kind: Kind[M], scope: Scope, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
-        if kind is THREADS:
-            return self._run(self._modify_thread, record_id, change)
-        try:
-            return self._scoped(
-                kind,
-                scope,
-                lambda log: self._modify_slot(kind, log, record_id, change),
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
+        updated: R | None
+        if kind.owner is None:
+            updated = self._run(self._modify_thread, kind, record_id, change)
+        else:
+            updated = self._scoped(
+                kind, scope, lambda log: self._modify_slot(kind, log, record_id, change)
             )
-        except _ScopeGone:
-            return None
+        if updated is None:
+            raise kind.missing(record_id)
+        return updated
 
-    async def _modify_thread(self, thread_id: str, change: Callable[[M], M]) -> M | None:
+    async def _modify_thread(
+        self, kind: Kind[R], thread_id: str, change: Callable[[R], R]
+    ) -> R | None:
         key = self._layout.thread(thread_id)
         token, updated = new_token(), None
         for _ in range(_CAS_ATTEMPTS):
@@ -523,15 +557,15 @@ class FsspecThreadStore(BaseThreadStore):
                 return updated  # a write reported lost had landed
             if blob is None:
                 return None
-            updated = change(self._decode(THREADS, blob, thread_id))  # type: ignore[arg-type]
+            updated = change(self._decode(kind, blob, thread_id))
             data = {**blob.data, "record": _dump(updated)}
             if await self._objects.swap(key, data, blob, token) is not None:
                 return updated
         raise BackendError(f"too much contention on {self._shown_as} thread {thread_id!r}")
 
     async def _modify_slot(
-        self, kind: Kind[M], log: str, record_id: str, change: Callable[[M], M]
-    ) -> M | None:
+        self, kind: Kind[R], log: str, record_id: str, change: Callable[[R], R]
+    ) -> R | None:
         token, updated = new_token(), None
         for _ in range(_CAS_ATTEMPTS):
             found = await self._locate(log, record_id)
@@ -546,13 +580,13 @@ class FsspecThreadStore(BaseThreadStore):
                 return updated
         raise BackendError(f"too much contention on {self._where(log, 0)} ({record_id})")
 
-    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> bool:
-        if kind is THREADS:
-            return self._run(self._remove_thread, record_id)
-        try:
-            return self._scoped(kind, scope, lambda log: self._remove_slot(kind, log, record_id))
-        except _ScopeGone:
-            return False
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
+        if kind.owner is None:
+            removed = self._run(self._remove_thread, record_id)
+        else:
+            removed = self._scoped(kind, scope, lambda log: self._remove_slot(kind, log, record_id))
+        if not removed:
+            raise kind.missing(record_id)
 
     async def _remove_thread(self, thread_id: str) -> bool:
         while True:
@@ -578,29 +612,22 @@ class FsspecThreadStore(BaseThreadStore):
             tried, slot = found
             tombstone = {"id": record_id, "deleted": True}
             if await self._objects.swap(self._layout.slot(log, tried), tombstone, slot, token):
-                if kind is RUNS:
-                    await self._objects.delete_prefix(
-                        f"{log.removesuffix('runs/')}steps/{record_id}/"
-                    )
+                for held in self._layout.held(log, kind, record_id):
+                    await self._objects.delete_prefix(held)
                 return True
         raise BackendError(f"too much contention on {self._where(log, 0)} ({record_id})")
 
     # --- hooks: scan --------------------------------------------------------------------------
 
     def _scan(
-        self, kind: Kind[M], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[M]:
-        if kind is THREADS:
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
+        if kind.owner is None:
             blobs = self._run(self._scan_threads, cursor, descending, count)
         else:
-            try:
-                blobs = self._scoped(
-                    kind,
-                    scope,
-                    lambda log: self._scan_log(log, cursor, descending, count),
-                )
-            except _ScopeGone:
-                raise missing_scope(scope) from None
+            blobs = self._scoped(
+                kind, scope, lambda log: self._scan_log(log, cursor, descending, count)
+            )
         return [self._decode(kind, blob, blob.data["record"].get("id", "?")) for blob in blobs]
 
     async def _scan_log(
@@ -692,29 +719,19 @@ class FsspecThreadStore(BaseThreadStore):
         return found
 
     async def _scan_threads(self, cursor: str | None, descending: bool, count: int) -> list[Blob]:
-        """Threads in ID order: LIST with StartAfter forward; backward lists from the start."""
-        prefix = self._layout.threads
-        after = None if cursor is None else self._layout.thread(cursor)
+        """Threads in creation order (the ``made`` stamp in each thread object): every
+        thread is listed and read, so a page costs O(threads)."""
+        keys, _ = await self._keys_before(self._layout.threads, None)
+        blobs = [blob for blob in await self._objects.get_many(keys) if blob is not None]
+        blobs.sort(key=lambda blob: (blob.data.get("made", 0), blob.data["record"]["id"]))
         if descending:
-            listing = self._keys_before(prefix, after)
-        else:
-            listing = self._objects.keys_after(prefix, after, count)
-        if cursor is None:
-            keys, more = await listing
-        else:
-            thread, (keys, more) = await both(self._thread(cursor), listing)
-            if thread is None:
+            blobs.reverse()
+        if cursor is not None:
+            ids = [blob.data["record"]["id"] for blob in blobs]
+            if cursor not in ids:
                 raise CursorNotFound(cursor)
-        if descending:
-            keys.reverse()
-        found: list[Blob] = []
-        while keys and len(found) < count:
-            batch, keys = keys[: count - len(found)], keys[count - len(found) :]
-            blobs = await self._objects.get_many(batch)
-            found.extend(blob for blob in blobs if blob is not None)
-            if not keys and not descending and more and len(found) < count:
-                keys, more = await self._objects.keys_after(prefix, batch[-1], count)
-        return found
+            blobs = blobs[ids.index(cursor) + 1 :]
+        return blobs[:count]
 
     async def _keys_before(self, prefix: str, bound: str | None) -> tuple[list[str], bool]:
         """Every key under ``prefix`` sorting before ``bound``: ceil(N/1000) LISTs."""
