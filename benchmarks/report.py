@@ -455,40 +455,30 @@ def _object_storage_counts(results: Results) -> list[str]:
     ]
 
 
-def _async_adapter(results: Results) -> list[str]:
-    printed = results.printed.get(ASYNC_ADAPTER)
-    if not printed:
-        return []
-    return [
-        "## Async adapter: its own benchmark",
-        "",
+_PRINTED = {
+    ASYNC_ADAPTER: (
+        "Async adapter: its own benchmark",
         "From `benchmarks/async_adapter.py`, run as part of this command; its output as "
         "printed (what `threadstore.aio` adds per call over the sync store, and appends "
         "from many tasks at once).",
-        "",
-        "```text",
-        *printed,
-        "```",
-        "",
-    ]
-
-
-def _startup(results: Results) -> list[str]:
-    printed = results.printed.get(STARTUP)
-    if not printed:
-        return []
-    return [
-        "## Start-up",
-        "",
+    ),
+    STARTUP: (
+        "Start-up",
         "From `benchmarks/startup.py`, run as part of this command: fresh `python -c` "
         "processes, spawn to exit, the cases taking turns; then where an open's import "
         "time goes, by package.",
-        "",
-        "```text",
-        *printed,
-        "```",
-        "",
-    ]
+    ),
+}
+"""Component benchmarks that report by printing: their section's title and introduction."""
+
+
+def _printed(results: Results, key: str) -> list[str]:
+    """A section holding what a component benchmark printed, as it printed it."""
+    printed = results.printed.get(key)
+    if not printed:
+        return []
+    title, intro = _PRINTED[key]
+    return [f"## {title}", "", intro, "", "```text", *printed, "```", ""]
 
 
 def _left_out(results: Results) -> list[str]:
@@ -519,8 +509,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_memory, results, plots),
         partial(_local_detail, results),
         partial(_object_storage_counts, results),
-        partial(_async_adapter, results),
-        partial(_startup, results),
+        *(partial(_printed, results, key) for key in _PRINTED),
     ]
     lines: list[str] = []
     failed = 0

@@ -47,11 +47,11 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import pydantic
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -204,6 +204,19 @@ class ToolOutput(_Body):
 class ToolOutputs(_Body):
     tool_outputs: list[ToolOutput]
     stream: bool | None = None
+
+
+class Paging(pydantic.BaseModel):
+    """The query of every list endpoint (other parameters, like ``include[]``, are ignored)."""
+
+    limit: int = 20
+    order: Literal["asc", "desc"] = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+class MessagePaging(Paging):
+    run_id: str | None = None
 
 
 class _BadRequest(Exception):
@@ -466,16 +479,9 @@ def _routes(serving: Callable[[], tuple[aio.AsyncThreadStore, ScriptedAssistant]
 
     @api.get("/threads/{thread_id}/messages")
     async def list_messages(
-        thread_id: str,
-        limit: int = 20,
-        order: Literal["asc", "desc"] = "desc",
-        after: str | None = None,
-        before: str | None = None,
-        run_id: str | None = None,
+        thread_id: str, paging: Annotated[MessagePaging, Query()]
     ) -> Page[Message]:
-        return await store().list_messages(
-            thread_id, limit=limit, order=order, after=after, before=before, run_id=run_id
-        )
+        return await store().list_messages(thread_id, **paging.model_dump())
 
     @api.get("/threads/{thread_id}/messages/{message_id}")
     async def get_message(thread_id: str, message_id: str) -> Message:
@@ -501,16 +507,8 @@ def _routes(serving: Callable[[], tuple[aio.AsyncThreadStore, ScriptedAssistant]
         return await start(thread_id, run, response)
 
     @api.get("/threads/{thread_id}/runs")
-    async def list_runs(
-        thread_id: str,
-        limit: int = 20,
-        order: Literal["asc", "desc"] = "desc",
-        after: str | None = None,
-        before: str | None = None,
-    ) -> Page[Run]:
-        return await store().list_runs(
-            thread_id, limit=limit, order=order, after=after, before=before
-        )
+    async def list_runs(thread_id: str, paging: Annotated[Paging, Query()]) -> Page[Run]:
+        return await store().list_runs(thread_id, **paging.model_dump())
 
     @api.get("/threads/{thread_id}/runs/{run_id}")
     async def get_run(thread_id: str, run_id: str, response: Response) -> Run:
@@ -562,16 +560,9 @@ def _routes(serving: Callable[[], tuple[aio.AsyncThreadStore, ScriptedAssistant]
 
     @api.get("/threads/{thread_id}/runs/{run_id}/steps")
     async def list_steps(
-        thread_id: str,
-        run_id: str,
-        limit: int = 20,
-        order: Literal["asc", "desc"] = "desc",
-        after: str | None = None,
-        before: str | None = None,
+        thread_id: str, run_id: str, paging: Annotated[Paging, Query()]
     ) -> Page[RunStep]:
-        return await store().list_steps(
-            thread_id, run_id, limit=limit, order=order, after=after, before=before
-        )
+        return await store().list_steps(thread_id, run_id, **paging.model_dump())
 
     @api.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
     async def get_step(thread_id: str, run_id: str, step_id: str) -> RunStep:

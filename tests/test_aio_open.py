@@ -24,15 +24,10 @@ from threadstore.errors import BackendError, BackendNotFoundError, InvalidReques
 from threadstore.registry import register_backend, unregister_backend
 from threadstore.url import StoreURL
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])]
 
 BOUND = 60.0
 """A safety net only: an open that runs off the loop is let through at once."""
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 class GateStore(MemoryThreadStore):

@@ -93,31 +93,46 @@ def test_copy_finishes_a_thread_an_interruption_left_half_done(source: str, targ
     assert same(source, target)
 
 
-def test_copy_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
-    """The copy logs every record on stderr once it is written. The test reads 100 lines,
-    so at least 99 messages are in, then stops reading: the pipe fills and the copy
-    blocks long before its end (it has far more than a pipe's 64 KiB to log), so the
-    kill always lands mid-copy."""
+@pytest.fixture
+def big(tmp_path: Path) -> tuple[str, str]:
+    """A source of 3 threads of 1000 messages, and a target beside it (no fsync)."""
     source = f"file://{tmp_path / 'big'}?durable=false"
-    target = f"file://{tmp_path / 'half'}?durable=false"
     with open_store(source) as store:
         for number in range(3):
             thread = store.create_thread(Thread(id=f"thread_big_{number}"))
             for index in range(1000):
                 store.append_message(thread.id, Message.user(f"message {index}"))
-    with subprocess.Popen(
+    return source, f"file://{tmp_path / 'half'}?durable=false"
+
+
+def copy_logging(source: str, target: str, lines: int) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``copy --verbose``, which logs every record on stderr once it is written, and
+    read its first ``lines`` lines, then stop reading: the pipe fills and the copy blocks
+    long before its end (it has far more than a pipe's 64 KiB to log), so whatever the
+    test does next lands mid-copy."""
+    copying = subprocess.Popen(
         [str(SCRIPT), "copy", source, target, "--verbose"],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    ) as copying:
-        assert copying.stderr is not None
-        try:
-            logged = [copying.stderr.readline() for _ in range(100)]
-        finally:
-            copying.kill()
+    )
+    assert copying.stderr is not None
+    return copying, [copying.stderr.readline() for _ in range(lines)]
+
+
+def copied_messages(target: str) -> tuple[int, int]:
+    """Threads and messages in the target."""
     with open_store(target) as store:
-        copied = sum(len(list(store.iter_messages(t))) for t in store.list_thread_ids())
+        threads = store.list_thread_ids()
+        return len(threads), sum(len(list(store.iter_messages(t))) for t in threads)
+
+
+def test_copy_resumes_after_the_process_is_killed(big: tuple[str, str]) -> None:
+    source, target = big
+    copying, logged = copy_logging(source, target, 100)
+    copying.kill()
+    copying.communicate(timeout=TIMEOUT)
+    _, copied = copied_messages(target)
     assert logged[0].startswith("created thread thread_big_0")
     assert all(line.startswith("created message") for line in logged[1:])
     assert 99 <= copied < 3000
@@ -127,6 +142,29 @@ def test_copy_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
     assert resumed["unchanged"]["message"] == copied
     assert same(source, target)
     assert cli("verify", target).returncode == 0
+
+
+def test_ctrl_c_says_what_was_copied_and_that_running_again_resumes(
+    big: tuple[str, str],
+) -> None:
+    source, target = big
+    copying, _ = copy_logging(source, target, 100)
+    copying.send_signal(signal.SIGINT)  # as Ctrl-C does
+    out, rest = copying.communicate(timeout=TIMEOUT)
+    assert copying.returncode == 130
+    assert out == ""
+    threads, copied = copied_messages(target)
+    assert 99 <= copied < 3000
+    kinds = "1 thread" if threads == 1 else f"{threads} threads"
+    assert f"Interrupted: copied {kinds}, {copied} messages." in rest
+    assert "Run the same command again to finish" in rest
+
+    resumed = data(cli("copy", source, target, "--json"))
+    assert (resumed["created"]["message"], resumed["unchanged"]["message"]) == (
+        3000 - copied,
+        copied,
+    )
+    assert same(source, target)
 
 
 def test_conflicts_are_reported_and_nothing_is_overwritten(source: str, target: str) -> None:
@@ -218,43 +256,6 @@ def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
     copied, shown = _on_a_terminal("copy", source, target)
     assert copied.returncode == 0
     assert "27/27" in shown  # 3 threads, 9 messages, 9 runs, 6 steps
-
-
-def test_ctrl_c_says_what_was_copied_and_that_running_again_resumes(tmp_path: Path) -> None:
-    """The copy logs every record on stderr; after 100 lines the test sends SIGINT, as
-    Ctrl-C does. The copy is then blocked writing its log to a full pipe (it has far
-    more to log than a pipe holds), so the interrupt always lands mid-copy."""
-    source = f"file://{tmp_path / 'big'}?durable=false"
-    target = f"file://{tmp_path / 'half'}?durable=false"
-    with open_store(source) as store:
-        thread = store.create_thread(Thread(id="thread_big"))
-        for index in range(2000):
-            store.append_message(thread.id, Message.user(f"message {index}"))
-    with subprocess.Popen(
-        [str(SCRIPT), "copy", source, target, "--verbose"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as copying:
-        assert copying.stderr is not None
-        logged = [copying.stderr.readline() for _ in range(100)]
-        copying.send_signal(signal.SIGINT)
-        out, rest = copying.communicate(timeout=TIMEOUT)
-    assert all(line.startswith("created ") for line in logged)
-    assert copying.returncode == 130
-    assert out == ""
-    with open_store(target) as store:
-        copied = len(list(store.iter_messages("thread_big")))
-    assert 99 <= copied < 2000
-    assert f"Interrupted: copied 1 thread, {copied} messages." in rest
-    assert "Run the same command again to finish" in rest
-
-    resumed = data(cli("copy", source, target, "--json"))
-    assert (resumed["created"]["message"], resumed["unchanged"]["message"]) == (
-        2000 - copied,
-        copied,
-    )
-    assert same(source, target)
 
 
 @pytest.mark.parametrize(
