@@ -56,6 +56,8 @@ _STATUS_STYLE = {
     "expired": "red",
 }
 _ROLE_STYLE = {"user": "bold cyan", "assistant": "bold green"}
+_BATCH = 200
+"""Lines printed at once: rich's cost is mostly per print, not per line."""
 
 
 def _when(timestamp: int | None) -> str:
@@ -162,7 +164,8 @@ def _content(message: Message) -> str:
     return "\n".join(parts)
 
 
-def _message(message: Message) -> None:
+def _message(message: Message) -> list[Text]:
+    """A message's lines: its header, then its text indented."""
     line = Text.assemble(
         "  ",
         (_when(message.created_at), "dim"),
@@ -175,12 +178,11 @@ def _message(message: Message) -> None:
         line.append("  ").append_text(_status(message.status))
     if message.run_id:
         line.append(f"  run {message.run_id}", style="dim")
-    out.print(line)
-    for text in _content(message).splitlines() or [""]:
-        out.print(Text("      " + text))
+    return [line, *(Text("      " + text) for text in _content(message).splitlines() or [""])]
 
 
-def _run(run: Run, steps: Iterable[RunStep]) -> None:
+def _run(run: Run, steps: Iterable[RunStep]) -> list[Text]:
+    """A run's lines: its header, its error if any, then one line per step."""
     line = Text.assemble("  ", (run.id, "cyan"), "  ")
     line.append_text(_status(run.status))
     line.append(f"  assistant {run.assistant_id}")
@@ -189,11 +191,10 @@ def _run(run: Run, steps: Iterable[RunStep]) -> None:
     line.append(f"  created {_when(run.created_at)}", style="dim")
     if run.usage:
         line.append(f"  tokens {run.usage.prompt_tokens}+{run.usage.completion_tokens}")
-    out.print(line)
+    lines = [line]
     if run.last_error:
-        out.print(Text(f"    {run.last_error.code}: {run.last_error.message}", style="red"))
-    for step in steps:
-        _step(step)
+        lines.append(Text(f"    {run.last_error.code}: {run.last_error.message}", style="red"))
+    return lines + [_step(step) for step in steps]
 
 
 def _step_target(step: RunStep) -> str:
@@ -203,10 +204,9 @@ def _step_target(step: RunStep) -> str:
     return ", ".join(call.type for call in details.tool_calls) or "no tool calls"
 
 
-def _step(step: RunStep) -> None:
+def _step(step: RunStep) -> Text:
     line = Text.assemble("    ", (step.id, "dim"), f"  {step.type}  ")
-    line.append_text(_status(step.status)).append(f"  {_step_target(step)}")
-    out.print(line)
+    return line.append_text(_status(step.status)).append(f"  {_step_target(step)}")
 
 
 def thread_head(thread: Thread) -> None:
@@ -217,24 +217,39 @@ def thread_head(thread: Thread) -> None:
     out.print(head)
 
 
+def _lines(lines: list[Text]) -> None:
+    """Print lines at once; off a terminal, as the plain text rich would print."""
+    if not lines:
+        return
+    if out.is_terminal:
+        out.print(Text("\n").join(lines))
+    else:
+        out.file.write("".join(line.plain + "\n" for line in lines))
+
+
 def thread_messages(messages: Iterable[Message], title: str) -> None:
     """Print messages as they come."""
-    out.print(Text(f"\n{title}", style="bold"))
-    none = True
-    for message in messages:
-        _message(message)
-        none = False
-    if none:
-        out.print(Text("  none", style="dim"))
+    _listing(title, (_message(message) for message in messages))
 
 
 def thread_runs(runs: Iterable[Run], steps: Callable[[str], Iterable[RunStep]], title: str) -> None:
     """Print runs as they come, each with its steps."""
+    _listing(title, (_run(run, steps(run.id)) for run in runs))
+
+
+def _listing(title: str, records: Iterable[list[Text]]) -> None:
+    """A titled list, printed a batch of lines at a time (one print per line would cost
+    more than the reading: 10^5 messages took most of a minute)."""
     out.print(Text(f"\n{title}", style="bold"))
+    batch: list[Text] = []
     none = True
-    for run in runs:
-        _run(run, steps(run.id))
+    for lines in records:
+        batch += lines
         none = False
+        if len(batch) >= _BATCH:
+            _lines(batch)
+            batch = []
+    _lines(batch)
     if none:
         out.print(Text("  none", style="dim"))
 
