@@ -28,7 +28,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from threadstore.errors import AlreadyExistsError, NotFoundError
-from threadstore.models import Thread, WireModel
+from threadstore.models import Record, Thread, WireModel
 from threadstore.protocol import ThreadStore
 from threadstore.snapshot import every
 from threadstore.url import StoreURL
@@ -44,7 +44,7 @@ __all__ = [
     "threads_to_copy",
 ]
 
-M = TypeVar("M", bound=WireModel)
+M = TypeVar("M", bound=Record)
 Outcome = Literal["created", "unchanged", "conflict"]
 KINDS = ("thread", "message", "run", "step")
 
@@ -191,7 +191,7 @@ class StoreCopy:
         plural = f"{kind}s"
         target_done = False
         for item in source_items:
-            item_id: str = getattr(item, "id")  # noqa: B009 - every record has an id
+            item_id = item.id
             location = f"{parent}/{plural}/{item_id}"
             there = None if target_done else next(target_items, None)
             if there is None:
@@ -199,7 +199,7 @@ class StoreCopy:
                 if self._create(kind, location, partial(create, item)):
                     kept.append((item_id, False))
                 continue
-            there_id: str = getattr(there, "id")  # noqa: B009
+            there_id = there.id
             if there_id != item_id:
                 self._conflict(
                     kind,
@@ -215,7 +215,7 @@ class StoreCopy:
             kept.append((item_id, True))
         extra = None if target_done else next(target_items, None)
         if extra is not None:
-            extra_id: str = getattr(extra, "id")  # noqa: B009
+            extra_id = extra.id
             self._conflict(
                 kind,
                 f"{parent}/{plural}/{extra_id}",
