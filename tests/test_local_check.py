@@ -112,6 +112,23 @@ def test_the_lists_of_a_deleted_record_are_removed(tmp_path: Path) -> None:
     assert check(tmp_path) == []
 
 
+def test_one_repair_removes_both_files_of_a_deleted_record(tmp_path: Path) -> None:
+    """A deleter died after the catalog's tombstone, leaving the log and its index: one
+    repair removes both, so the store is clean after it."""
+    thread_id, _ = make_store(tmp_path)
+    log = lists_of(tmp_path, thread_id)
+    index = log.with_suffix(".idx")
+    kept = log.read_bytes(), index.read_bytes()
+    with open_store(tmp_path) as store:
+        store.delete_thread(thread_id)
+    log.write_bytes(kept[0])
+    index.write_bytes(kept[1])
+    assert check(tmp_path, repair=True) == [("leftover", True)]
+    assert not log.exists()
+    assert not index.exists()
+    assert check(tmp_path) == []
+
+
 def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path) -> None:
     thread_id, _ = make_store(tmp_path)
     with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies

@@ -43,6 +43,17 @@ class Budget:
     """Claims each process must win on the one contested S3 run."""
     hypothesis_examples: int = 60
     """Examples per property (hostile input)."""
+    churn_rounds: int = 2
+    """Rounds of local-disk churn without kills (four processes, three shared thread IDs)."""
+    churn_calls: int = 60
+    """Calls per churn process per round without kills."""
+    churn_kills: int = 12
+    """SIGKILLs of local-disk churn processes (those killed at each round's end count)."""
+    churn_kills_per_round: int = 4
+    """Churn processes killed one by one in a round before the rest are killed and the
+    store is checked."""
+    churn_acks_before_kill: int = 25
+    """A churn process is killed after a random 1..N answered calls (plus a pause)."""
     soak: bool = False
 
     def scaled(self) -> Budget:
@@ -70,6 +81,11 @@ SOAK = Budget(
     local_claims=40,
     s3_claims=6,
     hypothesis_examples=2000,
+    churn_rounds=20,
+    churn_calls=300,
+    churn_kills=240,
+    churn_kills_per_round=8,
+    churn_acks_before_kill=40,
     soak=True,
 )
 

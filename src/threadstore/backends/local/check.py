@@ -132,7 +132,8 @@ def _check_lists(
     repair: bool,
 ) -> list[Finding]:
     if not alive:
-        return [_leftover(path, "the lists of a deleted record", repair)]
+        index = path.removesuffix(".jsonl") + ".idx"
+        return [_leftover(path, "the lists of a deleted record", repair, index)]
     findings: list[Finding] = []
     with _opened(path, counter, layout.durable) as journal:
         found = _check_journal(journal, repair, findings)
@@ -168,9 +169,11 @@ def _finish(
     return Finding("unfinished-delete", lists.path, f"{detail}: deleted", repaired=True)
 
 
-def _leftover(path: str, what: str, repair: bool) -> Finding:
+def _leftover(path: str, what: str, repair: bool, *beside: str) -> Finding:
+    """A leftover (and files that go with it, ``beside``): removed with ``repair``."""
     if repair:
-        remove_tree(path)
+        for leftover in (path, *beside):
+            remove_tree(leftover)
     return Finding("leftover", path, f"{what}{'; removed' if repair else ''}", repaired=repair)
 
 
