@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,37 @@ def test_a_store_that_skips_fsync_does_not_promise_durability(tmp_path: Path) ->
         open_store(tmp_path, durable=False, require={"durable"})
     with open_store(tmp_path, require={"durable"}) as durable:
         assert Capability.DURABLE in durable.capabilities
+
+
+def test_a_repair_running_beside_writers_removes_nothing_of_theirs(tmp_path: Path) -> None:
+    """Records created while a repair walks the store are not taken for deleted ones."""
+    make_store(tmp_path)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def repair() -> None:
+        with LocalThreadStore(tmp_path) as store:
+            while not stop.is_set():
+                try:
+                    store.check_storage(repair=True)
+                except Exception as exc:  # the test fails on it below
+                    errors.append(exc)
+
+    repairer = threading.Thread(target=repair)
+    repairer.start()
+    try:
+        with LocalThreadStore(tmp_path, durable=False) as store:
+            written = {}
+            for i in range(150):
+                thread = store.create_thread()
+                written[thread.id] = store.append_message(thread.id, Message.user(f"{i}")).id
+                if i % 3 == 0:
+                    store.delete_thread(thread.id)
+                    del written[thread.id]
+    finally:
+        stop.set()
+        repairer.join(60)
+    assert errors == []
+    with LocalThreadStore(tmp_path) as store:
+        for thread_id, message_id in written.items():
+            assert [m.id for m in store.iter_messages(thread_id)] == [message_id]
