@@ -128,6 +128,15 @@ def test_a_foreign_directory_is_refused_untouched(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
 
 
+def test_a_store_another_process_is_creating_opens(tmp_path: Path) -> None:
+    """Processes opening a new store at once: one is writing the marker aside (its temp
+    file is in the directory), the others must not take the directory for a foreign one."""
+    (tmp_path / ".tmp-threadstore.json.0123456789abcdef").write_text("{")
+    with open_store(str(tmp_path)) as store:
+        store.create_thread()
+    assert json.loads((tmp_path / "threadstore.json").read_text())["version"] == FORMAT_VERSION
+
+
 def test_a_file_given_as_the_store_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("mine")
     with pytest.raises(InvalidRequestError, match="is a file; a file:// store is a directory"):

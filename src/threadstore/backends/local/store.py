@@ -41,6 +41,7 @@ from threadstore.backend import (
 )
 from threadstore.backends.local import entries
 from threadstore.backends.local.files import (
+    TEMP_PREFIX,
     ReadCounter,
     create_file,
     fsync_dir,
@@ -118,7 +119,10 @@ class LocalThreadStore(BaseThreadStore):
     # --- the store directory ------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Create or check the store directory, then clear what dead writers left in tmp/."""
+        """Create or check the store directory, then clear what dead writers left in tmp/.
+
+        A directory is new if it holds nothing but markers being written aside by
+        openers racing this one (the first ``link`` wins; the others find its marker)."""
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise InvalidRequestError(
                 f"{self.root} is a file; a file:// store is a directory (give a new or "
@@ -127,7 +131,8 @@ class LocalThreadStore(BaseThreadStore):
         make_dirs(self.root, self.durable)
         layout = self.layout
         if not os.path.exists(layout.marker):
-            if os.listdir(self.root):
+            marking = TEMP_PREFIX + os.path.basename(layout.marker) + "."
+            if [n for n in os.listdir(self.root) if not n.startswith(marking)]:
                 raise BackendError(
                     f"{self.root} is not empty and holds no {os.path.basename(layout.marker)}: "
                     "it is not a threadstore, and nothing was written to it"
