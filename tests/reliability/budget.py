@@ -47,7 +47,7 @@ class Budget:
     """Rounds of local-disk churn without kills (four processes, three shared thread IDs)."""
     churn_calls: int = 60
     """Calls per churn process per round without kills."""
-    churn_kills: int = 12
+    churn_kills: int = 8
     """SIGKILLs of local-disk churn processes (those killed at each round's end count)."""
     churn_kills_per_round: int = 4
     """Churn processes killed one by one in a round before the rest are killed and the

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from threadstore.errors import AlreadyExistsError, NotFoundError
-from threadstore.integrity import verify_store
+from threadstore.integrity import StorageCheck, verify_store
 from threadstore.models import Message, Thread
 from threadstore.protocol import ThreadStore
 from threadstore.registry import open_store
@@ -32,8 +32,10 @@ from .processes import CONTEXT, WAIT
 
 __all__ = ["Churn", "observe_threads"]
 
-CALLS = {"append": 50, "batch": 8, "read": 14, "create": 14, "delete": 10}
-"""The mix of calls (weights): enough deletes that threads die young and are born again."""
+CALLS = {"append": 50, "batch": 8, "read": 14, "create": 14, "delete": 10, "repair": 1}
+"""The mix of calls (weights): enough deletes that threads die young and are born again,
+and now and then ``check_storage(repair=True)`` beside the writers (it must succeed and
+take nothing of theirs)."""
 FOREVER = 1_000_000
 """Calls a worker that is meant to be killed would make before stopping by itself."""
 
@@ -78,6 +80,9 @@ def _call(
         return [], lambda: _none(store.delete_thread(thread))
     if kind == "read":
         return [], lambda: [m.id for m in store.iter_messages(thread)]
+    if kind == "repair":
+        assert isinstance(store, StorageCheck)
+        return [], lambda: _none(store.check_storage(repair=True))
     size = rng.randint(2, 4) if kind == "batch" else 1
     messages = [Message.user(f"{token}.{i}") for i in range(size)]
     if size == 1:
