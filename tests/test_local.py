@@ -733,6 +733,29 @@ def test_a_damaged_count_slot_is_found_not_a_short_list(root: Path) -> None:
         assert [r.id for r in store.list_runs(thread.id, order="asc").data] == runs
 
 
+@pytest.mark.parametrize("which", ["catalog", "lists"])
+def test_a_zeroed_index_block_is_damage_not_a_missing_record(root: Path, which: str) -> None:
+    """A block of zeros in a table is not "never written": every block is written with
+    its checksum, so a zeroed one is found, and no record goes missing."""
+    with LocalThreadStore(root) as store:
+        threads = [store.create_thread().id for _ in range(30)]
+        messages = [store.append_message(threads[0], Message.user(f"{i}")).id for i in range(40)]
+    index = root / "catalog.idx" if which == "catalog" else index_of(lists_of(root, threads[0]))
+    kept = index.read_bytes()
+    header = header_of(index)
+    for block in range(header.capacity // 15):
+        data = bytearray(kept)
+        start = header.table + block * 256
+        data[start : start + 256] = bytes(256)
+        index.write_bytes(bytes(data))
+        with LocalThreadStore(root) as store:
+            for thread_id in threads:
+                assert store.get_thread(thread_id).id == thread_id
+            for message_id in messages:
+                assert store.get_message(threads[0], message_id).id == message_id
+            assert [m.id for m in store.iter_messages(threads[0])] == messages
+
+
 # --- I/O errors are not "not found" -------------------------------------------
 
 
