@@ -54,6 +54,8 @@ class Budget:
     store is checked."""
     churn_acks_before_kill: int = 25
     """A churn process is killed after a random 1..N answered calls (plus a pause)."""
+    index_damages: int = 24
+    """Index files damaged (bit flips, zeroed blocks, cut short, older copies), one each."""
     soak: bool = False
 
     def scaled(self) -> Budget:
@@ -86,6 +88,7 @@ SOAK = Budget(
     churn_kills=240,
     churn_kills_per_round=8,
     churn_acks_before_kill=40,
+    index_damages=3000,
     soak=True,
 )
 
