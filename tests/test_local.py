@@ -756,6 +756,21 @@ def test_a_zeroed_index_block_is_damage_not_a_missing_record(root: Path, which: 
             assert [m.id for m in store.iter_messages(threads[0])] == messages
 
 
+def test_an_index_rebuilt_in_memory_holds_the_whole_log(root: Path) -> None:
+    """When writing an index fails (a full disk), the journal indexes its log in memory
+    instead: the table it builds there must hold every record, not none."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        message = store.append_message(thread.id, Message.user("m"))
+    with LocalThreadStore(root) as store:
+        catalog = store.catalog()
+        with catalog.locked(exclusive=True):
+            catalog.index.memory = {}  # what Journal.repair does after an OSError
+            catalog.repair(rebuild=True)
+        assert store.get_thread(thread.id) == thread
+        assert store.get_message(thread.id, message.id) == message
+
+
 # --- I/O errors are not "not found" -------------------------------------------
 
 

@@ -437,12 +437,15 @@ class Index:
                 table[block * _BLOCK : (block + 1) * _BLOCK]
             )
         self._found.clear()
-        try:
-            os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
-            os.ftruncate(self.fd, _HEADER_SIZE)
-            pwrite_all(self.fd, table, _HEADER_SIZE)
-        except OSError:
-            self.memory = latest  # a full disk: serve from memory until it can be written
+        if self.memory is not None:  # the file could not be written: the table lives here
+            self.memory = latest
+        else:
+            try:
+                os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust
+                os.ftruncate(self.fd, _HEADER_SIZE)
+                pwrite_all(self.fd, table, _HEADER_SIZE)
+            except OSError:
+                self.memory = latest  # a full disk: serve from memory from now on
         generation = secrets.randbits(63)  # unlike any header another object remembers
         self.header = Header(
             0, BOOT_ID, generation, covered, 0, 0, _HEADER_SIZE, capacity, len(latest), 0, 0, 0
