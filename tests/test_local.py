@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -769,6 +772,40 @@ def test_an_index_rebuilt_in_memory_holds_the_whole_log(root: Path) -> None:
             catalog.repair(rebuild=True)
         assert store.get_thread(thread.id) == thread
         assert store.get_message(thread.id, message.id) == message
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past ``limit`` bytes of any file fail (EFBIG), as on a disk that is full."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, before)
+
+
+def test_a_delete_the_catalog_cannot_record_says_its_outcome_is_unknown(root: Path) -> None:
+    """The thread's lists say deleted, the catalog's write fails: the caller is not told
+    "nothing was stored", and deleting again settles it."""
+    with LocalThreadStore(root) as store:
+        for _ in range(20):
+            store.create_thread(Thread(metadata={"pad": "x" * 200}))
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("m"))
+        with (
+            file_size_limit((root / "catalog.jsonl").stat().st_size),
+            pytest.raises(BackendError, match="outcome is unknown") as caught,
+        ):
+            store.delete_thread(thread.id)
+        assert "nothing was stored" not in str(caught.value)
+        with pytest.raises(ThreadNotFound):
+            store.delete_thread(thread.id)
+        with pytest.raises(ThreadNotFound):
+            store.get_thread(thread.id)
+        assert store.check_storage(repair=False) == []
 
 
 # --- I/O errors are not "not found" -------------------------------------------

@@ -16,7 +16,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from functools import partial
 from typing import Any, Self, TypeVar
 
@@ -334,9 +333,19 @@ class LocalThreadStore(BaseThreadStore):
                         continue  # deleted or replaced under us: look the record up again
                     if entries.is_gone(journal):  # another deleter got here first
                         self._finish_delete(incarnation)
+                        self._remove_files(journal)
                         raise kind.missing(record_id)
                     journal.append(entries.place(journal, [entries.gone(incarnation)]))
-                    self._finish_delete(incarnation)
+                    try:
+                        self._finish_delete(incarnation)
+                    except BackendError as exc:  # its lists say deleted, the catalog not yet
+                        cause = exc.__cause__
+                        why = os.strerror(cause.errno or 0) if isinstance(cause, OSError) else exc
+                        raise BackendError(
+                            f"cannot record the delete of {kind.singular} {record_id!r} in "
+                            f"{self.layout.catalog} ({why}): its outcome is unknown; delete it "
+                            "again to settle it (not found then means it is deleted)"
+                        ) from exc
                     self._remove_files(journal)
                     return
                 finally:
@@ -352,9 +361,13 @@ class LocalThreadStore(BaseThreadStore):
         left behind, a check removes."""
         journal.stale = True
         for path, fd in ((journal.path, journal.log_fd), (journal.index.path, journal.index.fd)):
-            with suppress(FileNotFoundError):
+            try:
                 if os.stat(path).st_ino == os.fstat(fd).st_ino:
                     os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # the record is deleted all the same: a check removes it
+                log.warning("cannot remove %s (%s): the storage check removes it", path, exc)
 
     def _scan_top(self, kind: Kind[R], cursor: str | None, descending: bool, count: int) -> list[R]:
         catalog = self.catalog()
