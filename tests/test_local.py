@@ -26,6 +26,7 @@ from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import index as local_index
 from threadstore.backends.local.files import shared_lock
+from threadstore.backends.local.layout import Incarnation
 from threadstore.backends.local.log import make_line, scan
 from threadstore.backends.local.store import OPEN_LISTS
 from threadstore.errors import (
@@ -806,6 +807,26 @@ def test_a_delete_the_catalog_cannot_record_says_its_outcome_is_unknown(root: Pa
         with pytest.raises(ThreadNotFound):
             store.get_thread(thread.id)
         assert store.check_storage(repair=False) == []
+
+
+def test_a_read_of_an_empty_list_file_writes_nothing(root: Path) -> None:
+    """A first append that could not write its first line leaves an empty list file; a
+    read then holds only a shared lock, and must not write that line (nor fail for want
+    of space to write it)."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("m"))
+        empty = store.create_thread()
+        made = Path(store.layout.list_path(Incarnation(THREADS, empty.id, 1)))
+    made.parent.mkdir(exist_ok=True)
+    made.touch()
+    with LocalThreadStore(root) as store, file_size_limit(0):
+        assert store.list_messages(empty.id).data == []
+        assert [m.text for m in store.iter_messages(thread.id)] == ["m"]
+    assert made.stat().st_size == 0
+    with LocalThreadStore(root) as store:
+        store.append_message(empty.id, Message.user("first"))
+        assert [m.text for m in store.iter_messages(empty.id)] == ["first"]
 
 
 # --- I/O errors are not "not found" -------------------------------------------

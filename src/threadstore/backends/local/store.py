@@ -413,7 +413,7 @@ class LocalThreadStore(BaseThreadStore):
             try:
                 with journal.locked(write is not None):
                     done, result = journal.checked(
-                        partial(self._live_step, journal, incarnation, step)
+                        partial(self._live_step, journal, incarnation, step, write is not None)
                     )
             finally:
                 self._done_with(incarnation, journal)
@@ -432,16 +432,24 @@ class LocalThreadStore(BaseThreadStore):
             return False
 
     def _live_step(
-        self, journal: Journal, incarnation: Incarnation, step: Callable[[Journal | None], T]
+        self,
+        journal: Journal,
+        incarnation: Incarnation,
+        step: Callable[[Journal | None], T],
+        write: bool,
     ) -> tuple[bool, T | None]:
         """``step`` on a locked journal, if its incarnation lives (``(False, None)``: it was
-        deleted meanwhile, or it is a new file of a dead one)."""
+        deleted meanwhile, or it is a new file of a dead one). An empty file (its maker
+        could not write its first line) holds nothing yet: a read writes nothing to it."""
         if entries.is_gone(journal):
             if not journal.stale:
                 self._finish_delete(incarnation)
             return False, None
-        if journal.size == 0 and not self._starts(journal, incarnation):
-            return False, None
+        if journal.size == 0:
+            if not write:
+                return (True, step(None)) if self._lives(incarnation) else (False, None)
+            if not self._starts(journal, incarnation):
+                return False, None
         return True, step(journal)
 
     def _starts(self, journal: Journal, incarnation: Incarnation) -> bool:
