@@ -56,6 +56,10 @@ class Budget:
     """A churn process is killed after a random 1..N answered calls (plus a pause)."""
     index_damages: int = 24
     """Index files damaged (bit flips, zeroed blocks, cut short, older copies), one each."""
+    disk_fault_points: int = 3
+    """Write and sync points failed per scenario and fault kind (0: every one)."""
+    full_disk_calls: int = 1500
+    """Calls made against a 1 MiB tmpfs until well past full."""
     soak: bool = False
 
     def scaled(self) -> Budget:
@@ -89,6 +93,8 @@ SOAK = Budget(
     churn_kills_per_round=8,
     churn_acks_before_kill=40,
     index_damages=3000,
+    disk_fault_points=0,
+    full_disk_calls=3000,
     soak=True,
 )
 
