@@ -45,7 +45,7 @@ class Budget:
     """Examples per property (hostile input)."""
     churn_rounds: int = 2
     """Rounds of local-disk churn without kills (four processes, three shared thread IDs)."""
-    churn_calls: int = 60
+    churn_calls: int = 50
     """Calls per churn process per round without kills."""
     churn_kills: int = 8
     """SIGKILLs of local-disk churn processes (those killed at each round's end count)."""
@@ -58,7 +58,7 @@ class Budget:
     """Index files damaged (bit flips, zeroed blocks, cut short, older copies), one each."""
     disk_fault_points: int = 3
     """Write and sync points failed per scenario and fault kind (0: every one)."""
-    full_disk_calls: int = 1500
+    full_disk_calls: int = 1000
     """Calls made against a 1 MiB tmpfs until well past full."""
     soak: bool = False
 
@@ -92,7 +92,7 @@ SOAK = Budget(
     churn_kills=240,
     churn_kills_per_round=8,
     churn_acks_before_kill=40,
-    index_damages=3000,
+    index_damages=1200,
     disk_fault_points=0,
     full_disk_calls=3000,
     soak=True,
