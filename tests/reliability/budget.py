@@ -52,6 +52,8 @@ class Budget:
     churn_kills_per_round: int = 4
     """Churn processes killed one by one in a round before the rest are killed and the
     store is checked."""
+    churn_minutes: float = 0
+    """With kills, churn goes on at least this long (a soak's length), kills or not."""
     churn_acks_before_kill: int = 25
     """A churn process is killed after a random 1..N answered calls (plus a pause)."""
     index_damages: int = 24
@@ -92,6 +94,7 @@ SOAK = Budget(
     churn_kills=240,
     churn_kills_per_round=8,
     churn_acks_before_kill=40,
+    churn_minutes=12,
     index_damages=1200,
     disk_fault_points=0,
     full_disk_calls=3000,
