@@ -32,11 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from threadstore.backends.local import LocalThreadStore
+from threadstore.backends.local import LocalThreadStore, entries
 from threadstore.backends.local.index import Header
+from threadstore.backends.local.layout import Incarnation
 from threadstore.errors import BackendError, NotFoundError
 from threadstore.integrity import verify_store
 from threadstore.models import Message, Run, RunStep, Thread
+from threadstore.records import THREADS
 from threadstore.snapshot import read_thread
 
 __all__ = ["FAULTS", "POINTS", "main"]
@@ -114,6 +116,8 @@ def _step(message_id: str, step_id: str | None = None) -> RunStep:
 
 
 def build(root: Path) -> None:
+    """The store every scenario starts from: a thread with messages, a run and a step, an
+    empty thread, a thread whose next append grows its index, a half-deleted thread."""
     with LocalThreadStore(root) as store:
         store.create_thread(Thread(id="thread_a"))
         messages = [store.append_message("thread_a", Message.user(f"a{i}")).id for i in range(3)]
@@ -133,10 +137,6 @@ def build(root: Path) -> None:
         store.create_thread(Thread(id="thread_half"))
         store.append_message("thread_half", Message.user("h"))
     with LocalThreadStore(root) as store:  # a deleter of thread_half dies after its first step
-        from threadstore.backends.local import entries
-        from threadstore.backends.local.layout import Incarnation
-        from threadstore.records import THREADS
-
         seq = store._incarnation(THREADS, "thread_half").seq
         incarnation = Incarnation(THREADS, "thread_half", seq)
         journal = store._open_list(incarnation, create=False)
