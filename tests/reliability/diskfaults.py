@@ -9,7 +9,7 @@ copy of the store each time, the N-th of them fails (``ENOSPC`` or ``EIO``, or w
 fewer bytes than asked), for every N (or ``LIMIT`` of them, spread out). Each time:
 
 - the call succeeds, or raises ``BackendError``; an error that does not say the outcome
-  is unknown means nothing was stored;
+  is unknown means nothing was stored, and one that does says how to settle it;
 - with the fault gone, the same store object works (an append lands);
 - a fresh store object reads exactly the state before the call, or the state after it
   (the one the outcome allows), and ``check_storage(repair=True)`` leaves a store that
@@ -58,6 +58,9 @@ POINTS = {
 }
 FAULTS = {"enospc": ("errno", errno.ENOSPC), "eio": ("errno", errno.EIO), "short": ("short", 0)}
 """Fault kinds: which failure points, and the errno they set."""
+
+SETTLE = ("read it back", "again")
+"""An error that says the outcome is unknown says how to settle it, in one of these words."""
 
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int,
@@ -252,6 +255,8 @@ def run_case(
         outcome = "ok"
     except BackendError as exc:
         outcome = "unknown" if "unknown" in str(exc) else "not stored"
+        if outcome == "unknown" and not any(how in str(exc) for how in SETTLE):
+            outcome = f"wrong: an unknown outcome without a way to settle it: {exc}"
     except Exception as exc:  # "not found" included: every record these calls name exists
         outcome = f"wrong: {type(exc).__name__}: {exc}"
     finally:
