@@ -156,7 +156,7 @@ def test_format_version_is_recorded_and_checked(root: Path) -> None:
     with pytest.raises(BackendError, match="version"):
         LocalThreadStore(root)
     marker.write_text(json.dumps({"format": FORMAT, "version": 1}))
-    with pytest.raises(BackendError, match=f"threadstore upgrade file://{root}"):
+    with pytest.raises(BackendError, match=f"threadstore migrate file://{root}"):
         LocalThreadStore(root)
     marker.write_text("{not json")
     with pytest.raises(CorruptDataError, match=str(marker)):

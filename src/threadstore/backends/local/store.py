@@ -111,6 +111,21 @@ class LocalThreadStore(BaseThreadStore):
             raise InvalidRequestError(f"a {url.scheme}:// URL needs a directory path")
         return cls(url.path, durable=chosen.durable)
 
+    @classmethod
+    def migrate_schema(cls, url: StoreURL, **options: Any) -> tuple[int | None, int]:
+        """Bring the store at ``url`` to this format (``threadstore migrate URL``); return
+        the format before (``None``: no store there yet, one is made) and after."""
+        chosen = url.options(LocalOptions, options)
+        layout = Layout(os.path.abspath(url.path), chosen.durable)
+        if not os.path.exists(layout.marker):
+            cls(url.path, durable=chosen.durable).close()
+            return None, FORMAT_VERSION
+        from threadstore.backends.local.upgrade import upgrade, version_of
+
+        before = version_of(layout.marker)
+        upgrade(layout.root)
+        return before, FORMAT_VERSION
+
     def __repr__(self) -> str:
         durable = "" if self.durable else " durable=False"
         return f"<LocalThreadStore {self.root}{durable}>"
@@ -680,7 +695,7 @@ def _check_marker(path: str) -> None:
         raise BackendError(
             f"{root} holds a store in format 1 (threadstore 0.1); this threadstore reads "
             f"format {FORMAT_VERSION}. Stop every process that uses it, then run: "
-            f"threadstore upgrade file://{root}"
+            f"threadstore migrate file://{root}"
         )
     if version != FORMAT_VERSION:
         raise BackendError(
