@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import index as local_index
 from threadstore.backends.local.files import shared_lock
+from threadstore.backends.local.layout import Incarnation
 from threadstore.backends.local.log import make_line, scan
 from threadstore.backends.local.store import OPEN_LISTS
 from threadstore.errors import (
@@ -126,6 +130,15 @@ def test_a_foreign_directory_is_refused_untouched(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="not a threadstore"):
         open_store(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_a_store_another_process_is_creating_opens(tmp_path: Path) -> None:
+    """Processes opening a new store at once: one is writing the marker aside (its temp
+    file is in the directory), the others must not take the directory for a foreign one."""
+    (tmp_path / ".tmp-threadstore.json.0123456789abcdef").write_text("{")
+    with open_store(str(tmp_path)) as store:
+        store.create_thread()
+    assert json.loads((tmp_path / "threadstore.json").read_text())["version"] == FORMAT_VERSION
 
 
 def test_a_file_given_as_the_store_is_refused(tmp_path: Path) -> None:
@@ -722,6 +735,98 @@ def test_a_damaged_count_slot_is_found_not_a_short_list(root: Path) -> None:
         flip_bits(index, at + 8, 2)  # every slot, the count's among them
     with LocalThreadStore(root) as store:
         assert [r.id for r in store.list_runs(thread.id, order="asc").data] == runs
+
+
+@pytest.mark.parametrize("which", ["catalog", "lists"])
+def test_a_zeroed_index_block_is_damage_not_a_missing_record(root: Path, which: str) -> None:
+    """A block of zeros in a table is not "never written": every block is written with
+    its checksum, so a zeroed one is found, and no record goes missing."""
+    with LocalThreadStore(root) as store:
+        threads = [store.create_thread().id for _ in range(30)]
+        messages = [store.append_message(threads[0], Message.user(f"{i}")).id for i in range(40)]
+    index = root / "catalog.idx" if which == "catalog" else index_of(lists_of(root, threads[0]))
+    kept = index.read_bytes()
+    header = header_of(index)
+    for block in range(header.capacity // 15):
+        data = bytearray(kept)
+        start = header.table + block * 256
+        data[start : start + 256] = bytes(256)
+        index.write_bytes(bytes(data))
+        with LocalThreadStore(root) as store:
+            for thread_id in threads:
+                assert store.get_thread(thread_id).id == thread_id
+            for message_id in messages:
+                assert store.get_message(threads[0], message_id).id == message_id
+            assert [m.id for m in store.iter_messages(threads[0])] == messages
+
+
+def test_an_index_rebuilt_in_memory_holds_the_whole_log(root: Path) -> None:
+    """When writing an index fails (a full disk), the journal indexes its log in memory
+    instead: the table it builds there must hold every record, not none."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        message = store.append_message(thread.id, Message.user("m"))
+    with LocalThreadStore(root) as store:
+        catalog = store.catalog()
+        with catalog.locked(exclusive=True):
+            catalog.index.memory = {}  # what Journal.repair does after an OSError
+            catalog.repair(rebuild=True)
+        assert store.get_thread(thread.id) == thread
+        assert store.get_message(thread.id, message.id) == message
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past ``limit`` bytes of any file fail (EFBIG), as on a disk that is full."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, before)
+
+
+def test_a_delete_the_catalog_cannot_record_says_its_outcome_is_unknown(root: Path) -> None:
+    """The thread's lists say deleted, the catalog's write fails: the caller is not told
+    "nothing was stored", and deleting again settles it."""
+    with LocalThreadStore(root) as store:
+        for _ in range(20):
+            store.create_thread(Thread(metadata={"pad": "x" * 200}))
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("m"))
+        with (
+            file_size_limit((root / "catalog.jsonl").stat().st_size),
+            pytest.raises(BackendError, match="outcome is unknown") as caught,
+        ):
+            store.delete_thread(thread.id)
+        assert "nothing was stored" not in str(caught.value)
+        with pytest.raises(ThreadNotFound):
+            store.delete_thread(thread.id)
+        with pytest.raises(ThreadNotFound):
+            store.get_thread(thread.id)
+        assert store.check_storage(repair=False) == []
+
+
+def test_a_read_of_an_empty_list_file_writes_nothing(root: Path) -> None:
+    """A first append that could not write its first line leaves an empty list file; a
+    read then holds only a shared lock, and must not write that line (nor fail for want
+    of space to write it)."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("m"))
+        empty = store.create_thread()
+        made = Path(store.layout.list_path(Incarnation(THREADS, empty.id, 1)))
+    made.parent.mkdir(exist_ok=True)
+    made.touch()
+    with LocalThreadStore(root) as store, file_size_limit(0):
+        assert store.list_messages(empty.id).data == []
+        assert [m.text for m in store.iter_messages(thread.id)] == ["m"]
+    assert made.stat().st_size == 0
+    with LocalThreadStore(root) as store:
+        store.append_message(empty.id, Message.user("first"))
+        assert [m.text for m in store.iter_messages(empty.id)] == ["first"]
 
 
 # --- I/O errors are not "not found" -------------------------------------------

@@ -8,13 +8,14 @@ against the log line it points to before anything is decided from it.
 
 Slots are 16 bytes: a 64-bit tag of the key, and the line's offset (40 bits) with a
 deleted flag. They come in blocks of 256 bytes: fifteen slots and a checksum of them,
-so a block damaged in any way short of being zeroed whole is noticed (a block of zeros
-is one never written). Open addressing with linear probing; a table grows by half
-before it is 85% full. Growth never stops an append: the new table is allocated empty
-(a sparse extension of the file) and every later insert moves a few slots of the old
-one across, so the move is spread over the next inserts; lookups try the new table,
-then the old. When the move is done the old table's blocks are given back to the file
-system.
+so a block damaged in any way is noticed: every block of a table is written with its
+checksum when the table is made, so a block of zeros is damage too (a lookup that met
+it would otherwise answer "no such key"). Open addressing with linear probing; a table
+grows by half before it is 85% full. Growth never stops an append for long: the new
+table is written empty (one sequential write) and every later insert moves a few slots
+of the old one across, so the move is spread over the next inserts; lookups try the
+new table, then the old. When the move is done the old table's blocks are given back
+to the file system.
 
 The header (checksummed) records the log bytes the table covers, which log file it
 belongs to, the boot it was written in, and the tables. Index writes are not fsynced:
@@ -61,7 +62,7 @@ _SLOT_SIZE = _SLOT.size
 _PER_BLOCK = 15
 _SLOTS_BYTES = _PER_BLOCK * _SLOT_SIZE
 _BLOCK = _SLOTS_BYTES + _SLOT_SIZE
-_EMPTY_BLOCK = bytes(_BLOCK)
+_ZEROS = bytes(_BLOCK)
 _BLOCK_MARK = 0x5453_424C_4F43_4B31  # tags the checksum slot: never a key's tag (see _digest)
 _OFFSET_MASK = (1 << 40) - 1
 _DELETED = 1 << 40
@@ -149,6 +150,10 @@ def _sealed(block: bytearray) -> bytearray:
     check = zlib.crc32(block[:_SLOTS_BYTES])
     _SLOT.pack_into(block, _SLOTS_BYTES, _BLOCK_MARK, check)
     return block
+
+
+_EMPTY_BLOCK = bytes(_sealed(bytearray(_BLOCK)))
+"""A block with no slot in use: every block of a new table starts so."""
 
 
 def _where(table: int, index: int) -> tuple[int, int]:
@@ -296,7 +301,8 @@ class Index:
         if block != _EMPTY_BLOCK:
             mark, check = _SLOT.unpack_from(block, _SLOTS_BYTES)
             if (mark, check) != (_BLOCK_MARK, zlib.crc32(block[:_SLOTS_BYTES])):
-                raise self.damaged(f"the block at byte {start} fails its checksum")
+                why = "is zeroed" if block == _ZEROS else "fails its checksum"
+                raise self.damaged(f"the block at byte {start} {why}")
         return block
 
     def _probe(self, table: int, capacity: int, tag: int) -> tuple[int, Slot | None]:
@@ -362,7 +368,7 @@ class Index:
         blocks = -(-int(header.capacity * _GROWTH) // _PER_BLOCK)
         end = os.fstat(self.fd).st_size
         start = -(-end // _PAGE) * _PAGE
-        os.ftruncate(self.fd, start + blocks * _BLOCK)  # sparse: reads as empty blocks
+        pwrite_all(self.fd, _EMPTY_BLOCK * blocks, start)
         header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
         header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
         self._found.clear()
@@ -427,17 +433,19 @@ class Index:
         for key, slot in latest.items():
             _place(table, capacity, _digest(key), _value(slot))
         for block in range(blocks):
-            if table[block * _BLOCK : (block + 1) * _BLOCK] != _EMPTY_BLOCK:
-                table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
-                    table[block * _BLOCK : (block + 1) * _BLOCK]
-                )
+            table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
+                table[block * _BLOCK : (block + 1) * _BLOCK]
+            )
         self._found.clear()
-        try:
-            os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
-            os.ftruncate(self.fd, _HEADER_SIZE)
-            pwrite_all(self.fd, table, _HEADER_SIZE)
-        except OSError:
-            self.memory = latest  # a full disk: serve from memory until it can be written
+        if self.memory is not None:  # the file could not be written: the table lives here
+            self.memory = latest
+        else:
+            try:
+                os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust
+                os.ftruncate(self.fd, _HEADER_SIZE)
+                pwrite_all(self.fd, table, _HEADER_SIZE)
+            except OSError:
+                self.memory = latest  # a full disk: serve from memory from now on
         generation = secrets.randbits(63)  # unlike any header another object remembers
         self.header = Header(
             0, BOOT_ID, generation, covered, 0, 0, _HEADER_SIZE, capacity, len(latest), 0, 0, 0

@@ -16,7 +16,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from functools import partial
 from typing import Any, Self, TypeVar
 
@@ -41,6 +40,7 @@ from threadstore.backend import (
 )
 from threadstore.backends.local import entries
 from threadstore.backends.local.files import (
+    TEMP_PREFIX,
     ReadCounter,
     create_file,
     fsync_dir,
@@ -133,7 +133,10 @@ class LocalThreadStore(BaseThreadStore):
     # --- the store directory ------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Create or check the store directory, then clear what dead writers left in tmp/."""
+        """Create or check the store directory, then clear what dead writers left in tmp/.
+
+        A directory is new if it holds nothing but markers being written aside by
+        openers racing this one (the first ``link`` wins; the others find its marker)."""
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise InvalidRequestError(
                 f"{self.root} is a file; a file:// store is a directory (give a new or "
@@ -142,7 +145,8 @@ class LocalThreadStore(BaseThreadStore):
         make_dirs(self.root, self.durable)
         layout = self.layout
         if not os.path.exists(layout.marker):
-            if os.listdir(self.root):
+            marking = TEMP_PREFIX + os.path.basename(layout.marker) + "."
+            if [n for n in os.listdir(self.root) if not n.startswith(marking)]:
                 raise BackendError(
                     f"{self.root} is not empty and holds no {os.path.basename(layout.marker)}: "
                     "it is not a threadstore, and nothing was written to it"
@@ -344,9 +348,19 @@ class LocalThreadStore(BaseThreadStore):
                         continue  # deleted or replaced under us: look the record up again
                     if entries.is_gone(journal):  # another deleter got here first
                         self._finish_delete(incarnation)
+                        self._remove_files(journal)
                         raise kind.missing(record_id)
                     journal.append(entries.place(journal, [entries.gone(incarnation)]))
-                    self._finish_delete(incarnation)
+                    try:
+                        self._finish_delete(incarnation)
+                    except BackendError as exc:  # its lists say deleted, the catalog not yet
+                        cause = exc.__cause__
+                        why = os.strerror(cause.errno or 0) if isinstance(cause, OSError) else exc
+                        raise BackendError(
+                            f"cannot record the delete of {kind.singular} {record_id!r} in "
+                            f"{self.layout.catalog} ({why}): its outcome is unknown; delete it "
+                            "again to settle it (not found then means it is deleted)"
+                        ) from exc
                     self._remove_files(journal)
                     return
                 finally:
@@ -362,9 +376,13 @@ class LocalThreadStore(BaseThreadStore):
         left behind, a check removes."""
         journal.stale = True
         for path, fd in ((journal.path, journal.log_fd), (journal.index.path, journal.index.fd)):
-            with suppress(FileNotFoundError):
+            try:
                 if os.stat(path).st_ino == os.fstat(fd).st_ino:
                     os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # the record is deleted all the same: a check removes it
+                log.warning("cannot remove %s (%s): the storage check removes it", path, exc)
 
     def _scan_top(self, kind: Kind[R], cursor: str | None, descending: bool, count: int) -> list[R]:
         catalog = self.catalog()
@@ -410,7 +428,7 @@ class LocalThreadStore(BaseThreadStore):
             try:
                 with journal.locked(write is not None):
                     done, result = journal.checked(
-                        partial(self._live_step, journal, incarnation, step)
+                        partial(self._live_step, journal, incarnation, step, write is not None)
                     )
             finally:
                 self._done_with(incarnation, journal)
@@ -429,16 +447,24 @@ class LocalThreadStore(BaseThreadStore):
             return False
 
     def _live_step(
-        self, journal: Journal, incarnation: Incarnation, step: Callable[[Journal | None], T]
+        self,
+        journal: Journal,
+        incarnation: Incarnation,
+        step: Callable[[Journal | None], T],
+        write: bool,
     ) -> tuple[bool, T | None]:
         """``step`` on a locked journal, if its incarnation lives (``(False, None)``: it was
-        deleted meanwhile, or it is a new file of a dead one)."""
+        deleted meanwhile, or it is a new file of a dead one). An empty file (its maker
+        could not write its first line) holds nothing yet: a read writes nothing to it."""
         if entries.is_gone(journal):
             if not journal.stale:
                 self._finish_delete(incarnation)
             return False, None
-        if journal.size == 0 and not self._starts(journal, incarnation):
-            return False, None
+        if journal.size == 0:
+            if not write:
+                return (True, step(None)) if self._lives(incarnation) else (False, None)
+            if not self._starts(journal, incarnation):
+                return False, None
         return True, step(journal)
 
     def _starts(self, journal: Journal, incarnation: Incarnation) -> bool:
