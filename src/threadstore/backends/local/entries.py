@@ -8,7 +8,6 @@ is read from it or decided from it. When it does not, the index is damaged
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,8 +65,12 @@ def place(journal: Journal, written: list[Written]) -> list[Written]:
     """The lines with the offsets they get when appended at the journal's end now."""
     offset, placed = journal.size, []
     for item in written:
-        placed.append(Written(item.line, dataclasses.replace(item.entry, offset=offset)))
-        offset += len(item.line)
+        line, entry = item.line, item.entry
+        at = Entry(
+            entry.op, entry.kind, entry.under, entry.id, entry.seq, offset, len(line), entry.more
+        )
+        placed.append(Written(line, at))
+        offset += len(line)
     return placed
 
 

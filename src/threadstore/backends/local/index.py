@@ -69,8 +69,9 @@ _CLEAN = 1
 _MIN_CAPACITY = 64
 _FULL = 0.85
 _GROWTH = 1.5
-_MOVES_PER_PUT = 5
+_MOVES_PER_INSERT = 3  # the move ends with the new table under 80% full
 _REMEMBERED = 1 << 15  # probes an index object keeps
+_KEPT_BLOCKS = 1 << 12  # blocks an index object keeps (1 MiB)
 _PAGE = 4096
 
 
@@ -216,6 +217,11 @@ class Index:
         self._seen: bytes | None = None
         self._found: dict[str, tuple[int, int, Slot | None]] = {}
         """key → (tag, its slot index in the current table or -1, its value or None)."""
+        self._gaps: dict[int, list[str]] = {}
+        """empty slot index → the remembered absent keys whose probe ended there."""
+        self._blocks: dict[int, bytearray] = {}
+        """byte offset → a block as this object read (checked) or wrote it during the
+        current operation (from one :meth:`load` to the next)."""
         self.memory: dict[str, Slot] | None = None
         """Set when the file cannot be written (a full disk): the index then lives here."""
 
@@ -226,8 +232,9 @@ class Index:
         if self.memory is not None:
             return self.header
         raw = self.counter.pread(self.fd, _HEADER.size + 4, 0)
+        self._blocks.clear()  # kept for one operation: a page reads what it needs
         if raw != self._seen:
-            self._found.clear()
+            self._forget_all()
             self._seen = raw
             self.header = Header.unpack(raw)
         return self.header
@@ -260,9 +267,31 @@ class Index:
         )
 
     def forget(self) -> None:
-        """Drop every remembered probe (the table changed under this object)."""
-        self._found.clear()
+        """Drop every remembered probe and block (the table changed under this object)."""
+        self._forget_all()
         self._seen = None
+
+    def _forget_all(self) -> None:
+        self._found.clear()
+        self._gaps.clear()
+        self._blocks.clear()
+
+    def _remember(self, key: str, tag: int, index: int, slot: Slot | None) -> None:
+        if len(self._found) > _REMEMBERED:
+            self._found.clear()
+            self._gaps.clear()
+        self._found[key] = (tag, index, slot)
+        if slot is None:
+            self._gaps.setdefault(index, []).append(key)
+
+    def _filled(self, index: int) -> None:
+        """Slot ``index`` of the current table was filled: a key remembered as absent
+        because its probe ended there may be anywhere now. (Other remembered gaps stay
+        true: slots are never emptied while a table is in use.)"""
+        for key in self._gaps.pop(index, ()):
+            known = self._found.get(key)
+            if known is not None and known[2] is None and known[1] == index:
+                del self._found[key]
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -278,9 +307,7 @@ class Index:
         if slot is None and header.moved < header.old_capacity:
             _, slot = self._probe(header.old_table, header.old_capacity, tag)
             index = -1 if slot is not None else index
-        if len(self._found) > _REMEMBERED:
-            self._found.clear()
-        self._found[key] = (tag, index, slot)
+        self._remember(key, tag, index, slot)
         return slot
 
     def count(self, kind: str, under: tuple[str, ...]) -> int:
@@ -288,8 +315,12 @@ class Index:
         return 0 if slot is None else slot.offset
 
     def _block(self, table: int, index: int) -> bytearray:
-        """The block holding slot ``index``, its checksum checked."""
-        start, _ = _where(table, index)
+        """The block holding slot ``index``, its checksum checked (not to be changed in
+        place: it may be the one this object keeps)."""
+        start = table + index // _PER_BLOCK * _BLOCK
+        block = self._blocks.get(start)
+        if block is not None:
+            return block
         block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
         if len(block) != _BLOCK:
             raise self.damaged("the table is cut short")
@@ -297,7 +328,13 @@ class Index:
             mark, check = _SLOT.unpack_from(block, _SLOTS_BYTES)
             if (mark, check) != (_BLOCK_MARK, zlib.crc32(block[:_SLOTS_BYTES])):
                 raise self.damaged(f"the block at byte {start} fails its checksum")
+        self._keep(start, block)
         return block
+
+    def _keep(self, start: int, block: bytearray) -> None:
+        if len(self._blocks) >= _KEPT_BLOCKS:
+            self._blocks.clear()
+        self._blocks[start] = block
 
     def _probe(self, table: int, capacity: int, tag: int) -> tuple[int, Slot | None]:
         """The slot index holding ``tag`` and its value, or the empty one it would take."""
@@ -318,10 +355,11 @@ class Index:
 
     def _store(self, table: int, index: int, tag: int, value: int) -> None:
         """Write one slot (its whole block, with the block's checksum)."""
-        block = self._block(table, index)
+        block = bytearray(self._block(table, index))
         start, place = _where(table, index)
         _SLOT.pack_into(block, place, tag, value)
         pwrite_all(self.fd, _sealed(block), start)
+        self._keep(start, block)
 
     # --- changes (the caller holds the exclusive lock) ---------------------------------
 
@@ -335,26 +373,25 @@ class Index:
             self.memory[key] = slot
             return
         header = self._header()
-        if header.moved < header.old_capacity:
-            self._move(_MOVES_PER_PUT)
-        elif header.used + 1 > header.capacity * _FULL:
-            self._grow()
         known = self._found.get(key)
-        if known is not None and known[2] is not None and known[1] >= 0:
-            tag, index = known[0], known[1]  # the key's own slot in the current table
+        if known is None or known[1] < 0 or known[2] is None:  # it may take a new slot
+            if header.moved < header.old_capacity:
+                self._move(_MOVES_PER_INSERT)
+            elif header.used + 1 > header.capacity * _FULL:
+                self._grow()
+            known = self._found.get(key)
+        if known is not None and known[1] >= 0:
+            tag, index = known[0], known[1]  # its slot, or the gap its probe ended at
+            fills = known[2] is None
         else:
             tag = _digest(key)
             index, found = self._probe(header.table, header.capacity, tag)
-            if found is None:
-                header.used += 1
-                self._forget_gaps()
+            fills = found is None
+        if fills:
+            header.used += 1
+            self._filled(index)
         self._store(header.table, index, tag, _value(slot))
-        self._found[key] = (tag, index, slot)
-
-    def _forget_gaps(self) -> None:
-        """A gap was filled: any remembered gap may have been that one."""
-        for key in [k for k, (_, _, slot) in self._found.items() if slot is None]:
-            del self._found[key]
+        self._remember(key, tag, index, slot)
 
     def _grow(self) -> None:
         """Start moving into a table half again as large, allocated empty at the file's end."""
@@ -366,6 +403,7 @@ class Index:
         header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
         header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
         self._found.clear()
+        self._gaps.clear()
 
     def _move(self, count: int) -> None:
         """Move the next ``count`` slots of the old table into the new one (if absent)."""
@@ -382,12 +420,13 @@ class Index:
             if found is None:
                 self._store(header.table, target, tag, value)
                 header.used += 1
+                self._filled(target)
         header.moved = last
-        self._found.clear()
         if header.moved >= header.old_capacity:
             blocks = -(-header.old_capacity // _PER_BLOCK)
             _release(self.fd, header.old_table, blocks * _BLOCK)
             header.old_table = header.old_capacity = header.moved = 0
+            self._forget_all()
 
     def commit(self, covered: int, log: os.stat_result) -> None:
         """Record that the table reflects the log up to ``covered``."""
@@ -431,7 +470,7 @@ class Index:
                 table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
                     table[block * _BLOCK : (block + 1) * _BLOCK]
                 )
-        self._found.clear()
+        self._forget_all()
         try:
             os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
             os.ftruncate(self.fd, _HEADER_SIZE)

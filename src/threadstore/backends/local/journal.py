@@ -193,6 +193,7 @@ class Journal:
             self.size = end
         try:
             if behind:
+                index.forget()  # a dead writer's slots may be on disk: read them, not memory
                 index.apply(entries)
                 index.commit(end, stat)
             else:
