@@ -577,6 +577,64 @@ def test_a_writer_killed_between_index_slots_and_header_makes_no_duplicate(root:
         assert len(ids) == 21
 
 
+def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(root: Path) -> None:
+    """While a table's slots move into a larger one, every record is found, by the writer
+    and by another store object; the old table's pages whose slots have all moved read
+    as zeros (given back), and nothing relies on them."""
+    with LocalThreadStore(root, durable=False) as writer, LocalThreadStore(root) as reader:
+        thread = writer.create_thread()
+        ids: list[str] = []
+        released = 0
+        for i in range(2500):
+            ids.append(writer.append_message(thread.id, Message.user(f"m{i}")).id)
+            if i % 61:
+                continue
+            index = lists_of(root, thread.id).with_suffix(".idx")
+            header = header_of(index)
+            if header.old_capacity and local_index._fallocate is not None:
+                first = -(-header.old_table // 4096) * 4096
+                if first + 4096 <= header.old_table + header.moved // 15 * 256:
+                    with index.open("rb") as file:
+                        file.seek(first)
+                        assert file.read(4096) == bytes(4096)
+                    released += 1
+            for wanted in [*ids[::37], ids[-1]]:
+                assert reader.get_message(thread.id, wanted).id == wanted
+            assert [m.id for m in reader.list_messages(thread.id, limit=2).data] == ids[:-3:-1]
+        assert released
+        assert [m.id for m in reader.iter_messages(thread.id)] == ids
+
+
+def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Path) -> None:
+    """A key whose probe starts among the moved slots of the old table, but which sits
+    past them (not moved yet), is found even when the moved slots' blocks read as zeros
+    (given back to the file system)."""
+    from threadstore.backends.local.files import ReadCounter
+
+    log = tmp_path / "log"
+    log.write_bytes(b"")
+    path = tmp_path / "index"
+    index = local_index.Index(
+        os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), ReadCounter()
+    )
+    index.rebuild([], 0, log.stat())
+    header = index.header
+    assert header is not None
+    capacity = header.capacity
+    homed = (f"k{n}" for n in range(10**6))
+    cluster = [k for k in homed if local_index._digest(k) % capacity == 14][:3]
+    for offset, key in enumerate(cluster):  # slots 14 (block 0), 15 and 16 (block 1)
+        index.put(key, local_index.Slot(offset))
+    index._grow()
+    index._move(15)  # slots 0-14 moved: block 0 of the old table is no longer needed
+    with path.open("r+b") as file:
+        file.seek(header.old_table)
+        file.write(bytes(256))
+    index.forget()
+    assert [index.get(key) for key in cluster] == [local_index.Slot(n) for n in range(3)]
+    os.close(index.fd)
+
+
 def flip_bits(path: Path, start: int, count: int, every: int = 1) -> None:
     data = bytearray(path.read_bytes())
     for at in range(start, min(len(data), start + count), every):

@@ -13,8 +13,8 @@ is one never written). Open addressing with linear probing; a table grows by hal
 before it is 85% full. Growth never stops an append: the new table is allocated empty
 (a sparse extension of the file) and every later insert moves a few slots of the old
 one across, so the move is spread over the next inserts; lookups try the new table,
-then the old. When the move is done the old table's blocks are given back to the file
-system.
+then what is left of the old. The old table's pages are given back to the file system
+as soon as every slot in them has moved.
 
 The header (checksummed) records the log bytes the table covers, which log file it
 belongs to, the boot it was written in, and the tables. Index writes are not fsynced:
@@ -59,6 +59,7 @@ _HEADER_SIZE = 512
 _SLOT = struct.Struct("<QQ")
 _SLOT_SIZE = _SLOT.size
 _PER_BLOCK = 15
+_BLOCK_WORDS = struct.Struct(f"<{2 * _PER_BLOCK}Q")  # a block's slots as tag, value, tag…
 _SLOTS_BYTES = _PER_BLOCK * _SLOT_SIZE
 _BLOCK = _SLOTS_BYTES + _SLOT_SIZE
 _EMPTY_BLOCK = bytes(_BLOCK)
@@ -180,7 +181,7 @@ class Header:
     ``moved < old_capacity``)."""
 
     def pack(self) -> bytes:
-        values = [getattr(self, field.name) for field in fields(self)]
+        values = [getattr(self, name) for name in _HEADER_FIELDS]
         packed = _HEADER.pack(_MAGIC, _VERSION, *values)
         return packed + struct.pack("<I", zlib.crc32(packed))
 
@@ -200,7 +201,10 @@ class Header:
         return header
 
     def copy(self) -> Header:
-        return Header(*(getattr(self, field.name) for field in fields(self)))
+        return Header(*(getattr(self, name) for name in _HEADER_FIELDS))
+
+
+_HEADER_FIELDS = tuple(field.name for field in fields(Header))
 
 
 class Index:
@@ -305,7 +309,7 @@ class Index:
         tag = _digest(key)
         index, slot = self._probe(header.table, header.capacity, tag)
         if slot is None and header.moved < header.old_capacity:
-            _, slot = self._probe(header.old_table, header.old_capacity, tag)
+            _, slot = self._probe(header.old_table, header.old_capacity, tag, header.moved)
             index = -1 if slot is not None else index
         self._remember(key, tag, index, slot)
         return slot
@@ -336,21 +340,27 @@ class Index:
             self._blocks.clear()
         self._blocks[start] = block
 
-    def _probe(self, table: int, capacity: int, tag: int) -> tuple[int, Slot | None]:
-        """The slot index holding ``tag`` and its value, or the empty one it would take."""
-        index = tag % capacity
+    def _probe(
+        self, table: int, capacity: int, tag: int, moved: int = 0
+    ) -> tuple[int, Slot | None]:
+        """The slot index holding ``tag`` and its value, or the empty one it would take.
+
+        In an old table, the first ``moved`` slots were moved into the new one (and their
+        blocks may be given back): they are passed over, never read. A key still here
+        lies past them, and every slot between is taken, so the probe loses nothing.
+        """
+        index = max(tag % capacity, moved)
         for _ in range(0, capacity + _PER_BLOCK, _PER_BLOCK):
-            block = self._block(table, index)
-            _, place = _where(table, index)
-            for at in range(place, _SLOTS_BYTES, _SLOT_SIZE):
-                found, value = _SLOT.unpack_from(block, at)
-                if found == 0 and value == 0:
-                    return index, None
+            words = _BLOCK_WORDS.unpack_from(self._block(table, index))
+            for at in range(index % _PER_BLOCK * 2, 2 * _PER_BLOCK, 2):
+                found, value = words[at], words[at + 1]
                 if found == tag:
                     return index, Slot(value & _OFFSET_MASK, bool(value & _DELETED))
-                index = (index + 1) % capacity
-                if index == 0:
-                    break  # wrapped: go on from the table's first block
+                if found == 0 and value == 0:
+                    return index, None
+                index += 1
+            if index == capacity:  # tables are whole blocks: wrap to the first one
+                index = moved
         raise self.damaged("the table has no free slot")
 
     def _store(self, table: int, index: int, tag: int, value: int) -> None:
@@ -427,6 +437,12 @@ class Index:
             _release(self.fd, header.old_table, blocks * _BLOCK)
             header.old_table = header.old_capacity = header.moved = 0
             self._forget_all()
+        else:  # give back the pages whose slots have all moved (only after they moved)
+            before = _page_below(header.old_table + first // _PER_BLOCK * _BLOCK)
+            after = _page_below(header.old_table + last // _PER_BLOCK * _BLOCK)
+            start = max(before, -(-header.old_table // _PAGE) * _PAGE)
+            if after > start:
+                _release(self.fd, start, after - start)
 
     def commit(self, covered: int, log: os.stat_result) -> None:
         """Record that the table reflects the log up to ``covered``."""
@@ -496,6 +512,10 @@ class Index:
             f"damaged index {self.path}: {why} (it is derived from the log; "
             "remove it and it is rebuilt)"
         )
+
+
+def _page_below(offset: int) -> int:
+    return offset // _PAGE * _PAGE
 
 
 def _place(table: bytearray, capacity: int, tag: int, value: int) -> None:
