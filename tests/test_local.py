@@ -9,6 +9,7 @@ does not grow with the thread or the store (counted, not timed).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 import threading
@@ -577,10 +578,13 @@ def test_a_writer_killed_between_index_slots_and_header_makes_no_duplicate(root:
         assert len(ids) == 21
 
 
-def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(root: Path) -> None:
+def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """While a table's slots move into a larger one, every record is found, by the writer
-    and by another store object; the old table's pages whose slots have all moved read
-    as zeros (given back), and nothing relies on them."""
+    and by another store object, and the index is never found damaged (nor rebuilt); the
+    old table's pages whose slots have all moved read as zeros (given back)."""
+    caplog.set_level(logging.INFO, logger="threadstore")
     with LocalThreadStore(root, durable=False) as writer, LocalThreadStore(root) as reader:
         thread = writer.create_thread()
         ids: list[str] = []
@@ -603,6 +607,8 @@ def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(root:
             assert [m.id for m in reader.list_messages(thread.id, limit=2).data] == ids[:-3:-1]
         assert released
         assert [m.id for m in reader.iter_messages(thread.id)] == ids
+    rebuilt = [r.message for r in caplog.records if r.message.startswith("rebuilding")]
+    assert all(" from 0 log records" in message for message in rebuilt), rebuilt
 
 
 def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Path) -> None:

@@ -347,10 +347,13 @@ class Index:
 
         In an old table, the first ``moved`` slots were moved into the new one (and their
         blocks may be given back): they are passed over, never read. A key still here
-        lies past them, and every slot between is taken, so the probe loses nothing.
+        lies past them, and every slot between is taken, so the probe loses nothing; the
+        empty slots may all be among the moved ones, so a probe that has looked at every
+        slot not yet moved ends there: the key is not in them.
         """
         index = max(tag % capacity, moved)
-        for _ in range(0, capacity + _PER_BLOCK, _PER_BLOCK):
+        left = capacity - moved
+        while left > 0:
             words = _BLOCK_WORDS.unpack_from(self._block(table, index))
             for at in range(index % _PER_BLOCK * 2, 2 * _PER_BLOCK, 2):
                 found, value = words[at], words[at + 1]
@@ -359,8 +362,13 @@ class Index:
                 if found == 0 and value == 0:
                     return index, None
                 index += 1
+                left -= 1
+                if not left:
+                    break
             if index == capacity:  # tables are whole blocks: wrap to the first one
                 index = moved
+        if moved:
+            return index, None
         raise self.damaged("the table has no free slot")
 
     def _store(self, table: int, index: int, tag: int, value: int) -> None:
