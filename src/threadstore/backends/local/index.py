@@ -382,9 +382,13 @@ class Index:
     # --- changes (the caller holds the exclusive lock) ---------------------------------
 
     def apply(self, entries: Iterable[Entry]) -> None:
+        """Set the slots the lines set; a key set more than once (a list's count, over a
+        batch) is written once, with its last value."""
+        latest: dict[str, Slot] = {}
         for entry in entries:
-            for key, slot in effects(entry):
-                self.put(key, slot)
+            latest.update(effects(entry))
+        for key, slot in latest.items():
+            self.put(key, slot)
 
     def put(self, key: str, slot: Slot) -> None:
         if self.memory is not None:
