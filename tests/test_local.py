@@ -895,6 +895,21 @@ def test_delete_and_recreate_races_only_say_found_missing_or_taken(root: Path) -
         assert store.check_storage(repair=False) == []
 
 
+def test_a_lists_directory_replaced_by_a_link_after_use_is_not_followed(root: Path) -> None:
+    """The store keeps ``lists/threads`` open once reached; moved away and replaced by a
+    link to where it went, it is walked again, and the link is refused."""
+    with LocalThreadStore(root) as store:
+        first = store.create_thread()
+        store.append_message(first.id, Message.user("x"))
+        kind_dir, elsewhere = root / "lists" / "threads", root.parent / "elsewhere"
+        kind_dir.rename(elsewhere)
+        kind_dir.symlink_to(elsewhere, target_is_directory=True)
+        second = store.create_thread()
+        with pytest.raises(BackendError):
+            store.append_message(second.id, Message.user("y"))
+        assert not list(elsewhere.glob(f"*/{second.id}.*"))
+
+
 def test_open_files_stay_bounded(root: Path) -> None:
     store = LocalThreadStore(root, durable=False)
     before = len(os.listdir("/proc/self/fd"))
@@ -903,7 +918,8 @@ def test_open_files_stay_bounded(root: Path) -> None:
         store.append_message(thread.id, Message.user("x"))
     for thread in threads:
         assert store.list_messages(thread.id).data[0].text == "x"
-    assert len(os.listdir("/proc/self/fd")) - before <= 2 * OPEN_LISTS + 2
+    kinds = 1  # the directory of each top-level kind's lists stays open
+    assert len(os.listdir("/proc/self/fd")) - before <= 2 * OPEN_LISTS + 2 + kinds
     store.close()
     assert len(os.listdir("/proc/self/fd")) <= before
 

@@ -291,6 +291,7 @@ class LocalThreadStore(BaseThreadStore):
             found = entries.live_line(catalog, kind, (), record_id)
             if found is None:
                 raise kind.missing(record_id)
+            self._seqs[(kind.name, record_id)] = found[0].seq
             return self._decode(catalog, kind, data_in(found[1]), found[0].offset)
 
         result: R = self._checked(catalog, False, read)
@@ -633,6 +634,7 @@ class LocalThreadStore(BaseThreadStore):
             journals = [j for j in (self._catalog, *self._lists.values()) if j is not None]
             self._catalog, self._lists = None, OrderedDict()
             forked = self._pid != os.getpid()
+            self.layout.close()
         for journal in journals:
             if self.durable and journal.commits and not forked and not journal.stale:
                 try:
