@@ -52,6 +52,7 @@ __all__ = [
     "SPREAD_WRITERS",
     "TAIL",
     "THREAD_COUNT",
+    "WARM_THREADS",
     "Scale",
     "batch_appends",
     "commits",
@@ -70,6 +71,7 @@ TAIL = "local-tail"
 FIRST_TOUCH = "local-first-touch"
 BATCH = "local-batch"
 COMMITS = "local-commits"
+WARM_THREADS = 2_000
 MEMORY_DELETE = "local-memory-delete"
 SPREAD_WRITERS = "writers-spread"
 
@@ -360,11 +362,19 @@ def long_thread(bench: Bench) -> None:
 
 def first_touch(bench: Bench) -> None:
     """A new thread's first commits (create, then append: durable, in turns with SQLite
-    FULL and the fsync floor), then the first and a later read of threads a store object
-    has not touched before (``get_thread``, ``list_messages``)."""
+    FULL and the fsync floor) in a store already in use, then the first and a later read
+    of threads a store object has not touched before (``get_thread``, ``list_messages``).
+
+    A store makes each of its 256 shard directories (and fsyncs its parent) the first
+    time a thread in it holds something; in a store of a few thousand threads they all
+    exist, so the store is first given ``WARM_THREADS`` threads (``durable=false``)."""
     scale = _scale(bench)
     peer = _sqlite(bench.workdir / "local-touch.sqlite")
-    with open_store(f"file://{bench.workdir / 'local-touch'}") as store:
+    url = f"file://{bench.workdir / 'local-touch'}"
+    with open_store(url, durable=False) as warm:  # a store in use: its shard directories exist
+        for _ in range(WARM_THREADS):
+            warm.append_message(warm.create_thread().id, Message.user("warm"))
+    with open_store(url) as store:
         mine, theirs = _messages(scale.touches + 5), _messages(scale.touches + 5)
 
         def ours() -> None:
