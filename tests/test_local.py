@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -23,6 +24,7 @@ import pytest
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import index as local_index
+from threadstore.backends.local import store as local_store
 from threadstore.backends.local.files import shared_lock
 from threadstore.backends.local.log import make_line, scan
 from threadstore.backends.local.store import OPEN_LISTS
@@ -908,6 +910,39 @@ def test_a_lists_directory_replaced_by_a_link_after_use_is_not_followed(root: Pa
         with pytest.raises(BackendError):
             store.append_message(second.id, Message.user("y"))
         assert not list(elsewhere.glob(f"*/{second.id}.*"))
+
+
+def test_threads_writing_to_more_lists_than_stay_open_sync_their_own_files(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing idle list files to stay under the bound never closes one a writer is
+    about to fsync (that would fail, or worse, fsync whatever file took its number)."""
+    monkeypatch.setattr(local_store, "OPEN_LISTS", 1)  # every other write closes one
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between any two steps
+    try:
+        with LocalThreadStore(root) as store:
+            threads = [store.create_thread().id for _ in range(12)]
+            errors: list[BaseException] = []
+
+            def write(mine: list[str]) -> None:
+                try:
+                    for round_number in range(8):
+                        for thread_id in mine:
+                            store.append_message(thread_id, Message.user(f"r{round_number}"))
+                except BaseException as error:
+                    errors.append(error)
+
+            shares = [threads[n::6] for n in range(6)]
+            workers = [threading.Thread(target=write, args=(share,)) for share in shares]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert all(len(store.list_messages(t, limit=100).data) == 8 for t in threads)
+    finally:
+        sys.setswitchinterval(switching)
 
 
 def test_open_files_stay_bounded(root: Path) -> None:

@@ -405,12 +405,12 @@ class LocalThreadStore(BaseThreadStore):
                         if journal.fresh:  # durable before any other writer may use it
                             synced = True
                             journal.sync(write or f"the start of {journal.path}")
+                if done and write is not None and not synced:
+                    journal.sync(write)  # unlocked, but still ours: it cannot be closed
             finally:
                 self._done_with(incarnation, journal)
             if not done:
                 continue
-            if write is not None and not synced:
-                journal.sync(write)
             return result  # type: ignore[return-value]
         raise kind.owner_missing(scope, 0)
 
