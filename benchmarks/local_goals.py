@@ -120,23 +120,37 @@ def _goals(results: Results) -> list[Goal]:
             )
         )
     tail = [f for f in results.of(TAIL) if f.contender == LOCAL_FAST and f.position == "append"]
-    index = [f for f in results.of(TAIL) if f.position == "index bytes"]
-    if tail and index:
+    if tail:
         figure, cpu = tail[0], tail[0].extra["cpu"]
-        worst = cpu["p999"] / cpu["median"]
-        wall = figure.extra["p999"] / figure.stats.median
         other = results.get(TAIL, SQLITE_NORMAL, figure.size, "append")
-        control = NONE if other is None else ratio(other.extra["p999"] / other.stats.median)
+        worst = cpu["p999"] / cpu["median"]
+        control = (
+            NONE
+            if other is None
+            else ratio(other.extra["cpu"]["p999"] / other.extra["cpu"]["median"])
+        )
+        wall = figure.extra["p999"] / figure.stats.median
+        wall_control = NONE if other is None else ratio(other.extra["p999"] / other.stats.median)
+        goals.append(
+            Goal(
+                f"append tail, {figure.size:,} messages on one thread (`durable=false`)",
+                f"p99.9 ≤3{TIMES} median",
+                f"CPU time: p99.9 {duration(cpu['p999'])} = {ratio(worst)} median "
+                f"{duration(cpu['median'])}, max {duration(cpu['max'])} (SQLite NORMAL in the "
+                f"same turns: {control}); wall clock {ratio(wall)} (SQLite: {wall_control})",
+                worst <= 3,
+            )
+        )
+    index = [f for f in results.of(TAIL) if f.position == "index bytes"]
+    if index:
         per_message = index[0].stats.median
         goals.append(
             Goal(
-                f"append tail and index size, {figure.size:,} messages (`durable=false`)",
-                f"p99.9 ≤3{TIMES} median; index ≤64 B/msg",
-                f"CPU time: p99.9 {duration(cpu['p999'])} = {ratio(worst)} median "
-                f"{duration(cpu['median'])} (max {duration(cpu['max'])}); wall clock: "
-                f"{ratio(wall)} (SQLite's, in the same turns: {control}); "
-                f"index {per_message:.0f} B/msg",
-                worst <= 3 and per_message <= 64,
+                f"index size, {index[0].size:,} messages on one thread",
+                "≤64 B/msg",
+                f"{per_message:.0f} B/msg allocated ({index[0].extra['index_apparent']:.0f} B/msg "
+                "apparent: released pages are holes)",
+                per_message <= 64,
             )
         )
     create = _median(results, FIRST_TOUCH, LOCAL, position="create + append")
