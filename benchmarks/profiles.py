@@ -53,6 +53,8 @@ class Profile:
     """Sizes for the S3 backend's own request counts (none: not run)."""
     async_adapter_quick: bool = True
     """Run the async adapter's own benchmark in its ``--quick`` form."""
+    startup_runs: int = 20
+    """Fresh processes timed per start-up case."""
 
 
 PROFILES = {
@@ -77,6 +79,7 @@ PROFILES = {
         min_samples=1,
         local_disk_sizes=(50,),
         object_storage_sizes=(50,),
+        startup_runs=1,
     ),
     "quick": Profile(
         name="quick",
@@ -98,6 +101,7 @@ PROFILES = {
         s3_calls=3,
         local_disk_sizes=(100, 1_000),
         object_storage_sizes=(100,),
+        startup_runs=8,
     ),
     "default": Profile(
         name="default",
@@ -112,7 +116,7 @@ PROFILES = {
         reads=40,
         runs=60,
         opens=10,
-        writers=4,
+        writers=8,
         writer_appends=50,
         writer_rounds=3,
         budget=2.0,
@@ -134,7 +138,7 @@ PROFILES = {
         reads=100,
         runs=150,
         opens=20,
-        writers=4,
+        writers=8,
         writer_appends=100,
         writer_rounds=5,
         budget=5.0,
@@ -142,5 +146,6 @@ PROFILES = {
         local_disk_sizes=(100, 10_000, 100_000),
         object_storage_sizes=(100, 10_000),
         async_adapter_quick=False,
+        startup_runs=40,
     ),
 }
