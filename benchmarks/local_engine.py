@@ -219,6 +219,19 @@ def _disk(bench: Bench, ops: dict[str, Callable[[], object]], calls: int) -> dic
     )
 
 
+def _beside_floor(
+    bench: Bench, ours: Callable[[], object], sqlite: Callable[[], object], calls: int
+) -> dict[str, Stats]:
+    """Durable commits of ours and SQLite FULL's, in turns with the fsync floor."""
+    with FsyncRecord(bench.workdir, calls + 3, grow=False) as floor:
+        ops: dict[str, Callable[[], object]] = {
+            LOCAL: ours,
+            SQLITE_FULL: sqlite,
+            FSYNC_FLOOR: floor,
+        }
+        return _disk(bench, ops, calls)
+
+
 def _messages(count: int) -> Iterator[Message]:
     """Fresh messages, made a thousand at a time (10^5 at once would be 100 MB)."""
     made = 0
@@ -383,14 +396,8 @@ def first_touch(bench: Bench) -> None:
         def sqlite() -> None:
             peer.append(peer.new_thread(), next(theirs))
 
-        with FsyncRecord(bench.workdir, scale.touches + 3, grow=False) as floor:
-            ops: dict[str, Callable[[], object]] = {
-                LOCAL: ours,
-                SQLITE_FULL: sqlite,
-                FSYNC_FLOOR: floor,
-            }
-            for label, stats in _disk(bench, ops, scale.touches).items():
-                bench.results.add(Figure(FIRST_TOUCH, label, stats, position="create + append"))
+        for label, stats in _beside_floor(bench, ours, sqlite, scale.touches).items():
+            bench.results.add(Figure(FIRST_TOUCH, label, stats, position="create + append"))
     root = bench.workdir / "local-reads"
     with open_store(f"file://{root}", durable=False) as store:
         ids = [store.create_thread().id for _ in range(scale.touches + 1)]
@@ -454,14 +461,8 @@ def batch_appends(bench: Bench) -> None:
                 peer.db.execute("BEGIN")
                 peer.db.executemany(APPEND, rows)
 
-        with FsyncRecord(bench.workdir, scale.batches + 3, grow=False) as floor:
-            ops: dict[str, Callable[[], object]] = {
-                LOCAL: ours,
-                SQLITE_FULL: sqlite,
-                FSYNC_FLOOR: floor,
-            }
-            for label, stats in _disk(bench, ops, scale.batches).items():
-                bench.results.add(Figure(BATCH, label, stats, scale.batch, "batch"))
+        for label, stats in _beside_floor(bench, ours, sqlite, scale.batches).items():
+            bench.results.add(Figure(BATCH, label, stats, scale.batch, "batch"))
     peer.close()
 
 
