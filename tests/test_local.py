@@ -9,10 +9,12 @@ does not grow with the thread or the store (counted, not timed).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import signal
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ import pytest
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import index as local_index
+from threadstore.backends.local import store as local_store
 from threadstore.backends.local.files import shared_lock
 from threadstore.backends.local.layout import Incarnation
 from threadstore.backends.local.log import make_line, scan
@@ -590,6 +593,69 @@ def test_a_writer_killed_between_index_slots_and_header_makes_no_duplicate(root:
         assert len(ids) == 21
 
 
+def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While a table's slots move into a larger one, every record is found, by the writer
+    and by another store object, and the index is never found damaged (nor rebuilt); the
+    old table's pages whose slots have all moved read as zeros (given back)."""
+    caplog.set_level(logging.INFO, logger="threadstore")
+    with LocalThreadStore(root, durable=False) as writer, LocalThreadStore(root) as reader:
+        thread = writer.create_thread()
+        ids: list[str] = []
+        released = 0
+        for i in range(2500):
+            ids.append(writer.append_message(thread.id, Message.user(f"m{i}")).id)
+            if i % 61:
+                continue
+            index = lists_of(root, thread.id).with_suffix(".idx")
+            header = header_of(index)
+            if header.old_capacity and local_index._fallocate is not None:
+                first = -(-header.old_table // 4096) * 4096
+                if first + 4096 <= header.old_table + header.moved // 15 * 256:
+                    with index.open("rb") as file:
+                        file.seek(first)
+                        assert file.read(4096) == bytes(4096)
+                    released += 1
+            for wanted in [*ids[::37], ids[-1]]:
+                assert reader.get_message(thread.id, wanted).id == wanted
+            assert [m.id for m in reader.list_messages(thread.id, limit=2).data] == ids[:-3:-1]
+        assert released
+        assert [m.id for m in reader.iter_messages(thread.id)] == ids
+    rebuilt = [r.message for r in caplog.records if r.message.startswith("rebuilding")]
+    assert all(" from 0 log records" in message for message in rebuilt), rebuilt
+
+
+def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Path) -> None:
+    """A key whose probe starts among the moved slots of the old table, but which sits
+    past them (not moved yet), is found even when the moved slots' blocks read as zeros
+    (given back to the file system)."""
+    from threadstore.backends.local.files import ReadCounter
+
+    log = tmp_path / "log"
+    log.write_bytes(b"")
+    path = tmp_path / "index"
+    index = local_index.Index(
+        os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), ReadCounter()
+    )
+    index.rebuild([], 0, log.stat())
+    header = index.header
+    assert header is not None
+    capacity = header.capacity
+    homed = (f"k{n}" for n in range(10**6))
+    cluster = [k for k in homed if local_index._digest(k) % capacity == 14][:3]
+    for offset, key in enumerate(cluster):  # slots 14 (block 0), 15 and 16 (block 1)
+        index.put(key, local_index.Slot(offset))
+    index._grow()
+    index._move(15)  # slots 0-14 moved: block 0 of the old table is no longer needed
+    with path.open("r+b") as file:
+        file.seek(header.old_table)
+        file.write(bytes(256))
+    index.forget()
+    assert [index.get(key) for key in cluster] == [local_index.Slot(n) for n in range(3)]
+    os.close(index.fd)
+
+
 def flip_bits(path: Path, start: int, count: int, every: int = 1) -> None:
     data = bytearray(path.read_bytes())
     for at in range(start, min(len(data), start + count), every):
@@ -936,6 +1002,54 @@ def test_delete_and_recreate_races_only_say_found_missing_or_taken(root: Path) -
         assert store.check_storage(repair=False) == []
 
 
+def test_a_lists_directory_replaced_by_a_link_after_use_is_not_followed(root: Path) -> None:
+    """The store keeps ``lists/threads`` open once reached; moved away and replaced by a
+    link to where it went, it is walked again, and the link is refused."""
+    with LocalThreadStore(root) as store:
+        first = store.create_thread()
+        store.append_message(first.id, Message.user("x"))
+        kind_dir, elsewhere = root / "lists" / "threads", root.parent / "elsewhere"
+        kind_dir.rename(elsewhere)
+        kind_dir.symlink_to(elsewhere, target_is_directory=True)
+        second = store.create_thread()
+        with pytest.raises(BackendError):
+            store.append_message(second.id, Message.user("y"))
+        assert not list(elsewhere.glob(f"*/{second.id}.*"))
+
+
+def test_threads_writing_to_more_lists_than_stay_open_sync_their_own_files(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing idle list files to stay under the bound never closes one a writer is
+    about to fsync (that would fail, or worse, fsync whatever file took its number)."""
+    monkeypatch.setattr(local_store, "OPEN_LISTS", 1)  # every other write closes one
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between any two steps
+    try:
+        with LocalThreadStore(root) as store:
+            threads = [store.create_thread().id for _ in range(12)]
+            errors: list[BaseException] = []
+
+            def write(mine: list[str]) -> None:
+                try:
+                    for round_number in range(8):
+                        for thread_id in mine:
+                            store.append_message(thread_id, Message.user(f"r{round_number}"))
+                except BaseException as error:
+                    errors.append(error)
+
+            shares = [threads[n::6] for n in range(6)]
+            workers = [threading.Thread(target=write, args=(share,)) for share in shares]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert all(len(store.list_messages(t, limit=100).data) == 8 for t in threads)
+    finally:
+        sys.setswitchinterval(switching)
+
+
 def test_open_files_stay_bounded(root: Path) -> None:
     store = LocalThreadStore(root, durable=False)
     before = len(os.listdir("/proc/self/fd"))
@@ -944,7 +1058,8 @@ def test_open_files_stay_bounded(root: Path) -> None:
         store.append_message(thread.id, Message.user("x"))
     for thread in threads:
         assert store.list_messages(thread.id).data[0].text == "x"
-    assert len(os.listdir("/proc/self/fd")) - before <= 2 * OPEN_LISTS + 2
+    kinds = 1  # the directory of each top-level kind's lists stays open
+    assert len(os.listdir("/proc/self/fd")) - before <= 2 * OPEN_LISTS + 2 + kinds
     store.close()
     assert len(os.listdir("/proc/self/fd")) <= before
 

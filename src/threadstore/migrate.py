@@ -34,6 +34,7 @@ from threadstore.snapshot import every
 from threadstore.url import StoreURL
 
 __all__ = [
+    "BATCH",
     "Conflict",
     "CopyEvent",
     "CopyReport",
@@ -47,6 +48,8 @@ __all__ = [
 M = TypeVar("M", bound=Record)
 Outcome = Literal["created", "unchanged", "conflict"]
 KINDS = ("thread", "message", "run", "step")
+BATCH = 100
+"""Records appended in one commit, where the target takes batches (messages)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class StoreCopy:
             every(partial(source.list_messages, thread_id)),
             every(partial(target.list_messages, thread_id)) if in_target else iter(()),
             partial(target.append_message, thread_id),
+            partial(target.append_messages, thread_id),
         )
         runs = self._sync_list(
             "run",
@@ -181,22 +185,31 @@ class StoreCopy:
         source_items: Iterator[M],
         target_items: Iterator[M],
         create: Callable[[M], object],
+        create_batch: Callable[[list[M]], object] | None = None,
     ) -> list[tuple[str, bool]]:
         """Walk one list of the source beside the same list of the target.
 
         Returns the records the target holds (or, in a dry run, would hold) with the
-        same ID at the same position, each with whether it was there before.
+        same ID at the same position, each with whether it was there before. Past the
+        target's end, records go in batches of up to ``BATCH`` through ``create_batch``
+        (one commit each, so an interruption still leaves a prefix), if given.
         """
         kept: list[tuple[str, bool]] = []
         plural = f"{kind}s"
         target_done = False
+        pending: list[M] = []
         for item in source_items:
             item_id = item.id
             location = f"{parent}/{plural}/{item_id}"
             there = None if target_done else next(target_items, None)
             if there is None:
                 target_done = True
-                if self._create(kind, location, partial(create, item)):
+                if create_batch is not None:
+                    pending.append(item)
+                    if len(pending) == BATCH:
+                        kept += self._create_batch(kind, parent, pending, create, create_batch)
+                        pending = []
+                elif self._create(kind, location, partial(create, item)):
                     kept.append((item_id, False))
                 continue
             there_id = there.id
@@ -213,6 +226,8 @@ class StoreCopy:
             else:
                 self._count("unchanged", kind, location)
             kept.append((item_id, True))
+        if pending and create_batch is not None:
+            kept += self._create_batch(kind, parent, pending, create, create_batch)
         extra = None if target_done else next(target_items, None)
         if extra is not None:
             extra_id = extra.id
@@ -222,6 +237,32 @@ class StoreCopy:
                 f"the target has {plural} of {parent} that the source lacks, from this one on",
             )
         return kept
+
+    def _create_batch(
+        self,
+        kind: str,
+        parent: str,
+        items: list[M],
+        create: Callable[[M], object],
+        create_batch: Callable[[list[M]], object],
+    ) -> list[tuple[str, bool]]:
+        """Write records in one commit; if another writer took an ID meanwhile (nothing
+        was written), one by one, so each is reported as a single write would be."""
+        ids: list[str] = [getattr(item, "id") for item in items]  # noqa: B009
+        locations = [f"{parent}/{kind}s/{item_id}" for item_id in ids]
+        if not self.report.dry_run:
+            try:
+                create_batch(items)
+            except AlreadyExistsError:
+                return [
+                    (item_id, False)
+                    for item_id, location, item in zip(ids, locations, items, strict=True)
+                    if self._create(kind, location, partial(create, item))
+                ]
+        self.report.created[kind] += len(ids)  # at once: an interruption sees the batch whole
+        for location in locations:
+            self._emit("created", kind, location)
+        return [(item_id, False) for item_id in ids]
 
     def _create(self, kind: str, location: str, write: Callable[[], object]) -> bool:
         """Write one record (unless this is a dry run); whether it is now in place."""

@@ -43,7 +43,6 @@ from threadstore.backends.local.files import (
     TEMP_PREFIX,
     ReadCounter,
     create_file,
-    fsync_dir,
     io_errors,
     make_dirs,
     remove_tree,
@@ -52,7 +51,7 @@ from threadstore.backends.local.files import (
 from threadstore.backends.local.index import Slot
 from threadstore.backends.local.journal import Journal
 from threadstore.backends.local.layout import FORMAT, FORMAT_VERSION, Incarnation, Layout
-from threadstore.backends.local.log import data_of
+from threadstore.backends.local.log import data_in
 
 __all__ = ["LocalOptions", "LocalThreadStore"]
 
@@ -222,9 +221,10 @@ class LocalThreadStore(BaseThreadStore):
                 self._lists[incarnation] = journal
             self._lists.move_to_end(incarnation)
             journal.users += 1
-            idle = [key for key, held in self._lists.items() if held.users == 0]
-            for key in idle[: max(0, len(self._lists) - OPEN_LISTS)]:
-                self._lists.pop(key).close()
+            if len(self._lists) > OPEN_LISTS:
+                idle = [key for key, held in self._lists.items() if held.users == 0]
+                for key in idle[: len(self._lists) - OPEN_LISTS]:
+                    self._lists.pop(key).close()
             return journal
 
     def _done_with(self, incarnation: Incarnation, journal: Journal) -> None:
@@ -307,10 +307,11 @@ class LocalThreadStore(BaseThreadStore):
         catalog = self.catalog()
 
         def read() -> R:
-            found = entries.live(catalog, kind, (), record_id)
+            found = entries.live_line(catalog, kind, (), record_id)
             if found is None:
                 raise kind.missing(record_id)
-            return self._decode(catalog, kind, catalog.line(found.offset), found.offset)
+            self._seqs[(kind.name, record_id)] = found[0].seq
+            return self._decode(catalog, kind, data_in(found[1]), found[0].offset)
 
         result: R = self._checked(catalog, False, read)
         return result
@@ -319,11 +320,12 @@ class LocalThreadStore(BaseThreadStore):
         catalog = self.catalog()
 
         def modify() -> R:
-            found = entries.live(catalog, kind, (), record_id)
+            found = entries.live_line(catalog, kind, (), record_id)
             if found is None:
                 raise kind.missing(record_id)
-            updated = change(self._decode(catalog, kind, catalog.line(found.offset), found.offset))
-            changes = [(kind, (), record_id, found.seq, encode(updated))]
+            entry, line = found
+            updated = change(self._decode(catalog, kind, data_in(line), entry.offset))
+            changes = [(kind, (), record_id, entry.seq, encode(updated))]
             catalog.append(entries.batch(catalog, "set", changes))
             return updated
 
@@ -425,17 +427,23 @@ class LocalThreadStore(BaseThreadStore):
                     return step(None)
                 journal = self._open_list(incarnation, create=True)
                 assert journal is not None
+            synced = False
             try:
                 with journal.locked(write is not None):
-                    done, result = journal.checked(
-                        partial(self._live_step, journal, incarnation, step, write is not None)
-                    )
+                    try:
+                        done, result = journal.checked(
+                            partial(self._live_step, journal, incarnation, step, write is not None)
+                        )
+                    finally:
+                        if journal.fresh:  # durable before any other writer may use it
+                            synced = True
+                            journal.sync(write or f"the start of {journal.path}")
+                if done and write is not None and not synced:
+                    journal.sync(write)  # unlocked, but still ours: it cannot be closed
             finally:
                 self._done_with(incarnation, journal)
             if not done:
                 continue
-            if write is not None:
-                journal.sync(write)
             return result  # type: ignore[return-value]
         raise kind.owner_missing(scope, 0)
 
@@ -469,15 +477,14 @@ class LocalThreadStore(BaseThreadStore):
 
     def _starts(self, journal: Journal, incarnation: Incarnation) -> bool:
         """Start a new list file with its ``begin`` line, if its incarnation lives (else
-        the file is a dead one's, and is removed). Durable at once, directory included."""
+        the file is a dead one's, and is removed). The file, its first write and its
+        directory entry are made durable together before the lock is let go (see
+        :meth:`_under`), so whoever writes to it next finds it durable."""
         if not self._lives(incarnation):
             self._remove_files(journal)
             return False
         journal.append(entries.place(journal, [entries.begin(incarnation)]))
-        if self.durable:
-            with io_errors("sync", journal.path):
-                os.fdatasync(journal.log_fd)
-                fsync_dir(os.path.dirname(journal.path))
+        journal.fresh = True
         return True
 
     @staticmethod
@@ -517,10 +524,10 @@ class LocalThreadStore(BaseThreadStore):
                 journal = self._owners_live(held, kind, scope)
             except _NothingHeld:
                 raise kind.missing(record_id) from None
-            found = entries.live(journal, kind, scope[1:], record_id)
+            found = entries.live_line(journal, kind, scope[1:], record_id)
             if found is None:
                 raise kind.missing(record_id)
-            return self._decode(journal, kind, journal.line(found.offset), found.offset)
+            return self._decode(journal, kind, data_in(found[1]), found[0].offset)
 
         return self._under(kind, scope, fetch)
 
@@ -531,12 +538,12 @@ class LocalThreadStore(BaseThreadStore):
 
         def modify(held: Journal | None) -> R:
             journal = self._owners_live(held, kind, scope)
-            found = entries.live(journal, kind, under, record_id)
+            found = entries.live_line(journal, kind, under, record_id)
             if found is None:
                 raise kind.missing(record_id)
-            line = journal.line(found.offset)
-            updated = change(self._decode(journal, kind, line, found.offset))
-            changes = [(kind, under, record_id, found.seq, encode(updated))]
+            entry, line = found
+            updated = change(self._decode(journal, kind, data_in(line), entry.offset))
+            changes = [(kind, under, record_id, entry.seq, encode(updated))]
             journal.append(entries.batch(journal, "set", changes))
             return updated
 
@@ -602,20 +609,22 @@ class LocalThreadStore(BaseThreadStore):
                 slots.append((position, slot))
             position += step
         lines = journal.lines([slot.offset for _, slot in slots])
-        found_records = []
-        for seq, slot in slots:
-            line = lines[slot.offset]
-            entries.checked(journal, slot, kind, under, seq=seq, line=line)
-            found_records.append(self._decode(journal, kind, line, slot.offset))
-        return found_records
+        return [
+            self._decode(
+                journal,
+                kind,
+                entries.record_at(journal, slot, kind, under, seq, lines[slot.offset]),
+                slot.offset,
+            )
+            for seq, slot in slots
+        ]
 
-    def _decode(self, journal: Journal, kind: Kind[R], line: bytes, offset: int) -> R:
-        where = f"{journal.path} at byte {offset}"
-        data = data_of(line)
+    def _decode(self, journal: Journal, kind: Kind[R], data: bytes | None, offset: int) -> R:
+        """The record a checked line carries (``data``, from :func:`data_in`)."""
         if data is None:
-            raise CorruptDataError(f"corrupt log record in {where}")
+            raise CorruptDataError(f"corrupt log record in {journal.path} at byte {offset}")
         self.stats.records_decoded += 1
-        return decode(kind, data, where)
+        return decode(kind, data, f"{journal.path} at byte {offset}")
 
     # --- storage hooks ------------------------------------------------------------------
 
@@ -666,6 +675,7 @@ class LocalThreadStore(BaseThreadStore):
             journals = [j for j in (self._catalog, *self._lists.values()) if j is not None]
             self._catalog, self._lists = None, OrderedDict()
             forked = self._pid != os.getpid()
+            self.layout.close()
         for journal in journals:
             if self.durable and journal.commits and not forked and not journal.stale:
                 try:
