@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import s3fs
+from s3_bucket import chunks_of
+from threadstore_fsspec import CHUNK_RECORDS
 
 from threadstore import Message, Run, open_store
 from threadstore.errors import AlreadyExistsError
 from threadstore.testing import workers
 from threadstore.testing.workers import run_processes
-from threadstore.url import StoreURL
 
 PROCESSES = 4
 
@@ -22,13 +22,12 @@ def append_same_id(url: str, thread_id: str, worker: int) -> bool:
         return True
 
 
-def slot_numbers(url: str, thread_id: str) -> list[int]:
-    """The message slots that exist in the bucket, read directly (no threadstore code)."""
-    parsed = StoreURL.parse(url)
-    fs = s3fs.S3FileSystem(endpoint_url=parsed.params["endpoint_url"], skip_instance_cache=True)
-    base = f"{parsed.host}{parsed.path}/thread-data/{thread_id}/"
-    keys = [key for key in fs.find(base) if "/messages/seq/" in key]
-    return sorted(int(key.rsplit("/", 1)[1]) for key in keys)
+def live_ids(url: str, thread_id: str) -> list[str]:
+    """The messages as the bucket holds them, read directly: every chunk but the last
+    full, the live records in order."""
+    _, chunks = chunks_of(url, "threads", thread_id, "messages")
+    assert all(len(entries) >= CHUNK_RECORDS for entries in chunks[:-1])
+    return [e["id"] for entries in chunks for e in entries if "record" in e]
 
 
 def test_appends_from_processes_are_exactly_once_and_gap_free(s3_url: str) -> None:
@@ -38,13 +37,14 @@ def test_appends_from_processes_are_exactly_once_and_gap_free(s3_url: str) -> No
         run_processes(
             workers.append_messages, [(s3_url, thread.id, p, each) for p in range(PROCESSES)]
         )
-        texts = [m.text for m in store.iter_messages(thread.id)]
+        messages = list(store.iter_messages(thread.id))
+    texts = [m.text for m in messages]
     assert sorted(texts) == sorted(f"{p}:{i}" for p in range(PROCESSES) for i in range(each))
     for worker in range(PROCESSES):
         assert [t for t in texts if t.startswith(f"{worker}:")] == [
             f"{worker}:{i}" for i in range(each)
         ]
-    assert slot_numbers(s3_url, thread.id) == list(range(1, PROCESSES * each + 1))
+    assert live_ids(s3_url, thread.id) == [m.id for m in messages]
 
 
 def test_one_process_wins_a_contested_message_id(s3_url: str) -> None:
@@ -53,7 +53,7 @@ def test_one_process_wins_a_contested_message_id(s3_url: str) -> None:
         results = run_processes(append_same_id, [(s3_url, thread.id, p) for p in range(PROCESSES)])
         assert sorted(results) == [False] * (PROCESSES - 1) + [True]
         assert [m.id for m in store.iter_messages(thread.id)] == ["msg_contested"]
-    assert slot_numbers(s3_url, thread.id) == [1]
+    assert live_ids(s3_url, thread.id) == ["msg_contested"]
 
 
 def test_processes_racing_to_claim_runs_have_one_winner_each(s3_url: str) -> None:
