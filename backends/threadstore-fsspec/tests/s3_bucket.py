@@ -10,6 +10,9 @@ import s3fs
 
 from threadstore.url import StoreURL
 
+BUCKET = "threadstore-tests"
+"""The bucket the tests' moto server holds."""
+
 
 def bucket(url: str) -> tuple[s3fs.S3FileSystem, str]:
     """Direct access to a store's objects (no threadstore code): the filesystem, and the

@@ -9,11 +9,11 @@
 
 Opening such a prefix is refused with the command that upgrades it:
 ``threadstore migrate URL`` (:func:`migrate`), which rewrites it in place through the
-list protocol (IDs, order and every field kept; threads in ID order, 0.1's listing
-order), writes the marker last, then deletes the 0.1 objects. Its writers must be
-stopped first. A migration that dies before the marker leaves a 0.1 prefix (run it
-again: it starts over); after the marker, a current store with 0.1 leftovers, which
-running it again (or ``verify --repair``) removes.
+list protocol (IDs, order and every field kept; threads in 0.1's listing order: by
+creation stamp where 0.1 wrote one, then by ID), writes the marker last, then deletes
+the 0.1 objects. Its writers must be stopped first. A migration that dies before the
+marker leaves a 0.1 prefix (run it again: it starts over); after the marker, a current
+store with 0.1 leftovers, which running it again (or ``verify --repair``) removes.
 """
 
 from __future__ import annotations
@@ -109,19 +109,35 @@ async def migrate(
             for part in ("chunks/", "ids/", "owned/"):
                 await objects.delete_prefix(f"{layout.top(kind)}{part}")
     lists = Lists(objects, layout, marker)
-    for key in sorted(key for key in legacy if _THREAD_KEY.fullmatch(key[len(root) :])):
-        await _copy_thread(objects, lists, root, key)
+    keys = [key for key in legacy if _THREAD_KEY.fullmatch(key[len(root) :])]
+    threads = [(key, blob) for key, blob in zip(keys, await _read(objects, keys), strict=True)]
+    threads.sort(key=lambda pair: _listed(pair[1]))
+    for key, blob in threads:
+        if blob is not None:
+            await _copy_thread(objects, lists, root, key, blob)
     tails = {THREADS.name: lists.tail_hint(layout.top(THREADS)) or 0}
     await marker.create(record, tails)
     await _remove_legacy(objects, root)
     return LEGACY_VERSION, VERSION
 
 
-async def _copy_thread(objects: S3Objects, lists: Lists, root: str, key: str) -> None:
-    """Rewrite one 0.1 thread and everything under it."""
-    blob = await objects.get(key)
+def _listed(blob: Blob | None) -> tuple[int, str]:
+    """Where 0.1 listed a thread: by its creation stamp (``made``, from its last
+    releases), then by ID."""
     if blob is None:
-        return
+        return 0, ""
+    return int(blob.data.get("made", 0)), str(blob.data["record"]["id"])
+
+
+async def _read(objects: S3Objects, keys: list[str]) -> list[Blob | None]:
+    blobs: list[Blob | None] = []
+    for start in range(0, len(keys), _BATCH):
+        blobs += await objects.get_many(keys[start : start + _BATCH])
+    return blobs
+
+
+async def _copy_thread(objects: S3Objects, lists: Lists, root: str, key: str, blob: Blob) -> None:
+    """Rewrite one 0.1 thread and everything under it."""
     thread_id, generation = key.rsplit("/", 1)[1], str(blob.data["gen"])
     old = f"{root}thread-data/{thread_id}/{generation}/"
     thread = decode_object(THREADS, blob.data["record"], objects.place.url(key))
@@ -151,9 +167,7 @@ async def _append_all(
 async def _read_log(objects: S3Objects, kind: Kind[Any], prefix: str) -> list[Any]:
     """The live records of a 0.1 list, in slot order."""
     keys = [key for key, _ in await objects.entries(f"{prefix}seq/")]
-    blobs: list[Blob | None] = []
-    for start in range(0, len(keys), _BATCH):
-        blobs += await objects.get_many(keys[start : start + _BATCH])
+    blobs = await _read(objects, keys)
     return [
         decode_object(kind, blob.data["record"], objects.place.url(key))
         for key, blob in zip(keys, blobs, strict=True)

@@ -189,7 +189,10 @@ class Place:
                 f"{failure.describe()}; check endpoint_url and that the service is running"
             )
         if failure.kind is _Kind.CLIENT:
-            return BackendError(f"the S3 client could not send {what}: {failure.code}")
+            return BackendError(
+                f"the S3 client could not send {what}: {failure.code}; check the URL's "
+                "options (endpoint_url, region, profile)"
+            )
         return BackendError(f"object storage{at} refused {what}: {failure.describe()}")
 
 
@@ -365,8 +368,10 @@ class S3Objects:
 
         await self._retrying("a write", key, call)
 
-    async def create(self, key: str, data: dict[str, Any], token: str) -> tuple[bool, Blob | None]:
-        """Create the object if absent (``If-None-Match: *``).
+    async def create(
+        self, key: str, data: dict[str, Any], token: str, operation: str = "a create"
+    ) -> tuple[bool, Blob | None]:
+        """Create the object if absent (``If-None-Match: *``); errors name ``operation``.
 
         Returns ``(True, ours)`` when this write (token ``token``) made it, even if a
         retry of it was answered 412; else ``(False, theirs)``, where ``theirs`` is
@@ -385,7 +390,7 @@ class S3Objects:
                     if current is not None or attempt + 1 == self.attempts:
                         return False, current
                 elif not failure.transient or attempt + 1 == self.attempts:
-                    raise self.place.failed("a create", key, failure) from exc
+                    raise self.place.failed(operation, key, failure) from exc
                 await self._pause(attempt)
                 continue
             return True, Blob(data, str(response["ETag"]), token, token, len(body))
@@ -462,26 +467,30 @@ class S3Objects:
             await self._retrying("a delete", keys[start], call)
 
     async def conditional_put(self, operation: str, key: str, **condition: str) -> bool:
-        """One PUT with ``condition`` and no retry (for the start-up probe, which wants each
-        answer): whether it was stored; False if the condition refused it (412, or 404
-        for ``If-Match`` on a missing key). Any other failure raises, naming ``operation``.
-        """
+        """A PUT with ``condition``, for the start-up probe: whether it was stored; False
+        if the condition refused it (412, or 404 for ``If-Match`` on a missing key). Any
+        other failure raises, naming ``operation``."""
         return await self._one(operation, key, "put_object", Body=b"{}", **condition)
 
     async def conditional_delete(self, operation: str, key: str, etag: str) -> bool:
-        """One DELETE with ``If-Match: etag`` and no retry: whether it deleted (see
-        :meth:`conditional_put`)."""
+        """A DELETE with ``If-Match: etag``: whether it deleted (see :meth:`conditional_put`)."""
         return await self._one(operation, key, "delete_object", IfMatch=etag)
 
     async def _one(self, operation: str, key: str, call: str, **params: Any) -> bool:
-        try:
-            await self._call(call, Key=key, **params)
-        except Exception as exc:
-            failure = _Failure.of(exc)
-            if failure.condition_failed or failure.not_found:
-                return False
-            raise self.place.failed(operation, key, failure) from exc
-        return True
+        """Send again what failed in transit: the answer to a condition does not change."""
+        for attempt in range(self.attempts):
+            try:
+                await self._call(call, Key=key, **params)
+            except Exception as exc:
+                failure = _Failure.of(exc)
+                if failure.condition_failed or failure.not_found:
+                    return False
+                if not failure.transient or attempt + 1 == self.attempts:
+                    raise self.place.failed(operation, key, failure) from exc
+                await self._pause(attempt)
+                continue
+            return True
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         creator = getattr(self.fs, "_s3creator", None)

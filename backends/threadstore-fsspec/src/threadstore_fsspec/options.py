@@ -3,15 +3,17 @@
 Options come from the query string or as keywords (keywords win) and are validated by
 :class:`FsspecOptions`, which refuses unknown ones. Credentials are options (``key``,
 ``secret``, ``token``) or the standard AWS environment; a URL's user part is refused,
-because s3fs would ignore it and sign with the environment's identity instead. Every
-credential, wherever it was given (an option, ``client_kwargs``, a password inside
-``endpoint_url``), is listed by :func:`credentials` so that no log line shows it.
+because s3fs would ignore it and sign with the environment's identity instead (and a
+user part in ``endpoint_url`` is refused too: the HTTP client cannot send it beside the
+request's signature). Every
+credential, wherever it was given (an option, ``client_kwargs``), is listed by
+:func:`credentials` so that no log line shows it; ``endpoint_url`` may not carry one.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import s3fs  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -21,8 +23,6 @@ from threadstore.url import is_secret
 from threadstore_fsspec.objects import NoResendSession, Place, S3Objects
 
 __all__ = ["FsspecOptions", "credentials", "open_objects", "store_root"]
-
-_MASK = "***"
 
 
 class FsspecOptions(BaseModel):
@@ -49,9 +49,16 @@ class FsspecOptions(BaseModel):
     for a store known to honour conditions)."""
 
 
-def store_root(url: StoreURL) -> tuple[str, str]:
+def store_root(url: StoreURL, opts: FsspecOptions) -> tuple[str, str]:
     """The bucket and the key prefix (``""`` or ``prefix/``) a URL names; refuses a URL
-    without a bucket, a prefix with empty, ``.`` or ``..`` parts, and a user part."""
+    without a bucket, a prefix with empty, ``.`` or ``..`` parts, and a user part, in the
+    URL or in ``endpoint_url``."""
+    if opts.endpoint_url and "@" in urlsplit(opts.endpoint_url).netloc:
+        raise InvalidRequestError(
+            "endpoint_url takes no user or password (S3 requests are signed with the "
+            "credentials, and the HTTP client refuses both at once): give credentials as "
+            "key= and secret= (and token=), or through the AWS environment"
+        )
     if url.username is not None or url.password is not None:
         raise InvalidRequestError(
             f"{url.scheme}:// URLs take no user or password (they would be ignored and the "
@@ -66,25 +73,10 @@ def store_root(url: StoreURL) -> tuple[str, str]:
     return url.host, f"{prefix}/" if prefix else ""
 
 
-def shown_endpoint(endpoint: str | None) -> str:
-    """The endpoint as messages may show it: a password in it masked."""
-    if not endpoint:
-        return ""
-    parts = urlsplit(endpoint)
-    if parts.password is None:
-        return endpoint
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{host}"))
-
-
 def credentials(url: StoreURL, opts: FsspecOptions) -> list[str]:
     """Every credential the URL and options carry, for masking in log records."""
     found = [url.password or ""]
     found += [value.get_secret_value() for value in (opts.key, opts.secret, opts.token) if value]
-    if opts.endpoint_url:
-        password = urlsplit(opts.endpoint_url).password
-        found.append(password or "")
     found += [
         str(value)
         for name, value in opts.client_kwargs.items()
@@ -96,7 +88,7 @@ def credentials(url: StoreURL, opts: FsspecOptions) -> list[str]:
 def open_objects(bucket: str, opts: FsspecOptions) -> S3Objects:
     """The object layer for ``bucket``, through an s3fs filesystem of its own."""
     fs = s3fs.S3FileSystem(**_s3_arguments(opts))
-    place = Place(bucket, shown_endpoint(opts.endpoint_url))
+    place = Place(bucket, opts.endpoint_url or "")
     return S3Objects(fs, place, attempts=opts.max_attempts)
 
 

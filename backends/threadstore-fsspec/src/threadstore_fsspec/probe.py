@@ -62,8 +62,8 @@ async def probe(objects: S3Objects, layout: Layout) -> dict[str, Any]:
 
 
 async def _steps(objects: S3Objects, key: str, absent: str, token: str) -> None:
-    step = "the start-up probe's first write (it needs permission to write under the prefix)"
-    created, _ = await objects.create(key, {}, token)
+    step = "the start-up probe's first write (writing needs put and delete permission)"
+    created, _ = await objects.create(key, {}, token, step)
     if not created:
         raise BackendError(f"{step} found {objects.place.url(key)} already there")
     checks = (

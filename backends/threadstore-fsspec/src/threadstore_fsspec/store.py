@@ -103,7 +103,7 @@ class FsspecThreadStore(BaseThreadStore):
     def _made(cls, url: StoreURL, options: dict[str, Any]) -> Self:
         """A store object for ``url``, not opened yet (no request made)."""
         opts = url.options(FsspecOptions, options)
-        bucket, root = store_root(url)
+        bucket, root = store_root(url, opts)
         hide_in_library_logs(*credentials(url, opts))
         objects = open_objects(bucket, opts)
         return cls(objects, Layout(root), url.render(), opts.check_conditional_writes)
