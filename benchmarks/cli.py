@@ -198,7 +198,13 @@ def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) ->
         sizes = profile.object_storage_sizes
         runner.step(
             "the object-storage backend's own request counts",
-            partial(backend_benchmarks.object_storage, results, s3, sizes),
+            partial(
+                backend_benchmarks.object_storage,
+                results,
+                s3,
+                sizes,
+                profile.object_storage_threads,
+            ),
         )
     runner.step(
         "the async adapter's own benchmark",

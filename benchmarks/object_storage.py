@@ -125,8 +125,12 @@ def measure(url: str, size: int) -> Rows:
         ids = seed(writer, thread.id, size)
         run = writer.create_run(thread.id, Run(assistant_id="asst_1"))
         details = {"type": "message_creation", "message_creation": {"message_id": ids[0]}}
-        for _ in range(STEPS):
-            writer.append_step(thread.id, run.id, RunStep.model_validate({"step_details": details}))
+        steps = [
+            writer.append_step(
+                thread.id, run.id, RunStep.model_validate({"step_details": details})
+            ).id
+            for _ in range(STEPS)
+        ]
     mid, early = ids[size // 2], ids[min(5, size - 1)]
     with _opened(url) as store:
         cases: list[tuple[str, Callable[[], object]]] = [
@@ -150,6 +154,10 @@ def measure(url: str, size: int) -> Rows:
                 lambda: store.list_messages(thread.id, limit=PAGE, order="asc"),
             ),
             ("page of 20 runs", lambda: store.list_runs(thread.id, limit=PAGE)),
+            (
+                "page of 20 steps after a cursor not seen",
+                lambda: store.list_steps(thread.id, run.id, limit=PAGE, after=steps[STEPS // 2]),
+            ),
             ("page of 20 steps", lambda: store.list_steps(thread.id, run.id, limit=PAGE)),
         ]
         for name, call in cases:

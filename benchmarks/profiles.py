@@ -51,6 +51,8 @@ class Profile:
     """Sizes for the local-disk backend's own page benchmark (none: not run)."""
     object_storage_sizes: tuple[int, ...] = ()
     """Sizes for the S3 backend's own request counts (none: not run)."""
+    object_storage_threads: int = 0
+    """Threads in the catalog the S3 backend's own thread-page counts list (0: not run)."""
     async_adapter_quick: bool = True
     """Run the async adapter's own benchmark in its ``--quick`` form."""
 
@@ -77,6 +79,7 @@ PROFILES = {
         min_samples=1,
         local_disk_sizes=(50,),
         object_storage_sizes=(50,),
+        object_storage_threads=300,
     ),
     "quick": Profile(
         name="quick",
@@ -98,6 +101,7 @@ PROFILES = {
         s3_calls=3,
         local_disk_sizes=(100, 1_000),
         object_storage_sizes=(100,),
+        object_storage_threads=10_000,
     ),
     "default": Profile(
         name="default",
@@ -119,6 +123,7 @@ PROFILES = {
         s3_calls=7,
         local_disk_sizes=(100, 10_000, 100_000),
         object_storage_sizes=(100, 1_000),
+        object_storage_threads=1_000_000,
         async_adapter_quick=False,
     ),
     "full": Profile(
@@ -141,6 +146,7 @@ PROFILES = {
         s3_calls=15,
         local_disk_sizes=(100, 10_000, 100_000),
         object_storage_sizes=(100, 10_000),
+        object_storage_threads=1_000_000,
         async_adapter_quick=False,
     ),
 }

@@ -124,9 +124,17 @@ def test_a_page_of_steps_reads_both_owners_and_two_chunks(s3_url: str) -> None:
         details = {"type": "message_creation", "message_creation": {"message_id": "msg_1"}}
         for _ in range(CHUNK_RECORDS + 5):
             store.append_step(thread.id, run.id, RunStep.model_validate({"step_details": details}))
+        ids = [s.id for s in store.list_steps(thread.id, run.id, limit=100, order="asc").data]
+    with open_store(s3_url) as store:
+        store.list_runs(thread.id)  # the process has seen the run (and its tail pointers)
         steps = lambda: store.list_steps(thread.id, run.id, limit=PAGE)
         # the thread's chunk ‖ the run's chunk ‖ the last two chunks of steps
         assert cost(store, steps) == (4, 1)
+    with open_store(s3_url) as store:
+        store.list_runs(thread.id)
+        after = lambda: store.list_steps(thread.id, run.id, limit=PAGE, after=ids[30])
+        # a list of two chunks is read whole to find a cursor: no claim to read first
+        assert cost(store, after) == (4, 1)
 
 
 def test_a_page_of_threads_is_at_most_three_requests(s3_url: str) -> None:

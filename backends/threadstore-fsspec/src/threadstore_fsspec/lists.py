@@ -55,6 +55,9 @@ log = logging.getLogger("threadstore.fsspec")
 
 _ATTEMPTS = 1000
 _CACHE_ENTRIES = 10_000
+_SHORT = 2
+"""A list this process knows to have fewer chunks than this is read whole to find a
+cursor, instead of reading the cursor's claim first: a page in one round trip."""
 _APPEND_LOCKS: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
     weakref.WeakValueDictionary()
 )
@@ -679,15 +682,23 @@ class Lists:
     async def _around(
         self, target: Target, cursor: str, step: int, width: int
     ) -> tuple[dict[int, Chunk | None], int, int]:
-        """The cursor's chunk and the ones after it in the direction of travel."""
+        """The cursor's chunk and the ones after it in the direction of travel: where the
+        process saw the cursor, or, for a list of at most two chunks, both of them (no
+        claim to read); else where its claim says."""
         log_prefix = target.log
         number = self._chunk_of.get((log_prefix, cursor))
         if number is not None:
-            chunks = await self._chunks(log_prefix, range(number, number + step * width, step))
-            chunk = chunks.get(number)
-            index = None if chunk is None else chunk.live(cursor)
-            if index is not None:
-                return chunks, number, index
+            numbers: Sequence[int] = range(number, number + step * width, step)
+        elif (last := self._tail.get(log_prefix)) is not None and last < _SHORT:
+            numbers = range(last + 1)
+        else:
+            numbers = ()
+        if numbers:
+            chunks = await self._chunks(log_prefix, numbers)
+            for number, chunk in chunks.items():
+                index = None if chunk is None else chunk.live(cursor)
+                if index is not None:
+                    return chunks, number, index
             self._chunk_of.drop((log_prefix, cursor))
         claim = await self.objects.get(self.layout.claim(log_prefix, cursor))
         if claim is None:
