@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from threadstore_fsspec import FsspecThreadStore
@@ -86,6 +90,17 @@ def test_probe_refuses_a_botocore_without_the_fields(
 def test_only_s3_schemes_are_served(url: str) -> None:
     with pytest.raises(BackendNotFoundError, match="no backend for"):
         open_store(url)
+
+
+def test_only_s3_schemes_are_listed() -> None:
+    """``threadstore backends`` shows what works, and nothing else from this distribution."""
+    script = Path(sys.executable).with_name("threadstore")
+    listed = subprocess.run(
+        [str(script), "backends", "--json"], capture_output=True, text=True, check=True
+    )
+    rows = json.loads(listed.stdout)
+    ours = {row["scheme"] for row in rows if row["distribution"] == "threadstore-fsspec"}
+    assert ours == {"s3", "s3a"}
 
 
 def test_lost_answer_to_a_commit_is_reconciled(

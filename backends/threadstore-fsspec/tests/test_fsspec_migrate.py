@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-import s3fs
 from s3_bucket import bucket
 from threadstore_fsspec import FsspecThreadStore
 
@@ -20,22 +19,25 @@ from threadstore.url import StoreURL
 Record = dict[str, Any]
 
 
-def put(fs: s3fs.S3FileSystem, key: str, data: Record) -> None:
+Objects = dict[str, bytes]
+
+
+def put(objects: Objects, key: str, data: Record) -> None:
     """One object as 0.1 wrote it: ``{"creator", "writer", "prev", "data"}``."""
     envelope = {"creator": "c0", "writer": "c0", "prev": None, "data": data}
-    fs.pipe(key, json.dumps(envelope).encode())
+    objects[key] = json.dumps(envelope).encode()
 
 
-def put_list(fs: s3fs.S3FileSystem, prefix: str, records: list[Record | str]) -> None:
+def put_list(objects: Objects, prefix: str, records: list[Record | str]) -> None:
     """0.1's list: slot ``n`` per record (a string: a deleted one), a claim per ID, the head
     hint."""
     for seq, record in enumerate(records, start=1):
         record_id = record if isinstance(record, str) else record["id"]
         slot: Record = {"id": record_id}
         slot.update({"deleted": True} if isinstance(record, str) else {"record": record})
-        put(fs, f"{prefix}seq/{seq:020d}", slot)
-        put(fs, f"{prefix}id/{record_id}", {"seq": seq, "record": slot.get("record", {})})
-    put(fs, f"{prefix}head", {"head": len(records)})
+        put(objects, f"{prefix}seq/{seq:020d}", slot)
+        put(objects, f"{prefix}id/{record_id}", {"seq": seq, "record": slot.get("record", {})})
+    put(objects, f"{prefix}head", {"head": len(records)})
 
 
 def wire(model: Any) -> Record:
@@ -49,14 +51,15 @@ def legacy_store(url: str) -> dict[str, Any]:
     empty one with a creation stamp; returns what a reader of the upgraded store must
     see."""
     fs, root = bucket(url)
+    objects: Objects = {}
     expected: dict[str, Any] = {}
     for thread_id in ("thread_b", "thread_a"):
         thread = Thread(id=thread_id, metadata={"name": thread_id})
         generation = f"{thread_id[-1] * 16}"
-        put(fs, f"{root}threads/{thread_id}", {"gen": generation, "record": wire(thread)})
+        put(objects, f"{root}threads/{thread_id}", {"gen": generation, "record": wire(thread)})
         if thread_id == "thread_b":  # its last releases stamped a creation time
             put(
-                fs,
+                objects,
                 f"{root}threads/thread_c",
                 {"gen": "c" * 16, "made": 5, "record": wire(Thread(id="thread_c"))},
             )
@@ -66,16 +69,16 @@ def legacy_store(url: str) -> dict[str, Any]:
             for i in range(40)
         ]
         put_list(
-            fs,
+            objects,
             f"{data}messages/",
             [wire(m) for m in messages[:7]] + [messages[7].id] + [wire(m) for m in messages[8:]],
         )
-        put(fs, f"{data}messages/id/msg_never_placed", {"seq": 0, "record": {}})
+        put(objects, f"{data}messages/id/msg_never_placed", {"seq": 0, "record": {}})
         runs = [
             Run(id=f"run_{thread_id}_{i}", assistant_id="asst_1", thread_id=thread_id)
             for i in range(2)
         ]
-        put_list(fs, f"{data}runs/", [wire(r) for r in runs])
+        put_list(objects, f"{data}runs/", [wire(r) for r in runs])
         steps = [
             RunStep.model_validate(
                 {
@@ -90,13 +93,14 @@ def legacy_store(url: str) -> dict[str, Any]:
             )
             for _ in range(3)
         ]
-        put_list(fs, f"{data}steps/{runs[0].id}/", [wire(s) for s in steps])
+        put_list(objects, f"{data}steps/{runs[0].id}/", [wire(s) for s in steps])
         expected[thread_id] = {
             "thread": wire(thread),
             "messages": [wire(m) for i, m in enumerate(messages) if i != 7],
             "runs": [wire(r) for r in runs],
             "steps": [wire(s) for s in steps],
         }
+    fs.pipe(objects)  # all at once
     return expected
 
 

@@ -203,10 +203,11 @@ class Lists:
         hinted = await self._hinted(kind, scope)
         if hinted is not None:
             owners, log_prefix = hinted
-            target = Target(kind, log_prefix, owners, started(self._check(owners)))
+            check = started(self._check(owners))
             try:
-                return await self._guarded(target, step)
+                return await self._guarded(Target(kind, log_prefix, owners, check), step)
             except _Moved:
+                check.discard()  # its own _Moved, if it has one, tells nothing new
                 for owner in owners:
                     self._chunk_of.drop((owner.log, owner.record_id))
                     self._generation.drop((owner.log, owner.record_id))
