@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import random
+import signal
+import subprocess
+import sys
+import time
+
 from s3_bucket import chunks_of
 from threadstore_fsspec import CHUNK_RECORDS
 
 from threadstore import Message, Run, open_store
 from threadstore.errors import AlreadyExistsError
+from threadstore.integrity import verify_store
 from threadstore.testing import workers
 from threadstore.testing.workers import run_processes
 
@@ -63,3 +70,52 @@ def test_processes_racing_to_claim_runs_have_one_winner_each(s3_url: str) -> Non
         won = run_processes(workers.claim_runs, [(s3_url, thread.id, runs)] * PROCESSES)
         assert sorted(run for mine in won for run in mine) == sorted(runs)
         assert {store.get_run(thread.id, run).status for run in runs} == {"in_progress"}
+
+
+BATCH = 10
+KILLED_WRITER = """
+import sys
+from threadstore import Message, open_store
+
+url, thread_id, tag, size = sys.argv[1:]
+with open_store(url) as store:
+    for batch in range(1_000):
+        texts = [f"{tag}.{batch}:{i}" for i in range(int(size))]
+        store.append_messages(thread_id, [Message.user(text) for text in texts])
+        print(batch, flush=True)
+"""
+
+
+def test_a_writer_killed_mid_batch_leaves_whole_batches(s3_url: str) -> None:
+    """SIGKILL a process appending batches at random moments: every batch is stored whole
+    and contiguous, or not at all, and every acknowledged one is there."""
+    rng = random.Random(3)
+    with open_store(s3_url) as store:
+        thread = store.create_thread()
+    acked: list[str] = []
+    for round_number in range(3):
+        tag = f"r{round_number}"
+        with subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, s3_url, thread.id, tag, str(BATCH)],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as child:
+            assert child.stdout is not None
+            for _ in range(rng.randint(1, 3)):
+                acked.append(f"{tag}.{child.stdout.readline().strip()}")
+            time.sleep(rng.uniform(0, 0.4))  # a batch takes about this long
+            child.send_signal(signal.SIGKILL)
+            acked += [f"{tag}.{line.strip()}" for line in child.stdout]
+            child.wait(timeout=60)
+    with open_store(s3_url) as store:
+        report = verify_store(store, repair=True)
+        assert {f.check for f in report.findings} <= {"dangling-claim", "tail-hint-behind"}
+        texts = [m.text for m in store.iter_messages(thread.id)]
+    batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
+    stored = []
+    for batch in batches:
+        tag = batch[0].split(":")[0]
+        assert batch == [f"{tag}:{i}" for i in range(BATCH)], "a batch is torn or interleaved"
+        stored.append(tag)
+    assert len(set(stored)) == len(stored)
+    assert set(acked) <= set(stored)
