@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threadstore.backend import KINDS, CorruptDataError, Finding, Kind
-from threadstore_fsspec.chunks import Chunk, Fate, tail, tombstone
+from threadstore_fsspec.chunks import Chunk, tail, tombstone
 from threadstore_fsspec.layout import Layout, parse_key
 from threadstore_fsspec.legacy import is_legacy
 from threadstore_fsspec.lists import Lists, Owner, Target
@@ -60,6 +60,24 @@ class _List:
     owners: tuple[tuple[str, str, str], ...]
     chunks: set[int] = field(default_factory=set)
     claims: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Entries:
+    """A list's entries as read, indexed: every (ID, token) added, the aborted tokens,
+    and each ID's live places."""
+
+    added: dict[tuple[str, Any], tuple[int, int]] = field(default_factory=dict)
+    aborted: set[str] = field(default_factory=set)
+    live: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, number: int, index: int, entry: dict[str, Any]) -> None:
+        if "abort" in entry:
+            self.aborted.add(entry["abort"])
+            return
+        self.added.setdefault((entry["id"], entry["t"]), (number, index))
+        if "record" in entry:
+            self.live[entry["id"]].append((number, index))
 
 
 class StorageChecker:
@@ -159,20 +177,23 @@ class StorageChecker:
         claims = {i: b for i, b in zip(ids, blobs[len(numbers) :], strict=True) if b is not None}
         target = self._target(listed)
         self._shape(listed, numbers, chunks)
-        live: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        log = _Entries()
         for number, chunk in sorted(chunks.items()):
             for index, entry in enumerate(chunk.entries):
-                if "record" in entry:
-                    live[entry["id"]].append((number, index))
-                    if listed.kind.children:
-                        self.live[(listed.log, entry["id"])] = (chunk, entry)
+                log.add(number, index, entry)
+                if "record" in entry and listed.kind.children:
+                    self.live[(listed.log, entry["id"])] = (chunk, entry)
         for record_id, claim in sorted(claims.items()):
-            await self._claim(target, chunks, record_id, claim, live.get(record_id, []))
-        for record_id, places in sorted(live.items()):
-            if record_id not in claims:
+            await self._claim(target, chunks, log, record_id, claim)
+        for record_id, places in sorted(log.live.items()):
+            held = claims.get(record_id)
+            if held is None:
                 await self._unclaimed(target, chunks, record_id, places[0])
-            for number, index in places[1:]:
-                await self._duplicate(target, chunks[number], index, places[0][0])
+            claimed = None if held is None else log.added.get((record_id, held.data.get("t")))
+            kept = claimed if claimed in places else places[0]
+            for number, index in places:
+                if (number, index) != kept:
+                    await self._duplicate(target, chunks[number], index, kept[0])
         await self._pointer(target, listed, chunks)
 
     def _target(self, listed: _List) -> Target:
@@ -202,27 +223,22 @@ class StorageChecker:
                 )
 
     async def _claim(
-        self,
-        target: Target,
-        chunks: dict[int, Chunk],
-        record_id: str,
-        claim: Blob,
-        live: list[tuple[int, int]],
+        self, target: Target, chunks: dict[int, Chunk], log: _Entries, record_id: str, claim: Blob
     ) -> None:
         key = self.layout.claim(target.log, record_id)
         token, start = str(claim.data.get("t")), int(claim.data.get("chunk", 0))
-        for number, chunk in sorted(chunks.items()):
-            index = chunk.added_by(record_id, token)
-            if index is not None:
-                if number < start:
-                    detail = f"the claim names chunk {start}, but its record is in chunk {number}"
-                    if self.repair:
-                        data = {**claim.data, "chunk": number}
-                        await self.objects.swap(key, data, claim, new_token())
-                    self._find("misplaced-claim", key, detail, repaired=self.repair)
-                return
-            if chunk.fate(token) is Fate.ABORTED:
-                return
+        place = log.added.get((record_id, token))
+        if place is not None:
+            if place[0] < start:
+                detail = f"the claim names chunk {start}, but its record is in chunk {place[0]}"
+                if self.repair:
+                    data = {**claim.data, "chunk": place[0]}
+                    await self.objects.swap(key, data, claim, new_token())
+                self._find("misplaced-claim", key, detail, repaired=self.repair)
+            return
+        if token in log.aborted:
+            return
+        live = log.live.get(record_id)
         if live:
             number, index = live[0]
             detail = f"the claim names another append than the live record's (chunk {number})"
