@@ -122,7 +122,7 @@ PROFILES = {
         budget=2.0,
         s3_calls=7,
         local_disk_sizes=(100, 10_000, 100_000),
-        object_storage_sizes=(100, 1_000),
+        object_storage_sizes=(100, 10_000),
         object_storage_threads=1_000_000,
         async_adapter_quick=False,
     ),
