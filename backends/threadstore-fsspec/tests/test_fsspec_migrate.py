@@ -4,7 +4,11 @@ and the upgrade keeps every record, field and order."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from s3_bucket import bucket
@@ -144,3 +148,17 @@ def test_migrating_an_empty_prefix_makes_it_a_store(s3_url: str) -> None:
     assert FsspecThreadStore.migrate_schema(StoreURL.parse(s3_url)) == (None, 2)
     fs, root = bucket(s3_url)
     assert json.loads(fs.cat(f"{root}threadstore.json"))["data"]["probe"]
+
+
+def test_the_migrate_command_upgrades_a_01_store(s3_url: str) -> None:
+    legacy_store(s3_url)
+    script = Path(sys.executable).with_name("threadstore")
+    base, _, endpoint = s3_url.partition("?endpoint_url=")
+    url = f"{base}?endpoint_url={quote(endpoint, safe='')}"
+    done = subprocess.run(
+        [str(script), "migrate", url], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "migrated from schema version 1 to 2" in done.stdout
+    with open_store(s3_url) as store:
+        assert store.list_thread_ids() == ["thread_a", "thread_b", "thread_c"]

@@ -1,7 +1,8 @@
 """``threadstore migrate URL``: bring a store's tables to the installed backend's version.
 
-Only backends that keep a versioned schema (SQL) offer it, through a classmethod
-``migrate_schema(url, **options) -> (before, after)``; others have nothing to migrate.
+Only backends that keep a versioned schema or layout (SQL, object storage) offer it,
+through a classmethod ``migrate_schema(url, **options) -> (before, after)``; others have
+nothing to migrate.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def migrate(url: str, as_json: bool) -> int:
     if as_json:
         _print_json({"url": shown, "before": before, "after": after})
     elif before is None:
-        click.echo(f"{shown}: created the tables at schema version {after}")
+        click.echo(f"{shown}: created at schema version {after}")
     elif before == after:
         click.echo(f"{shown}: schema version {after}, already current")
     else:
