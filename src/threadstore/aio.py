@@ -287,7 +287,11 @@ class AsyncThreadStore:
                 self._closed = True
                 store = self._store
             if store is not None:
-                await to_thread.run_sync(store.close, limiter=self._limiter)
+                await self._close(store)
+
+    async def _close(self, store: ThreadStore) -> None:
+        """Close the wrapped store (on a worker: closing may wait on I/O)."""
+        await to_thread.run_sync(store.close, limiter=self._limiter)
 
     async def __aenter__(self) -> Self:
         await self._opened()

@@ -248,7 +248,7 @@ class StoreCopy:
     ) -> list[tuple[str, bool]]:
         """Write records in one commit; if another writer took an ID meanwhile (nothing
         was written), one by one, so each is reported as a single write would be."""
-        ids: list[str] = [getattr(item, "id") for item in items]  # noqa: B009
+        ids = [item.id for item in items]
         locations = [f"{parent}/{kind}s/{item_id}" for item_id in ids]
         if not self.report.dry_run:
             try:

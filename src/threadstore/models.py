@@ -594,7 +594,7 @@ class RunStep(Record):
 
 # --- lists -----------------------------------------------------------------
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound=Record)
 
 
 class Page(BaseModel, Generic[T]):
@@ -608,7 +608,7 @@ class Page(BaseModel, Generic[T]):
 
     @classmethod
     def of(cls, items: list[T], has_more: bool) -> Page[T]:
-        ids = [getattr(item, "id") for item in items]  # noqa: B009 - T is any model with an id
+        ids = [item.id for item in items]
         return cls(
             data=items,
             first_id=ids[0] if ids else None,

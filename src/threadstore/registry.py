@@ -32,17 +32,16 @@ ENV_VAR = "THREADSTORE_URL"
 log = logging.getLogger("threadstore")
 
 # Schemes users commonly ask for, with the command that installs their backend today:
-# threadstore-fsspec is not published yet, so it installs from a checkout of this
-# repository (once it is, the hint becomes `pip install threadstore-fsspec`).
+# the backend distributions are not published yet, so they install from a checkout of
+# this repository (once they are, a hint becomes `pip install threadstore-fsspec`).
 _FSSPEC = "from a threadstore checkout, pip install ./backends/threadstore-fsspec"
+_SQL = "from a threadstore checkout, pip install ./backends/threadstore-sql"
 INSTALL_HINTS = {
     "s3": _FSSPEC,
     "s3a": _FSSPEC,
-    "gs": f"{_FSSPEC} gcsfs",
-    "gcs": f"{_FSSPEC} gcsfs",
-    "az": f"{_FSSPEC} adlfs",
-    "abfs": f"{_FSSPEC} adlfs",
-    "fsspec": _FSSPEC,
+    "postgresql": _SQL,
+    "postgres": _SQL,
+    "sqlite": _SQL,
 }
 
 

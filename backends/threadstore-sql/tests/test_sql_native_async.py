@@ -4,6 +4,7 @@ when their caller is cancelled."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -135,6 +136,19 @@ async def test_a_cancelled_write_still_lands(pg_url: str) -> None:
             scope.cancel()
             await store.append_message(thread.id, Message.user("finished anyway", id="msg_c"))
         assert (await store.get_message(thread.id, "msg_c")).text == "finished anyway"
+
+
+@pytest.mark.anyio
+async def test_closing_ends_the_pools_tasks_on_the_loop(pg_url: str) -> None:
+    """The async pool's tasks run on the loop; a close that left them there would leave
+    them to be cancelled at the loop's end, mid-connect."""
+    before = asyncio.all_tasks()
+    store = aio.open_store(pg_url)
+    await store.create_thread()
+    assert asyncio.all_tasks() - before, "the pool runs tasks of its own"
+    await store.aclose()
+    await asyncio.sleep(0)
+    assert {task for task in asyncio.all_tasks() - before if not task.done()} == set()
 
 
 @pytest.fixture

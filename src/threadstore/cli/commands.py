@@ -470,4 +470,36 @@ def verify(url: str, repair: bool, as_json: bool) -> int:
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
-from threadstore.cli import schema_command  # noqa: E402, F401  (registers `migrate`)
+@app.command()
+@click.argument("url")
+@_json_option
+def migrate(url: str, as_json: bool) -> int:
+    """Create or upgrade the store at URL to this version's format (back it up first).
+
+    A store of an older format refuses to open until this has run once; stop every
+    process that uses the store while it runs.
+    """
+    from threadstore.errors import InvalidRequestError
+    from threadstore.registry import backend_class
+    from threadstore.url import StoreURL
+
+    parsed = StoreURL.parse(url)
+    _secrets.add(parsed.secrets)
+    backend = backend_class(parsed.scheme)
+    upgrade = getattr(backend, "migrate_schema", None)
+    if upgrade is None:
+        return _fail(
+            InvalidRequestError(f"the {parsed.scheme}:// backend keeps no format to migrate"),
+            EXIT_USAGE,
+        )
+    before, after = upgrade(parsed)
+    shown = parsed.render()
+    if as_json:
+        _print_json({"url": shown, "before": before, "after": after})
+    elif before is None:
+        click.echo(f"{shown}: created at version {after}")
+    elif before == after:
+        click.echo(f"{shown}: version {after}, already current")
+    else:
+        click.echo(f"{shown}: migrated from version {before} to {after}")
+    return EXIT_OK

@@ -46,6 +46,7 @@ from threadstore.models import (
     Message,
     MessageStatus,
     Page,
+    Record,
     Run,
     RunStatus,
     RunStep,
@@ -150,7 +151,7 @@ LIVE_WEIGHT = 5
 
 R = TypeVar("R")
 T = TypeVar("T")
-M = TypeVar("M", bound=WireModel)
+M = TypeVar("M", bound=Record)
 
 
 @dataclass
@@ -207,11 +208,6 @@ def _agree(got: Any, want: Any, what: str) -> None:
         f"{what}: backend and model differ in {differing}: "
         f"backend {[mine.get(k) for k in differing]}, model {[theirs.get(k) for k in differing]}"
     )
-
-
-def _id(record: WireModel) -> str:
-    value: str = getattr(record, "id")  # noqa: B009 - every listed model has an id
-    return value
 
 
 def _fit(ids: list[str]) -> int:
@@ -335,7 +331,7 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
         )
         for who, result, error in (("backend", got, got_error), ("model", want, want_error)):
             assert error is None, f"{what}: {who} {_describe(result, error)}"
-            shown = [_id(item) for item in result.data]
+            shown = [item.id for item in result.data]
             assert shown == ids, f"{what}: {who} listed {shown}, expected {ids}"
             assert result.has_more is has_more, (
                 f"{what}: {who} says has_more={result.has_more}, expected {has_more}"
@@ -345,7 +341,7 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
                 ids[-1] if ids else None,
             ), f"{what}: {who} page has first_id/last_id {result.first_id}/{result.last_id}"
         for item in got.data:
-            _agree(item, listing.fetch(self.model, _id(item)), f"{what} item {_id(item)}")
+            _agree(item, listing.fetch(self.model, item.id), f"{what} item {item.id}")
         page: Page[M] = got
         return page
 
@@ -373,7 +369,7 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
         page = self.page(listing, limit=limit, order=order, before=start, via=via)
         for _ in range(len(line) + 1):
             assert page is not None
-            ids = [_id(item) for item in page.data]
+            ids = [item.id for item in page.data]
             seen = ids + seen if backwards else seen + ids
             if not page.has_more:
                 break

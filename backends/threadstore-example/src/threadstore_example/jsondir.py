@@ -179,17 +179,15 @@ class JsonDirThreadStore(BaseThreadStore):
             if kind.owner is None:
                 folder = os.path.join(self.root, kind.name)
                 names = os.listdir(folder) if os.path.isdir(folder) else []
-                files = {n[:-5]: os.path.join(folder, n) for n in names if n.endswith(".json")}
-                made = {i: self._load(path, kind.missing(i))["made"] for i, path in files.items()}
-                ids = sorted(made, key=made.__getitem__)  # creation order
+                ids = [n[:-5] for n in names if n.endswith(".json")]
+                ids.sort(key=lambda i: self._load(self._path(kind, i), kind.missing(i))["made"])
             else:
                 _, items = self._open(kind, scope)
                 ids = [item["id"] for item in items]
             line = ids[::-1] if descending else ids
-            try:
-                start = 0 if cursor is None else line.index(cursor) + 1
-            except ValueError:
-                raise CursorNotFound(cursor) from None
+            if cursor is not None and cursor not in line:
+                raise CursorNotFound(cursor)
+            start = 0 if cursor is None else line.index(cursor) + 1
             return [self._fetch(kind, scope, i) for i in line[start : start + count]]
 
 

@@ -47,6 +47,14 @@ class NativeAsyncStore(AsyncThreadStore):
             store.use_async_pool_only()  # the sync pool reopens if a trio caller needs it
         return store
 
+    async def _close(self, store: ThreadStore) -> None:
+        """On asyncio, close on the loop: the async pool's tasks live there and must end
+        there (closed from a worker thread, they would be left running on the loop)."""
+        if _on_asyncio():
+            await run_bridged(store.close)
+        else:
+            await super()._close(store)
+
     async def _run(self, call: Callable[[ThreadStore], R], *, abandon_on_cancel: bool) -> R:
         if not _on_asyncio():
             return await super()._run(call, abandon_on_cancel=abandon_on_cancel)

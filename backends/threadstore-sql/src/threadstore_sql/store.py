@@ -133,7 +133,7 @@ class SqlThreadStore(BaseThreadStore):
 
     def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
         place = Place.of(kind, scope)
-        rows = [(getattr(record, "id"), encode(record).decode()) for record in records]  # noqa: B009
+        rows = [(record.id, encode(record).decode()) for record in records]
         lists = [(child.name, place.below(i)) for i, _ in rows for child in kind.children]
         token = new_token()
         attempts = self._attempts()
