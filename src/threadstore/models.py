@@ -108,7 +108,7 @@ def _id_factory(prefix: str) -> Any:
 class WireModel(BaseModel):
     """Base of every model: unknown fields are refused, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class Record(WireModel):
@@ -437,7 +437,11 @@ class JSONSchemaFormat(WireModel):
     strict: bool | None = None
 
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, validate_by_name=True, serialize_by_alias=True
+        extra="forbid",
+        validate_assignment=True,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        defer_build=True,
     )
 
 
