@@ -432,6 +432,34 @@ def test_a_line_written_but_not_indexed_is_picked_up(store: LocalThreadStore, ro
     assert [m.text for m in store.iter_messages(thread.id)] == ["indexed", "late"]
 
 
+def test_a_record_from_a_newer_writer_is_read_and_keeps_what_it_does_not_know(
+    store: LocalThreadStore, root: Path
+) -> None:
+    """A rolling deploy: a newer version wrote a message with fields this one does not
+    model (on the message and inside its content). It is read, listed and updated, and
+    the unknown fields survive the update in the stored form; nothing calls it corrupt."""
+    thread = store.create_thread()
+    store.append_message(thread.id, Message.user("before"))
+    wire = Message.user("from the future", thread_id=thread.id).model_dump(mode="json")
+    wire["annotations_v2"] = {"kept": [1, 2]}
+    wire["content"][0]["text"]["tone"] = "calm"
+    line = make_line(
+        "add", MESSAGES, (), wire["id"], 1, json.dumps(wire).encode(), version=RECORD_FORMAT + 1
+    )
+    with lists_of(root, thread.id).open("ab") as file:
+        file.write(line)
+    read = store.get_message(thread.id, wire["id"])
+    assert read.text == "from the future"
+    assert [m.text for m in store.iter_messages(thread.id)] == ["before", "from the future"]
+    store.update_message(thread.id, wire["id"], metadata={"seen": "yes"})
+    with LocalThreadStore(root) as fresh:
+        stored = json.loads(encode(fresh.get_message(thread.id, wire["id"])))
+    assert stored["annotations_v2"] == {"kept": [1, 2]}
+    assert stored["content"][0]["text"]["tone"] == "calm"
+    assert stored["metadata"] == {"seen": "yes"}
+    assert store.check_storage(repair=False) == []
+
+
 def header_of(path: Path) -> local_index.Header:
     header = local_index.Header.unpack(path.read_bytes())
     assert header is not None

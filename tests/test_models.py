@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any
 
 import pydantic
 import pytest
 
+from threadstore.errors import CorruptDataError
 from threadstore.ids import ID_PATTERN, new_id
 from threadstore.models import (
     Message,
@@ -19,6 +21,7 @@ from threadstore.models import (
     Thread,
     ThreadDeleted,
 )
+from threadstore.records import RUNS, decode, encode
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -138,6 +141,21 @@ def test_assignments_are_validated() -> None:
 def test_unknown_fields_are_refused() -> None:
     with pytest.raises(pydantic.ValidationError, match="extra"):
         Thread.model_validate({"id": "thread_1", "surprise": 1})
+
+
+def test_stored_records_keep_fields_a_newer_version_wrote() -> None:
+    """Strict on what callers write, tolerant of what storage holds: every backend reads
+    through ``decode`` and writes through ``encode``, so unknown fields (top level and
+    nested) survive a read, a change and a write. A stored record that breaks a known
+    field's rule is still corrupt."""
+    wire = Run(assistant_id="asst_1").model_dump(mode="json")
+    wire["reasoning_effort_v9"] = "deep"
+    wire["usage"] = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "cached": 1}
+    run = decode(RUNS, json.dumps(wire), "a test")
+    changed = run.model_copy(update={"metadata": {"k": "v"}})
+    assert json.loads(encode(changed)) == {**wire, "metadata": {"k": "v"}}
+    with pytest.raises(CorruptDataError):
+        decode(RUNS, json.dumps({**wire, "status": "exploded"}), "a test")
 
 
 def test_generated_ids_are_safe_unique_and_sorted() -> None:
