@@ -1,23 +1,34 @@
-"""Threads, messages, runs and run steps, shaped exactly like the Assistants API v2.
+"""Threads, messages, runs and run steps, shaped exactly like the Assistants API v2; and
+conversations with their items, shaped like the Conversations API.
 
-``model.model_dump(mode="json")`` is the wire object: every field present, nullable
-fields as ``null``, enums in their wire spelling. Callers build a model with what they
-know (``Message.user("hi")``, ``Run(assistant_id="asst_1", model="m")``); a store fills
-in the owning ``thread_id``/``run_id`` and keeps the generated ``id`` and ``created_at``.
+``model.model_dump(mode="json")`` is the wire object. Assistants objects show every
+field, nullable fields as ``null``, enums in their wire spelling. Callers build a model
+with what they know (``Message.user("hi")``, ``Run(assistant_id="asst_1", model="m")``);
+a store fills in the owning ``thread_id``/``run_id`` and keeps the generated ``id`` and
+``created_at``.
+
+Conversation items (:data:`ConversationItem`) are a union on ``type``. The types a
+server writes most are modelled field by field; any other type is kept as the JSON
+object it came as. Items keep fields this version does not know and show an optional
+field only when it was given, so an item reads back exactly as it was written.
 """
 
 from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    model_serializer,
     model_validator,
 )
 
@@ -25,19 +36,34 @@ from threadstore.ids import check_id, new_id
 
 __all__ = [
     "Attachment",
+    "Conversation",
+    "ConversationDeleted",
+    "ConversationItem",
     "FunctionCall",
+    "FunctionCallItem",
+    "FunctionCallOutputItem",
     "ImageFile",
     "ImageFileContentBlock",
     "ImageURL",
     "ImageURLContentBlock",
+    "InputFile",
+    "InputImage",
+    "InputText",
+    "Item",
     "LastError",
     "Message",
     "MessageContent",
     "MessageCreationStepDetails",
     "MessageDeleted",
+    "MessageItem",
     "MessageStatus",
+    "OtherItem",
+    "OutputText",
     "Page",
+    "ReasoningItem",
+    "ReasoningText",
     "Record",
+    "Refusal",
     "RefusalContentBlock",
     "RequiredAction",
     "Run",
@@ -45,6 +71,8 @@ __all__ = [
     "RunStatus",
     "RunStep",
     "RunStepStatus",
+    "SummaryText",
+    "Tagged",
     "Text",
     "TextContentBlock",
     "Thread",
@@ -590,6 +618,288 @@ class RunStep(Record):
                 f"type {self.type!r} does not match step_details.type {self.step_details.type!r}"
             )
         return self
+
+
+# --- conversations -----------------------------------------------------------
+
+
+class Conversation(Record):
+    """A conversation of the Conversations API: an ordered list of items, plus metadata."""
+
+    id: ObjectId = Field(default_factory=_id_factory("conv"))
+    object: Literal["conversation"] = "conversation"
+    created_at: Timestamp = Field(default_factory=now)
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ConversationDeleted(WireModel):
+    id: str
+    object: Literal["conversation.deleted"] = "conversation.deleted"
+    deleted: bool = True
+
+
+class ItemPart(BaseModel):
+    """Base of conversation items and their parts: known fields are checked, others kept.
+
+    The Responses-era wire format grows often, so a field this version does not know is
+    kept as it came rather than refused. An optional field (default ``None``) is shown
+    only when it was given, so a part reads back exactly as it was written.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    _optional: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._optional = frozenset(
+            name
+            for name, field in cls.model_fields.items()
+            if not field.is_required() and field.default is None
+        )
+
+    @model_serializer(mode="wrap")
+    def _given_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        given = self.model_fields_set
+        for name in self._optional:
+            if name not in given and data.get(name, 0) is None:
+                del data[name]
+        return data
+
+
+class Tagged(ItemPart):
+    """A JSON object with a ``type`` this version does not model, kept as given."""
+
+    type: str
+
+
+def _by_type(known: frozenset[str]) -> Discriminator:
+    """Route a value to the model of its ``type``, or to ``"other"`` for any other type.
+
+    A dict without ``type`` but with a ``role`` is a message, as in the Responses API's
+    short input form ``{"role": "user", "content": "hi"}``.
+    """
+
+    def tag(value: Any) -> str:
+        if isinstance(value, dict):
+            kind = value.get("type", "message" if "role" in value else None)
+        else:
+            kind = getattr(value, "type", None)
+        return kind if kind in known else "other"
+
+    return Discriminator(tag)
+
+
+class InputText(ItemPart):
+    type: Literal["input_text"] = "input_text"
+    text: str
+
+
+class OutputText(ItemPart):
+    type: Literal["output_text"] = "output_text"
+    text: str
+    annotations: list[Tagged] = Field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = None
+
+
+class Refusal(ItemPart):
+    type: Literal["refusal"] = "refusal"
+    refusal: str
+
+
+class InputImage(ItemPart):
+    type: Literal["input_image"] = "input_image"
+    detail: Literal["low", "high", "auto", "original"] = "auto"
+    file_id: str | None = None
+    image_url: str | None = None
+
+
+class InputFile(ItemPart):
+    type: Literal["input_file"] = "input_file"
+    file_id: str | None = None
+    file_url: str | None = None
+    file_data: str | None = None
+    filename: str | None = None
+
+
+ContentPart = Annotated[
+    Annotated[InputText, Tag("input_text")]
+    | Annotated[OutputText, Tag("output_text")]
+    | Annotated[Refusal, Tag("refusal")]
+    | Annotated[InputImage, Tag("input_image")]
+    | Annotated[InputFile, Tag("input_file")]
+    | Annotated[Tagged, Tag("other")],
+    _by_type(frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})),
+]
+"""One part of a message's content (or of a function call's output)."""
+
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
+
+ITEM_ID_PREFIXES: dict[str, str] = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "file_search_call": "fs",
+    "web_search_call": "ws",
+    "image_generation_call": "ig",
+    "computer_call": "cu",
+    "computer_call_output": "cuo",
+    "tool_search_call": "ts",
+    "tool_search_output": "tso",
+    "additional_tools": "at",
+    "configuration_update": "cfg",
+    "program": "prog",
+    "program_output": "progo",
+    "compaction": "cmp",
+    "code_interpreter_call": "ci",
+    "local_shell_call": "lsh",
+    "local_shell_call_output": "lsho",
+    "shell_call": "sh",
+    "shell_call_output": "sho",
+    "apply_patch_call": "apc",
+    "apply_patch_call_output": "apco",
+    "mcp_list_tools": "mcpl",
+    "mcp_approval_request": "mcpr",
+    "mcp_approval_response": "mcpa",
+    "mcp_call": "mcp",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+}
+"""The prefix of a generated item ID, per item type; any other type gets ``item_``."""
+
+
+class Item(ItemPart, Record):
+    """Base of every conversation item: an ``id`` and a ``type``.
+
+    A missing (or null) ``id`` is generated with the type's usual prefix (``msg_``,
+    ``fc_``, ``rs_``...); a given one is kept.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    id: ObjectId
+    type: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("id") is None:
+            kind = data.get("type", cls.model_fields["type"].default)
+            prefix = ITEM_ID_PREFIXES.get(kind, "item") if isinstance(kind, str) else "item"
+            return {**data, "id": new_id(prefix)}
+        return data
+
+
+def _message_content(data: Any) -> Any:
+    """Accept the short input form: ``content`` as a string becomes one text part."""
+    if isinstance(data, dict) and isinstance(data.get("content"), str):
+        if data.get("role") == "assistant":
+            part: dict[str, Any] = {"type": "output_text", "text": data["content"]}
+        else:
+            part = {"type": "input_text", "text": data["content"]}
+        return {**data, "content": [part]}
+    return data
+
+
+class MessageItem(Item):
+    """A message to or from the model. ``content`` may be given as a plain string."""
+
+    type: Literal["message"] = "message"
+    role: Literal[
+        "unknown", "user", "assistant", "system", "critic", "discriminator", "developer", "tool"
+    ]
+    content: list[ContentPart]
+    status: ItemStatus = "completed"
+    phase: Literal["commentary", "final_answer"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        return _message_content(data)
+
+    @property
+    def text(self) -> str:
+        """The text of every text part, joined by newlines."""
+        return "\n".join(
+            part.text for part in self.content if isinstance(part, InputText | OutputText)
+        )
+
+
+class FunctionCallItem(Item):
+    """The model's call of a function tool."""
+
+    type: Literal["function_call"] = "function_call"
+    call_id: str
+    name: str
+    arguments: str
+    status: ItemStatus = "completed"
+    namespace: str | None = None
+    caller: dict[str, Any] | None = None
+    created_by: str | None = None
+
+
+class FunctionCallOutputItem(Item):
+    """What a function call returned: text, or a list of content parts."""
+
+    type: Literal["function_call_output"] = "function_call_output"
+    call_id: str
+    output: str | list[ContentPart]
+    status: ItemStatus = "completed"
+    name: str | None = None
+    namespace: str | None = None
+    caller: dict[str, Any] | None = None
+    created_by: str | None = None
+
+
+class SummaryText(ItemPart):
+    type: Literal["summary_text"] = "summary_text"
+    text: str
+
+
+class ReasoningText(ItemPart):
+    type: Literal["reasoning_text"] = "reasoning_text"
+    text: str
+
+
+class ReasoningItem(Item):
+    """A reasoning model's chain of thought: its summary, and perhaps its text or
+    encrypted content (to send back on the next turn)."""
+
+    type: Literal["reasoning"] = "reasoning"
+    summary: list[SummaryText] = Field(default_factory=list)
+    content: list[ReasoningText] | None = None
+    encrypted_content: str | None = None
+    status: ItemStatus | None = None
+
+
+_MODELLED_ITEMS = frozenset({"message", "function_call", "function_call_output", "reasoning"})
+
+
+class OtherItem(Item):
+    """An item of a type this version does not model: a JSON object kept as given."""
+
+    @model_validator(mode="after")
+    def _not_modelled(self) -> OtherItem:
+        if self.type in _MODELLED_ITEMS:
+            raise ValueError(f"an item of type {self.type!r} is a {self.type} item")
+        if not self.type:
+            raise ValueError("an item's type cannot be empty")
+        return self
+
+
+ConversationItem = Annotated[
+    Annotated[MessageItem, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[OtherItem, Tag("other")],
+    _by_type(_MODELLED_ITEMS),
+]
+"""One item of a conversation, by its ``type``: parse a dict with
+``TypeAdapter(ConversationItem)``, or let a store do it."""
 
 
 # --- lists -----------------------------------------------------------------
