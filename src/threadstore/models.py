@@ -780,7 +780,7 @@ class Item(ItemPart, Record):
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
-    id: ObjectId
+    id: ObjectId = Field(default="", validate_default=True)  # filled in by _fill_id
     type: str
 
     @model_validator(mode="before")
