@@ -60,9 +60,13 @@ def data(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 def dump(store: ThreadStore) -> list[dict[str, Any]]:
-    """The wire JSON of every object in the store, threads in ID order, lists in order."""
+    """The wire JSON of every object in the store, threads in ID order, lists in order.
+
+    (Threads list in creation order, and a copy of some threads first creates those
+    first; a full copy keeps the source's order, which the copy tests check apart.)
+    """
     objects: list[dict[str, Any]] = []
-    for thread_id in store.list_thread_ids():
+    for thread_id in sorted(store.list_thread_ids()):
         snapshot = read_thread(store, thread_id).to_json()
         objects.append(snapshot["thread"])
         for name in ("messages", "runs", "steps"):

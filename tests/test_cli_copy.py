@@ -42,6 +42,8 @@ def test_copy_file_to_file_is_exact_and_idempotent(source: str, target: str) -> 
     assert first["ok"] is True
     assert (first["created"], first["unchanged"]) == (ALL_CREATED, NONE)
     assert same(source, target)
+    with open_store(source) as one, open_store(target) as two:
+        assert one.list_thread_ids() == two.list_thread_ids()  # creation order kept
     shown = [cli("show", url, "thread_cli_2", "--json").stdout for url in (source, target)]
     assert shown[0] == shown[1]
     again = data(cli("copy", source, target, "--json"))

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import threading
-from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -68,6 +67,7 @@ FORMAT = "threadstore.local"
 FORMAT_VERSION = 1
 MARKER = "threadstore.json"
 ROOT_LOCK = "threadstore.lock"
+COUNTER = "threads.count"
 THREADS_DIR = "threads"
 LOG = "log.jsonl"
 INDEX = "index.bin"
@@ -162,7 +162,7 @@ class LocalThreadStore(BaseThreadStore):
         make_dirs(self.root, self.durable)
         marker = os.path.join(self.root, MARKER)
         if not os.path.exists(marker):
-            own = {MARKER, ROOT_LOCK, THREADS_DIR}
+            own = {MARKER, ROOT_LOCK, THREADS_DIR, COUNTER}
             foreign = [
                 name
                 for name in os.listdir(self.root)
@@ -555,13 +555,27 @@ class LocalThreadStore(BaseThreadStore):
 
     def _create_thread(self, thread_id: str, data: bytes) -> None:
         path = self._thread_path(thread_id)
-        line = make_line("add", "thread", thread_id, 0, data=data)
+        line = make_line("add", "thread", thread_id, self._next_thread_number(), data=data)
         for _ in range(3):
             if self._place_thread(path, line):
                 return
             if not self._clear_dead(thread_id):
                 raise AlreadyExistsError(f"thread {thread_id!r} already exists")
         raise BackendError(f"cannot create {path}: it keeps reappearing")
+
+    def _next_thread_number(self) -> int:
+        """The next number of the store-wide count of created threads: their list order."""
+        path = os.path.join(self.root, COUNTER)
+        with io_errors("count threads in", path):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NO_FOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                raw = os.pread(fd, 16, 0)
+                number = int(raw) + 1 if raw.strip().isdigit() else 1
+                os.pwrite(fd, b"%015d\n" % number, 0)
+            finally:
+                os.close(fd)
+        return number
 
     def _place_thread(self, path: str, line: bytes) -> bool:
         """Build the thread's directory aside, then rename it into place (never over one)."""
@@ -640,18 +654,22 @@ class LocalThreadStore(BaseThreadStore):
     def _scan_threads(
         self, kind: Kind[Any], cursor: str | None, descending: bool, count: int
     ) -> list[Any]:
-        """Threads in ID order: the sorted names of the thread directories."""
+        """Threads in creation order: each thread's number, from its first log line."""
         with io_errors("list", self._threads):
-            names = sorted(name for name in os.listdir(self._threads) if ID_PATTERN.fullmatch(name))
-        if cursor is not None and not self._exists(kind, cursor):
-            raise CursorNotFound(cursor)
-        if descending:
-            end = len(names) if cursor is None else bisect_left(names, cursor)
-            candidates = names[:end][::-1]
-        else:
-            candidates = names[0 if cursor is None else bisect_right(names, cursor) :]
+            names = [name for name in os.listdir(self._threads) if ID_PATTERN.fullmatch(name)]
+        numbered = []
+        for name in names:
+            with self._locked(name, exclusive=False) as handle:
+                slot = None if handle is None else handle.index.get(item_key("thread", "", name))
+                if slot is not None and slot.live:
+                    numbered.append((slot.seq, name))
+        line = [name for _, name in sorted(numbered, reverse=descending)]
+        if cursor is not None:
+            if cursor not in line:
+                raise CursorNotFound(cursor)
+            line = line[line.index(cursor) + 1 :]
         found = []
-        for name in candidates:
+        for name in line:
             try:
                 found.append(self._fetch(kind, (), name))
             except NotFoundError:
@@ -659,13 +677,6 @@ class LocalThreadStore(BaseThreadStore):
             if len(found) == count:
                 break
         return found
-
-    def _exists(self, kind: Kind[Any], thread_id: str) -> bool:
-        try:
-            self._fetch(kind, (), thread_id)
-        except NotFoundError:
-            return False
-        return True
 
     # --- lifecycle ----------------------------------------------------------
 

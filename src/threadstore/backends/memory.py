@@ -7,7 +7,6 @@ that mutates a returned model never changes the store.
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,38 +41,28 @@ class MemoryOptions(BaseModel):
 
 
 class _Log:
-    """One ordered list of records: append order, or ID order for threads."""
+    """One ordered list of records, in append order."""
 
-    def __init__(self, sort_by_id: bool = False) -> None:
-        self.sort_by_id = sort_by_id
-        self.order: list[str | None] = []  # append order; None marks a deleted slot
-        self.sorted_ids: list[str] = []  # ID order, for threads
+    def __init__(self) -> None:
+        self.order: list[str | None] = []  # None marks a deleted slot
         self.position: dict[str, int] = {}
         self.data: dict[str, bytes] = {}
 
     def add(self, record_id: str, data: bytes) -> None:
-        if self.sort_by_id:
-            bisect.insort(self.sorted_ids, record_id)
-        else:
-            self.position[record_id] = len(self.order)
-            self.order.append(record_id)
+        self.position[record_id] = len(self.order)
+        self.order.append(record_id)
         self.data[record_id] = data
 
     def remove(self, record_id: str) -> None:
         del self.data[record_id]
-        if self.sort_by_id:
-            del self.sorted_ids[bisect.bisect_left(self.sorted_ids, record_id)]
-        else:
-            self.order[self.position.pop(record_id)] = None
+        self.order[self.position.pop(record_id)] = None
 
     def scan(self, cursor: str | None, descending: bool, count: int) -> list[bytes]:
-        order: list[str] | list[str | None] = self.sorted_ids if self.sort_by_id else self.order
+        order = self.order
         if cursor is None:
             index = len(order) if descending else -1
         elif cursor not in self.data:
             raise CursorNotFound(cursor)
-        elif self.sort_by_id:
-            index = bisect.bisect_left(self.sorted_ids, cursor)
         else:
             index = self.position[cursor]
         step = -1 if descending else 1
@@ -95,7 +84,7 @@ class _State:
     def __post_init__(self) -> None:
         for kind in KINDS:
             if kind.owner is None:
-                self.logs[(kind.name, ())] = _Log(sort_by_id=True)
+                self.logs[(kind.name, ())] = _Log()
 
 
 _named: dict[str, _State] = {}

@@ -2,7 +2,7 @@
 
 A created thread comes back whole and keeps a caller's ID and timestamp; creating an
 existing ID fails and overwrites nothing; updates change metadata and tool resources;
-deleting a thread takes its messages, runs and steps with it; threads list in ID order
+deleting a thread takes its messages, runs and steps with it; threads list in creation order
 (generated IDs sort in creation order); reading a missing thread raises
 ``ThreadNotFound`` and leaves nothing behind.
 """
@@ -101,15 +101,19 @@ class ThreadTests(ConformanceFixtures):
         with pytest.raises(RunNotFound):
             store.list_steps(thread.id, run.id)
 
-    def test_list_threads_in_id_order(self, store: ThreadStore) -> None:
-        ids = ["thread_b", "thread_a", "thread_d", "thread_c"]
+    def test_list_threads_in_creation_order(self, store: ThreadStore) -> None:
+        ids = ["thread_b", "thread_a", "thread_d", "thread_c"]  # not sorted: the order made
         for thread_id in ids:
             store.create_thread(Thread(id=thread_id))
-        assert [t.id for t in store.list_threads(order="asc").data] == sorted(ids)
-        assert [t.id for t in store.list_threads().data] == sorted(ids, reverse=True)
-        page = store.list_threads(order="asc", limit=2, after="thread_b")
-        assert [t.id for t in page.data] == ["thread_c", "thread_d"]
+        assert [t.id for t in store.list_threads(order="asc").data] == ids
+        assert [t.id for t in store.list_threads().data] == ids[::-1]
+        assert store.list_thread_ids() == ids
+        page = store.list_threads(order="asc", limit=2, after="thread_a")
+        assert [t.id for t in page.data] == ["thread_d", "thread_c"]
         assert page.has_more is False
+        store.delete_thread("thread_a")
+        store.create_thread(Thread(id="thread_a"))  # made again: it is the newest now
+        assert store.list_thread_ids() == ["thread_b", "thread_d", "thread_c", "thread_a"]
 
     def test_generated_thread_ids_list_in_creation_order(self, store: ThreadStore) -> None:
         made = [store.create_thread().id for _ in range(5)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Self, TypeVar
@@ -40,7 +41,7 @@ __all__ = ["JsonDirThreadStore"]
 
 R = TypeVar("R", bound=Record)
 Document = dict[str, Any]
-"""A file: ``{"record": {...}, "lists": {"messages": [...], "steps/RUN_ID": [...]}}``."""
+"""A file: ``{"record": {...}, "lists": {"messages": [...], "steps/RUN": [...]}, "made": ns}``."""
 
 _locks: dict[str, threading.RLock] = {}
 _locks_guard = threading.Lock()
@@ -134,7 +135,7 @@ class JsonDirThreadStore(BaseThreadStore):
                 for item in data:
                     if os.path.exists(self._path(kind, item["id"])):
                         raise AlreadyExistsError(f"{kind.singular} {item['id']!r} already exists")
-                    document: Document = {"record": item, "lists": {}}
+                    document: Document = {"record": item, "lists": {}, "made": time.time_ns()}
                     _hold(document, kind, (item["id"],))
                     self._save(self._path(kind, item["id"]), document)
                 return
@@ -178,7 +179,9 @@ class JsonDirThreadStore(BaseThreadStore):
             if kind.owner is None:
                 folder = os.path.join(self.root, kind.name)
                 names = os.listdir(folder) if os.path.isdir(folder) else []
-                ids = sorted(name[:-5] for name in names if name.endswith(".json"))
+                files = {n[:-5]: os.path.join(folder, n) for n in names if n.endswith(".json")}
+                made = {i: self._load(path, kind.missing(i))["made"] for i, path in files.items()}
+                ids = sorted(made, key=made.__getitem__)  # creation order
             else:
                 _, items = self._open(kind, scope)
                 ids = [item["id"] for item in items]

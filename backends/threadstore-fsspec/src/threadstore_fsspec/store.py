@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -409,7 +410,7 @@ class FsspecThreadStore(BaseThreadStore):
     async def _insert_thread(self, kind: Kind[Any], thread: Record) -> None:
         thread_id = thread.id
         generation = secrets.token_hex(8)
-        data = {"gen": generation, "record": _dump(thread)}
+        data = {"gen": generation, "made": time.time_ns(), "record": _dump(thread)}
         created, _ = await self._objects.create(self._layout.thread(thread_id), data, new_token())
         if not created:
             raise AlreadyExistsError(f"{kind.singular} {thread_id!r} already exists")
@@ -718,29 +719,19 @@ class FsspecThreadStore(BaseThreadStore):
         return found
 
     async def _scan_threads(self, cursor: str | None, descending: bool, count: int) -> list[Blob]:
-        """Threads in ID order: LIST with StartAfter forward; backward lists from the start."""
-        prefix = self._layout.threads
-        after = None if cursor is None else self._layout.thread(cursor)
+        """Threads in creation order (the ``made`` stamp in each thread object): every
+        thread is listed and read, so a page costs O(threads)."""
+        keys, _ = await self._keys_before(self._layout.threads, None)
+        blobs = [blob for blob in await self._objects.get_many(keys) if blob is not None]
+        blobs.sort(key=lambda blob: (blob.data.get("made", 0), blob.data["record"]["id"]))
         if descending:
-            listing = self._keys_before(prefix, after)
-        else:
-            listing = self._objects.keys_after(prefix, after, count)
-        if cursor is None:
-            keys, more = await listing
-        else:
-            thread, (keys, more) = await both(self._thread(cursor), listing)
-            if thread is None:
+            blobs.reverse()
+        if cursor is not None:
+            ids = [blob.data["record"]["id"] for blob in blobs]
+            if cursor not in ids:
                 raise CursorNotFound(cursor)
-        if descending:
-            keys.reverse()
-        found: list[Blob] = []
-        while keys and len(found) < count:
-            batch, keys = keys[: count - len(found)], keys[count - len(found) :]
-            blobs = await self._objects.get_many(batch)
-            found.extend(blob for blob in blobs if blob is not None)
-            if not keys and not descending and more and len(found) < count:
-                keys, more = await self._objects.keys_after(prefix, batch[-1], count)
-        return found
+            blobs = blobs[ids.index(cursor) + 1 :]
+        return blobs[:count]
 
     async def _keys_before(self, prefix: str, bound: str | None) -> tuple[list[str], bool]:
         """Every key under ``prefix`` sorting before ``bound``: ceil(N/1000) LISTs."""
