@@ -9,15 +9,15 @@ a store fills in the owning ``thread_id``/``run_id`` and keeps the generated ``i
 
 Conversation items (:data:`ConversationItem`) are a union on ``type``. The types a
 server writes most are modelled field by field; any other type is kept as the JSON
-object it came as. Items keep fields this version does not know and show an optional
-field only when it was given, so an item reads back exactly as it was written.
+object it came as. Items keep fields this version does not know, and show an optional
+field only when it has a value, as the API does.
 """
 
 from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -26,9 +26,9 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    SerializerFunctionWrapHandler,
     Tag,
-    model_serializer,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -642,31 +642,20 @@ class ItemPart(BaseModel):
     """Base of conversation items and their parts: known fields are checked, others kept.
 
     The Responses-era wire format grows often, so a field this version does not know is
-    kept as it came rather than refused. An optional field (default ``None``) is shown
-    only when it was given, so a part reads back exactly as it was written.
+    kept as it came (``null`` included) rather than refused. An optional field the
+    model knows is shown only when it has a value, as the API shows it.
     """
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
-    _optional: ClassVar[frozenset[str]] = frozenset()
 
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        cls._optional = frozenset(
-            name
-            for name, field in cls.model_fields.items()
-            if not field.is_required() and field.default is None
-        )
+def _is_none(value: Any) -> bool:
+    return value is None
 
-    @model_serializer(mode="wrap")
-    def _given_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        given = self.model_fields_set
-        for name in self._optional:
-            if name not in given and data.get(name, 0) is None:
-                del data[name]
-        return data
+
+def _absent() -> Any:
+    """An optional wire field: ``None`` by default, and left out of the JSON while it is."""
+    return Field(default=None, exclude_if=_is_none)
 
 
 class Tagged(ItemPart):
@@ -701,7 +690,7 @@ class OutputText(ItemPart):
     type: Literal["output_text"] = "output_text"
     text: str
     annotations: list[Tagged] = Field(default_factory=list)
-    logprobs: list[dict[str, Any]] | None = None
+    logprobs: list[dict[str, Any]] | None = _absent()
 
 
 class Refusal(ItemPart):
@@ -712,16 +701,16 @@ class Refusal(ItemPart):
 class InputImage(ItemPart):
     type: Literal["input_image"] = "input_image"
     detail: Literal["low", "high", "auto", "original"] = "auto"
-    file_id: str | None = None
-    image_url: str | None = None
+    file_id: str | None = _absent()
+    image_url: str | None = _absent()
 
 
 class InputFile(ItemPart):
     type: Literal["input_file"] = "input_file"
-    file_id: str | None = None
-    file_url: str | None = None
-    file_data: str | None = None
-    filename: str | None = None
+    file_id: str | None = _absent()
+    file_url: str | None = _absent()
+    file_data: str | None = _absent()
+    filename: str | None = _absent()
 
 
 ContentPart = Annotated[
@@ -771,6 +760,16 @@ ITEM_ID_PREFIXES: dict[str, str] = {
 """The prefix of a generated item ID, per item type; any other type gets ``item_``."""
 
 
+def _new_item_id(kind: Any) -> str:
+    prefix = ITEM_ID_PREFIXES.get(kind, "item") if isinstance(kind, str) else "item"
+    return new_id(prefix)
+
+
+def _item_id(kind: str) -> Any:
+    """The ``id`` field of a modelled item type: generated with the type's prefix."""
+    return Field(default_factory=lambda: _new_item_id(kind))
+
+
 class Item(ItemPart, Record):
     """Base of every conversation item: an ``id`` and a ``type``.
 
@@ -780,45 +779,36 @@ class Item(ItemPart, Record):
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
-    id: ObjectId = Field(default="", validate_default=True)  # filled in by _fill_id
+    id: ObjectId
     type: str
 
-    @model_validator(mode="before")
+    @field_validator("id", mode="before")
     @classmethod
-    def _fill_id(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("id") is None:
-            kind = data.get("type", cls.model_fields["type"].default)
-            prefix = ITEM_ID_PREFIXES.get(kind, "item") if isinstance(kind, str) else "item"
-            return {**data, "id": new_id(prefix)}
-        return data
-
-
-def _message_content(data: Any) -> Any:
-    """Accept the short input form: ``content`` as a string becomes one text part."""
-    if isinstance(data, dict) and isinstance(data.get("content"), str):
-        if data.get("role") == "assistant":
-            part: dict[str, Any] = {"type": "output_text", "text": data["content"]}
-        else:
-            part = {"type": "input_text", "text": data["content"]}
-        return {**data, "content": [part]}
-    return data
+    def _generated_if_null(cls, value: Any) -> Any:
+        return _new_item_id(cls.model_fields["type"].default) if value is None else value
 
 
 class MessageItem(Item):
     """A message to or from the model. ``content`` may be given as a plain string."""
 
+    id: ObjectId = _item_id("message")
     type: Literal["message"] = "message"
     role: Literal[
         "unknown", "user", "assistant", "system", "critic", "discriminator", "developer", "tool"
     ]
     content: list[ContentPart]
     status: ItemStatus = "completed"
-    phase: Literal["commentary", "final_answer"] | None = None
+    phase: Literal["commentary", "final_answer"] | None = _absent()
 
-    @model_validator(mode="before")
+    @field_validator("content", mode="before")
     @classmethod
-    def _short_form(cls, data: Any) -> Any:
-        return _message_content(data)
+    def _short_form(cls, value: Any, info: ValidationInfo) -> Any:
+        """Accept the short input form: a string becomes one text part."""
+        if not isinstance(value, str):
+            return value
+        if info.data.get("role") == "assistant":
+            return [{"type": "output_text", "text": value}]
+        return [{"type": "input_text", "text": value}]
 
     @property
     def text(self) -> str:
@@ -831,27 +821,29 @@ class MessageItem(Item):
 class FunctionCallItem(Item):
     """The model's call of a function tool."""
 
+    id: ObjectId = _item_id("function_call")
     type: Literal["function_call"] = "function_call"
     call_id: str
     name: str
     arguments: str
     status: ItemStatus = "completed"
-    namespace: str | None = None
-    caller: dict[str, Any] | None = None
-    created_by: str | None = None
+    namespace: str | None = _absent()
+    caller: dict[str, Any] | None = _absent()
+    created_by: str | None = _absent()
 
 
 class FunctionCallOutputItem(Item):
     """What a function call returned: text, or a list of content parts."""
 
+    id: ObjectId = _item_id("function_call_output")
     type: Literal["function_call_output"] = "function_call_output"
     call_id: str
     output: str | list[ContentPart]
     status: ItemStatus = "completed"
-    name: str | None = None
-    namespace: str | None = None
-    caller: dict[str, Any] | None = None
-    created_by: str | None = None
+    name: str | None = _absent()
+    namespace: str | None = _absent()
+    caller: dict[str, Any] | None = _absent()
+    created_by: str | None = _absent()
 
 
 class SummaryText(ItemPart):
@@ -868,11 +860,12 @@ class ReasoningItem(Item):
     """A reasoning model's chain of thought: its summary, and perhaps its text or
     encrypted content (to send back on the next turn)."""
 
+    id: ObjectId = _item_id("reasoning")
     type: Literal["reasoning"] = "reasoning"
     summary: list[SummaryText] = Field(default_factory=list)
-    content: list[ReasoningText] | None = None
-    encrypted_content: str | None = None
-    status: ItemStatus | None = None
+    content: list[ReasoningText] | None = _absent()
+    encrypted_content: str | None = _absent()
+    status: ItemStatus | None = _absent()
 
 
 _MODELLED_ITEMS = frozenset({"message", "function_call", "function_call_output", "reasoning"})
@@ -880,6 +873,15 @@ _MODELLED_ITEMS = frozenset({"message", "function_call", "function_call_output",
 
 class OtherItem(Item):
     """An item of a type this version does not model: a JSON object kept as given."""
+
+    id: ObjectId = _item_id("")  # made from the given type by _fill_id
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("id") is None:
+            return {**data, "id": _new_item_id(data.get("type"))}
+        return data
 
     @model_validator(mode="after")
     def _not_modelled(self) -> OtherItem:

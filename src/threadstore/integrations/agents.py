@@ -28,12 +28,12 @@ its type, as an item without one does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-import anyio
 from agents.items import TResponseInputItem
 from agents.memory.session_settings import SessionSettings, resolve_session_limit
 from pydantic import BaseModel
@@ -65,8 +65,10 @@ class ThreadStoreSession:
     ``url_or_store`` is a store URL (opened here, with ``options``, and closed by
     :meth:`close`), or a store the caller opened and closes (a ``ThreadStore`` or an
     ``AsyncThreadStore``). ``session_settings`` (or its dict) gives the default
-    ``limit``. Each call runs on a worker thread; a write that has begun completes even
-    if its caller is cancelled. After :meth:`close`, every call raises ``RuntimeError``.
+    ``limit``. Each call runs on a worker thread of the event loop (asyncio's default
+    executor, as the SDK's own sessions use); a write that has begun completes before its
+    caller's cancellation takes effect. After :meth:`close`, every call raises
+    ``RuntimeError``.
     """
 
     def __init__(
@@ -80,7 +82,7 @@ class ThreadStoreSession:
         self.session_id = check_id(session_id, "session id")
         if isinstance(session_settings, dict):
             session_settings = SessionSettings(**session_settings)
-        self.session_settings = session_settings or SessionSettings()
+        self.session_settings: SessionSettings | None = session_settings or SessionSettings()
         self._closed = False
         self._owned = isinstance(url_or_store, str | os.PathLike | StoreURL)
         if isinstance(url_or_store, str | os.PathLike | StoreURL):
@@ -95,10 +97,13 @@ class ThreadStoreSession:
     def __repr__(self) -> str:
         return f"<ThreadStoreSession {self.session_id} in {self.store!r}>"
 
-    async def _run(self, call: Callable[[], T]) -> T:
+    async def _run(self, call: Callable[[], T], *, write: bool = True) -> T:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
-        return await anyio.to_thread.run_sync(call)
+        work = asyncio.ensure_future(asyncio.to_thread(call))
+        if not write:
+            return await work
+        return await _completed(work)
 
     # --- the Session protocol -------------------------------------------------------
 
@@ -109,7 +114,7 @@ class ThreadStoreSession:
             raise ValueError(f"limit must be None or a count of items, got {count!r}")
         if count == 0:
             return []
-        items = await self._run(lambda: self._latest(count))
+        items = await self._run(lambda: self._latest(count), write=False)
         return [_as_input(item) for item in items]
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
@@ -192,6 +197,19 @@ class ThreadStoreSession:
     def _clear(self) -> None:
         with contextlib.suppress(ConversationNotFound):
             self.store.delete_conversation(self.session_id)
+
+
+async def _completed(work: asyncio.Future[T]) -> T:
+    """The outcome of a write; a cancel that comes meanwhile waits for it, then is raised."""
+    cancelled: asyncio.CancelledError | None = None
+    while not work.done():
+        try:
+            await asyncio.wait({work})
+        except asyncio.CancelledError as exc:
+            cancelled = cancelled or exc
+    if cancelled is not None:
+        raise cancelled
+    return work.result()
 
 
 def _as_stored(items: Sequence[TResponseInputItem]) -> list[dict[str, Any]]:
