@@ -53,6 +53,8 @@ class Profile:
     """Sizes for the S3 backend's own request counts (none: not run)."""
     async_adapter_quick: bool = True
     """Run the async adapter's own benchmark in its ``--quick`` form."""
+    session_items: int = 1_000
+    """Items in the Agents SDK session whose latest 20 are read."""
 
 
 PROFILES = {
@@ -75,6 +77,7 @@ PROFILES = {
         budget=0.3,
         s3_calls=1,
         min_samples=1,
+        session_items=50,
         local_disk_sizes=(50,),
         object_storage_sizes=(50,),
     ),

@@ -5,7 +5,9 @@
 - a page of 20 costs the same at 10^2 and 10^5 messages ("flat": the larger thread's
   median within 1.5x of the smaller's, at every page position);
 - on S3, a page of 20 waits for at most 2 round trips in turn;
-- the memory backend within 5x of the plain dict-and-list store, per operation.
+- the memory backend within 5x of the plain dict-and-list store, per operation;
+- the Agents SDK session on the file backend ahead of the SDK's ``SQLiteSession`` at
+  ``add_items`` of 1 and of 5 items and at ``get_items(limit=20)``.
 """
 
 from __future__ import annotations
@@ -132,10 +134,28 @@ def _memory_target(results: Results) -> Target:
     return Target(goal, outcome, ours / plain <= MEMORY_VS_PLAIN)
 
 
+def _session_targets(results: Results) -> list[Target]:
+    from benchmarks.session import SESSION_FILE, SESSION_SQLITE, WORKLOADS
+
+    found = []
+    for workload, what in WORKLOADS.items():
+        goal = f"file-backed ThreadStoreSession ahead of SQLiteSession: {what}"
+        ours = next((f for f in results.of(workload) if f.contender == SESSION_FILE), None)
+        peer = next((f for f in results.of(workload) if f.contender == SESSION_SQLITE), None)
+        if ours is None or peer is None:
+            found.append(Target(goal, "not measured", None))
+            continue
+        r = ours.stats.median / peer.stats.median
+        outcome = f"{duration(ours.stats.median)} vs {duration(peer.stats.median)}: {ratio(r)}"
+        found.append(Target(goal, outcome, r < 1.0))
+    return found
+
+
 def targets(results: Results) -> list[Target]:
     return [
         *_append_targets(results),
         *_flat_targets(results),
         _s3_target(results),
         _memory_target(results),
+        *_session_targets(results),
     ]

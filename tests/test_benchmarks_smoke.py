@@ -30,7 +30,12 @@ def test_smoke_run_writes_the_report_and_its_plots(tmp_path: Path) -> None:
 
     report = (out / "benchmarks.md").read_text()
     assert report.startswith("<!-- BEGIN GENERATED BENCHMARK REPORT")
-    for heading in ("## Targets", "## Append, one writer", "## Page of 20 by thread size"):
+    for heading in (
+        "## Targets",
+        "## Append, one writer",
+        "## Page of 20 by thread size",
+        "## Agents SDK session memory",
+    ):
         assert heading in report
     assert "FAILED" not in report
 
