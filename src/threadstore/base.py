@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, cast
 
+import pydantic_core
+
 from threadstore import lifecycle
 from threadstore.errors import (
     BackendError,
@@ -648,7 +650,7 @@ class BaseThreadStore(ABC):
         given = conversation if conversation is not None else Conversation()
         conversation = self._admit(CONVERSATIONS, (), given)
         scope = (conversation.id,)
-        batch = [self._admit(ITEMS, scope, item) for item in _items(items)]
+        batch = self._admit_items(scope, items)
         _check_distinct(ITEMS, batch)
         self._add(CONVERSATIONS, (), [conversation])
         if batch:
@@ -691,8 +693,22 @@ class BaseThreadStore(ABC):
     # --- conversation items -----------------------------------------------
 
     def add_items(self, conversation_id: str, items: Iterable[ItemInput]) -> list[ConversationItem]:
-        added = self._create(ITEMS, self._scope(ITEMS, conversation_id), _items(items))
+        scope = self._scope(ITEMS, conversation_id)
+        added = self._add(ITEMS, scope, self._admit_items(scope, items))
         return cast(list[ConversationItem], added)
+
+    def _admit_items(self, scope: Scope, items: Iterable[ItemInput]) -> list[Item]:
+        """Items as they will be stored: each parsed by its ``type`` from its JSON.
+
+        A model is checked again from its JSON, like any record; a dict is parsed from
+        its JSON once, which is that same check.
+        """
+        if isinstance(items, str | bytes | dict | Item):
+            raise InvalidRequestError("items must be a list of items, not a single item")
+        return [
+            _item_from_json(item) if isinstance(item, dict) else self._admit(ITEMS, scope, item)
+            for item in items
+        ]
 
     def get_item(self, conversation_id: str, item_id: str) -> ConversationItem:
         item = self._get(ITEMS, self._scope(ITEMS, conversation_id), item_id)
@@ -721,20 +737,14 @@ class BaseThreadStore(ABC):
         return cast(Iterator[ConversationItem], self._iterate(ITEMS, scope, order == "desc"))
 
 
-def _items(items: Iterable[ItemInput]) -> list[Item]:
-    """Items given as models or as their JSON objects, each parsed by its ``type``."""
-    if isinstance(items, str | bytes | dict | Item):
-        raise InvalidRequestError("items must be a list of items, not a single item")
-    parsed = []
-    for item in items:
-        if isinstance(item, Item):
-            parsed.append(item)
-        elif isinstance(item, dict):
-            with input_rules():
-                parsed.append(ITEMS.parse(item))
-        else:
-            raise InvalidRequestError(f"expected an item or a dict, got {type(item).__name__}")
-    return parsed
+def _item_from_json(item: dict[str, Any]) -> Item:
+    """An item given as its JSON object, parsed by its ``type``; bad input is refused."""
+    try:
+        data = pydantic_core.to_json(item)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise InvalidRequestError(f"the item is not JSON: {exc}") from None
+    with input_rules():
+        return ITEMS.parse_json(data)
 
 
 def _check_distinct(kind: Kind[Any], records: Sequence[Record]) -> None:
