@@ -903,6 +903,14 @@ ConversationItem = Annotated[
 """One item of a conversation, by its ``type``: parse a dict with
 ``TypeAdapter(ConversationItem)``, or let a store do it."""
 
+ModelledItem = Annotated[
+    MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem,
+    Field(discriminator="type"),
+]
+"""The modelled item types alone, routed by ``type`` without Python code: an item of
+one of them parses at the cost of its model (about half the cost through
+:data:`ConversationItem`, which must route any type and the short input form)."""
+
 
 # --- lists -----------------------------------------------------------------
 

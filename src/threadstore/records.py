@@ -36,6 +36,7 @@ from threadstore.models import (
     ConversationItem,
     Item,
     Message,
+    ModelledItem,
     Record,
     Run,
     RunStep,
@@ -84,6 +85,9 @@ class Kind(Generic[R]):
     union: Any = None
     """For a kind whose records come in several subclasses of ``model`` (items, by
     ``type``): the union to parse them as. ``None``: parse as ``model``."""
+    common: Any = None
+    """A faster union of the classes most records are, tried first; a record it cannot
+    route (by its discriminator) goes to ``union``."""
 
     def __repr__(self) -> str:
         return f"<kind {self.name}>"
@@ -91,6 +95,10 @@ class Kind(Generic[R]):
     @cached_property
     def _adapter(self) -> pydantic.TypeAdapter[R]:
         return pydantic.TypeAdapter(self.union)
+
+    @cached_property
+    def _common(self) -> pydantic.TypeAdapter[R] | None:
+        return None if self.common is None else pydantic.TypeAdapter(self.common)
 
     @property
     def parses_as(self) -> Any:
@@ -101,12 +109,24 @@ class Kind(Generic[R]):
         """Validate one record from its JSON (``extra="allow"`` keeps unknown fields)."""
         if self.union is None:
             return self.model.model_validate_json(data, extra=extra)
+        if self._common is not None:
+            try:
+                return self._common.validate_json(data, extra=extra)
+            except pydantic.ValidationError as exc:
+                if not _unrouted(exc):
+                    raise
         return self._adapter.validate_json(data, extra=extra)
 
     def parse(self, data: Any, extra: Extra = None) -> R:
         """Validate one record from Python data (a dict, or a model to check again)."""
         if self.union is None:
             return self.model.model_validate(data, extra=extra)
+        if self._common is not None:
+            try:
+                return self._common.validate_python(data, extra=extra)
+            except pydantic.ValidationError as exc:
+                if not _unrouted(exc):
+                    raise
         return self._adapter.validate_python(data, extra=extra)
 
     @cached_property
@@ -140,7 +160,9 @@ STEPS: Kind[RunStep] = Kind("steps", "step", RunStep, RunStepNotFound, RUNS)
 CONVERSATIONS: Kind[Conversation] = Kind(
     "conversations", "conversation", Conversation, ConversationNotFound
 )
-ITEMS: Kind[Item] = Kind("items", "item", Item, ItemNotFound, CONVERSATIONS, ConversationItem)
+ITEMS: Kind[Item] = Kind(
+    "items", "item", Item, ItemNotFound, CONVERSATIONS, ConversationItem, ModelledItem
+)
 KINDS: tuple[Kind[Any], ...] = (THREADS, MESSAGES, RUNS, STEPS, CONVERSATIONS, ITEMS)
 
 
@@ -186,6 +208,12 @@ def decode_object(kind: Kind[R], data: dict[str, Any], where: str) -> R:
         return kind.parse(data, extra="allow")
     except pydantic.ValidationError as exc:
         raise _corrupt(kind, where, exc) from None
+
+
+def _unrouted(exc: pydantic.ValidationError) -> bool:
+    """Whether a union failed only because the value names none of its members."""
+    errors = exc.errors(include_input=False)
+    return len(errors) == 1 and errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found")
 
 
 def _only_unknown_fields(exc: pydantic.ValidationError) -> bool:
