@@ -49,6 +49,11 @@ class Stats:
         return {"median": self.median, "p25": self.p25, "p75": self.p75, "n": self.n}
 
 
+class OutOfInput(Exception):
+    """Raised by an operation that has used up what it was given (runs to complete, say):
+    the timing stops there, with what it has."""
+
+
 def time_calls(
     op: Callable[[], object], count: int, budget: float, minimum: int = MIN_SAMPLES
 ) -> list[float]:
@@ -59,7 +64,10 @@ def time_calls(
     deadline = time.perf_counter() + budget
     for _ in range(count):
         start = clock()
-        op()
+        try:
+            op()
+        except OutOfInput:
+            break
         samples.append((clock() - start) / 1e9)
         if len(samples) >= minimum and time.perf_counter() > deadline:
             break
@@ -80,8 +88,7 @@ def sample(
     cache, a lazy import) do not land in the figure. The garbage collector stays on:
     its pauses are part of what a caller pays.
     """
-    for _ in range(warmup):
-        op()
+    time_calls(op, warmup, budget=math.inf)  # untimed: the figures start after
     return Stats.of(time_calls(op, count, budget, minimum))
 
 
@@ -106,8 +113,7 @@ def interleave(
     """
     names = list(ops)
     for name in names:
-        for _ in range(warmup):
-            ops[name]()
+        time_calls(ops[name], warmup, budget=math.inf)  # untimed: the figures start after
     samples: dict[str, list[float]] = {name: [] for name in names}
     deadline = time.perf_counter() + budget
     shuffler = random.Random(len(names))

@@ -20,7 +20,7 @@ from benchmarks.contenders.base import PAGE_SIZE, Contender, Role
 from benchmarks.corpus import Corpus
 from benchmarks.fixtures import Fixtures
 from benchmarks.floors import ALONGSIDE_APPENDS, ALONGSIDE_RUNS, FSYNC_FLOOR, FsyncRecord
-from benchmarks.measure import Stats, interleave, sample
+from benchmarks.measure import OutOfInput, Stats, interleave, sample
 from benchmarks.profiles import Profile
 from benchmarks.results import Figure, Results
 
@@ -210,7 +210,10 @@ def _mover(
     moved: list[str] = []
 
     def move() -> None:
-        run_id = next(run_ids)
+        run_id = next(run_ids, None)
+        if run_id is None:  # the claims stopped early (their time was up): so do we
+            raise OutOfInput
+
         contender.move_run(thread_id, run_id, status, expected)
         moved.append(run_id)
 

@@ -35,7 +35,7 @@ def test_a_clean_store_passes(store_dir: Path) -> None:
 
 
 def test_a_corrupt_record_is_named_and_the_rest_still_checked(store_dir: Path) -> None:
-    log = store_dir / "threads" / "thread_cli_1" / "log.jsonl"
+    (log,) = store_dir.glob("lists/threads/*/thread_cli_1.*.jsonl")
     damaged = log.read_bytes().replace(b'"value":"see"', b'"value":"SEE"')
     assert damaged != log.read_bytes()
     log.write_bytes(damaged)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from threadstore import Message, open_store
-from threadstore.backends.local import LocalThreadStore
+from threadstore import Message, Thread, open_store
+from threadstore.backends.local import LocalThreadStore, entries
+from threadstore.backends.local.layout import Incarnation
 from threadstore.integrity import StorageCheck, verify_store
+from threadstore.records import THREADS
 
 
 def make_store(root: Path) -> tuple[str, list[str]]:
@@ -17,6 +19,11 @@ def make_store(root: Path) -> tuple[str, list[str]]:
         thread = store.create_thread()
         ids = [store.append_message(thread.id, Message.user(f"m{i}")).id for i in range(5)]
     return thread.id, ids
+
+
+def lists_of(root: Path, thread_id: str) -> Path:
+    (path,) = root.glob(f"lists/threads/*/{thread_id}.*.jsonl")
+    return path
 
 
 def check(root: Path, repair: bool = False) -> list[tuple[str, bool]]:
@@ -41,11 +48,12 @@ def test_a_clean_store_has_no_findings(tmp_path: Path) -> None:
     store.close()
 
 
-def test_unfinished_write_is_found_and_cut_off(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["lists", "catalog"])
+def test_unfinished_write_is_found_and_cut_off(tmp_path: Path, where: str) -> None:
     thread_id, _ = make_store(tmp_path)
-    log = tmp_path / "threads" / thread_id / "log.jsonl"
+    log = lists_of(tmp_path, thread_id) if where == "lists" else tmp_path / "catalog.jsonl"
     with open(log, "ab") as file:
-        file.write(b'{"op":"add","kind":"message","id":"msg_to')
+        file.write(b'{"seq":5,"kind":"message","op":"add","id":"msg_to')
     assert ("unfinished-write", False) in check(tmp_path)
     assert ("unfinished-write", True) in check(tmp_path, repair=True)
     assert check(tmp_path) == []
@@ -54,7 +62,7 @@ def test_unfinished_write_is_found_and_cut_off(tmp_path: Path) -> None:
 
 def test_damaged_index_is_found_and_rebuilt(tmp_path: Path) -> None:
     thread_id, _ = make_store(tmp_path)
-    index = tmp_path / "threads" / thread_id / "index.bin"
+    index = lists_of(tmp_path, thread_id).with_suffix(".idx")
     data = bytearray(index.read_bytes())
     for offset in range(len(data) // 2, len(data)):
         data[offset] = 0xFF
@@ -67,7 +75,7 @@ def test_damaged_index_is_found_and_rebuilt(tmp_path: Path) -> None:
 
 def test_damage_inside_the_log_is_reported_not_dropped(tmp_path: Path) -> None:
     thread_id, _ = make_store(tmp_path)
-    log = tmp_path / "threads" / thread_id / "log.jsonl"
+    log = lists_of(tmp_path, thread_id)
     lines = log.read_bytes().split(b"\n")
     lines[2] = lines[2].replace(b"m1", b"mX")
     log.write_bytes(b"\n".join(lines))
@@ -79,21 +87,52 @@ def test_damage_inside_the_log_is_reported_not_dropped(tmp_path: Path) -> None:
 def test_leftovers_and_foreign_entries(tmp_path: Path) -> None:
     make_store(tmp_path)
     store = LocalThreadStore(tmp_path)  # opening cleans up leftovers: plant them after
-    os.mkdir(tmp_path / "threads" / ".tmp-deadbeef")
-    (tmp_path / "threads" / "notes.txt").write_text("hello")
+    os.mkdir(tmp_path / "tmp" / "deadbeef")
+    (tmp_path / "lists" / "threads" / "notes.txt").write_text("hello")
     found = sorted((f.check, f.repaired) for f in store.check_storage(repair=False))
     assert found == [("foreign-entry", False), ("temp-file", False)]
     fixed = sorted((f.check, f.repaired) for f in store.check_storage(repair=True))
     assert fixed == [("foreign-entry", False), ("temp-file", True)]
     store.close()
     assert check(tmp_path) == [("foreign-entry", False)]
-    assert (tmp_path / "threads" / "notes.txt").read_text() == "hello"
+    assert (tmp_path / "lists" / "threads" / "notes.txt").read_text() == "hello"
+
+
+def test_the_lists_of_a_deleted_record_are_removed(tmp_path: Path) -> None:
+    """A deleter died after the catalog's tombstone, before it removed the list files."""
+    thread_id, _ = make_store(tmp_path)
+    log = lists_of(tmp_path, thread_id)
+    kept = log.read_bytes()
+    with open_store(tmp_path) as store:
+        store.delete_thread(thread_id)
+    log.write_bytes(kept)
+    assert check(tmp_path) == [("leftover", False)]
+    assert check(tmp_path, repair=True) == [("leftover", True)]
+    assert not log.exists()
+    assert check(tmp_path) == []
+
+
+def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path) -> None:
+    thread_id, _ = make_store(tmp_path)
+    with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies
+        incarnation = Incarnation(THREADS, thread_id, 0)
+        journal = store._open_list(incarnation, create=False)
+        assert journal is not None
+        with journal.locked(exclusive=True):
+            journal.append(entries.place(journal, [entries.gone(incarnation)]))
+        store._done_with(incarnation, journal)
+    assert check(tmp_path) == [("unfinished-delete", False)]
+    assert check(tmp_path, repair=True) == [("unfinished-delete", True)]
+    assert check(tmp_path) == []
+    with open_store(tmp_path) as store:
+        assert store.list_thread_ids() == []
+        store.create_thread(Thread(id=thread_id))  # the ID is free again
 
 
 @pytest.mark.parametrize("repair", [False, True])
 def test_check_writes_nothing_without_repair(tmp_path: Path, repair: bool) -> None:
     thread_id, _ = make_store(tmp_path)
-    log = tmp_path / "threads" / thread_id / "log.jsonl"
+    log = lists_of(tmp_path, thread_id)
     with open(log, "ab") as file:
         file.write(b"torn")
     before = log.read_bytes()

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from threadstore import Message, Run, RunStep, Thread
-from threadstore.backends._local_files import TEMP_PREFIX, ReadCounter
-from threadstore.backends._local_log import scan
 from threadstore.backends.local import LocalThreadStore
+from threadstore.backends.local.files import ReadCounter
+from threadstore.backends.local.log import scan
 from threadstore.errors import BackendError, NotFoundError
 from threadstore.testing import workers
 
@@ -129,7 +129,7 @@ def permission_probe(root: str, thread_id: str) -> list[str]:
     outcomes = []
     for thread_id_to_read in (thread_id, "thread_missing"):
         try:
-            store.get_thread(thread_id_to_read)
+            store.list_messages(thread_id_to_read)
             outcomes.append("found")
         except NotFoundError:
             outcomes.append("not found")
@@ -217,13 +217,15 @@ def test_permission_denied_is_a_backend_error() -> None:
         root = Path(name) / "store"
         with LocalThreadStore(root) as store:
             thread = store.create_thread()
-        log = root / "threads" / thread.id / "log.jsonl"
+            store.append_message(thread.id, Message.user("x"))
+        (log,) = root.glob(f"lists/threads/*/{thread.id}.*.jsonl")
         log.chmod(0o400)  # readable, not writable: opening it for its lock is refused
         if os.geteuid() == 0:  # root ignores modes: the probe drops to nobody, who must
             os.chmod(name, 0o755)  # noqa: S103 - reach the store
-            os.chmod(root / "threadstore.lock", 0o606)  # noqa: S103 - and open it
+            for shared in ("catalog.jsonl", "catalog.idx"):
+                os.chmod(root / shared, 0o606)  # noqa: S103 - and use its catalog
         found, missing = run_together(permission_probe, [(str(root), thread.id)])[0]
-    assert found.startswith(f"backend error: cannot open thread directory {log.parent}")
+    assert found.startswith(f"backend error: cannot open {log}")
     assert "Permission denied" in found
     assert missing == "not found"
 
@@ -290,14 +292,14 @@ def test_writers_killed_at_random_moments_lose_nothing_acknowledged(root: str) -
         check_crash_invariants(observer, thread.id, runs, acked, last_run_update)
     observer.close()
     with LocalThreadStore(root) as store:  # a fresh open clears what the dead left
-        assert not [p for p in Path(root).rglob(f"{TEMP_PREFIX}*")]
+        assert os.listdir(Path(root) / "tmp") == []
         check_crash_invariants(store, thread.id, runs, acked, last_run_update)
         assert threads_made - threads_gone - maybe_gone <= set(store.list_thread_ids())
         assert not threads_gone & set(store.list_thread_ids())
         store.append_message(thread.id, Message.user("after"))  # a writer repairs the tail
         for thread_id in store.list_thread_ids():
             store.update_thread(thread_id, metadata={"checked": "yes"})
-    for log in Path(root).glob("threads/*/log.jsonl"):
+    for log in [Path(root) / "catalog.jsonl", *Path(root).glob("lists/*/*/*.jsonl")]:
         fd = os.open(log, os.O_RDONLY)
         try:
             size = os.fstat(fd).st_size

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, cast
 
-import pydantic_core
-
 from threadstore import lifecycle
 from threadstore.errors import (
     BackendError,
@@ -52,6 +50,7 @@ from threadstore.records import (
     Kind,
     Scope,
     encode,
+    encode_object,
 )
 from threadstore.validation import Patch, input_rules, patch_of
 
@@ -739,10 +738,7 @@ class BaseThreadStore(ABC):
 
 def _item_from_json(item: dict[str, Any]) -> Item:
     """An item given as its JSON object, parsed by its ``type``; bad input is refused."""
-    try:
-        data = pydantic_core.to_json(item)
-    except pydantic_core.PydanticSerializationError as exc:
-        raise InvalidRequestError(f"the item is not JSON: {exc}") from None
+    data = encode_object(item, "item")
     with input_rules():
         return ITEMS.parse_json(data)
 

@@ -174,14 +174,46 @@ def encode(record: Record) -> bytes:
     """
     try:
         if record.__pydantic_extra__ is None or record.model_config.get("extra") == "allow":
-            return record.__pydantic_serializer__.to_json(record)
-        return json.dumps(
-            _with_unknown_fields(record), ensure_ascii=False, separators=(",", ":")
-        ).encode()
+            data = record.__pydantic_serializer__.to_json(record)
+        else:
+            data = json.dumps(
+                _with_unknown_fields(record), ensure_ascii=False, separators=(",", ":")
+            ).encode()
+        if _REPLACED in data:  # pydantic replaces lone surrogates in keys: were there any?
+            _text_of(record.model_dump())
     except (pydantic_core.PydanticSerializationError, UnicodeEncodeError) as exc:
         raise InvalidRequestError(
             f"the {type(record).__name__} cannot be stored as UTF-8 JSON: {exc}"
         ) from None
+    return data
+
+
+_REPLACED = "\ufffd".encode()
+
+
+def encode_object(data: dict[str, Any], what: str) -> bytes:
+    """A JSON object a caller gave, as compact UTF-8 JSON, refused as bad input when it
+    is not JSON or holds text with no UTF-8 form (see :func:`encode`)."""
+    try:
+        encoded = pydantic_core.to_json(data)
+        if _REPLACED in encoded:
+            _text_of(data)
+    except (pydantic_core.PydanticSerializationError, UnicodeEncodeError) as exc:
+        raise InvalidRequestError(f"the {what} cannot be stored as UTF-8 JSON: {exc}") from None
+    return encoded
+
+
+def _text_of(value: Any) -> None:
+    """Raise ``UnicodeEncodeError`` for any key or string with no UTF-8 form."""
+    if isinstance(value, str):
+        value.encode()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text_of(key)
+            _text_of(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _text_of(item)
 
 
 def decode(kind: Kind[R], data: bytes | str, where: str) -> R:

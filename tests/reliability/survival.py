@@ -24,9 +24,12 @@ from .workload import lane_cells
 
 __all__ = ["LOCAL_LEFTOVERS", "S3_LEFTOVERS", "check_store", "observe"]
 
-LOCAL_LEFTOVERS = frozenset({"deleted-thread", "temp-file", "unfinished-write", "index"})
-"""What a local-disk writer killed mid-operation may leave: a thread deleted but not yet
-removed, a temporary entry, bytes of a write that never finished, an index behind."""
+LOCAL_LEFTOVERS = frozenset(
+    {"unfinished-delete", "leftover", "temp-file", "unfinished-write", "index"}
+)
+"""What a local-disk writer killed mid-operation may leave: a thread whose delete stopped
+halfway, the files of a deleted thread not yet removed, a temporary entry, bytes of a
+write that never finished, an index behind."""
 
 S3_LEFTOVERS = frozenset(
     {"dangling-claim", "head-hint-behind", "orphaned-generation", "orphaned-steps"}

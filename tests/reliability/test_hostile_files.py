@@ -16,7 +16,6 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,9 +30,13 @@ from .figures import record
 from .hostile import nothing_written_outside
 
 THREADS = ("thread_victim", "thread_bystander_1", "thread_bystander_2")
-GLOBAL = frozenset({"marker truncated", "marker garbage", "threads is a file"})
+GLOBAL = frozenset(
+    {"marker truncated", "marker garbage", "lists is a file", "catalog garbage", "catalog missing"}
+)
 """Damage to the store as a whole: opening may fail (clearly), and then nothing reads."""
-DERIVED = frozenset({"index garbage", "index truncated", "log torn tail", "stray files"})
+DERIVED = frozenset(
+    {"index garbage", "index truncated", "log torn tail", "stray files", "catalog index garbage"}
+)
 """Damage that loses no record: a derived index is rebuilt, a torn tail is cut."""
 
 
@@ -95,20 +98,27 @@ def _file_for_dir(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _strays(root: Path, thread: Path, data: bytes) -> None:
+def _strays(root: Path, log: Path, data: bytes) -> None:
     for stray in (
-        root / "threads" / "not-a-thread.txt",
-        root / "threads" / "thread_stray",
-        root / ".tmp-stray",
-        thread / "extra.bin",
+        root / "lists" / "threads" / "not-a-thread.txt",
+        log.parent / "thread_stray.txt",
+        log.parent / "thread_stray.7.jsonl",
+        root / "tmp" / "stray",
+        root / "notes.md",
     ):
         stray.write_bytes(data)
 
 
+def victim_lists(root: Path) -> Path:
+    (log,) = root.glob(f"lists/threads/*/{THREADS[0]}.*.jsonl")
+    return log
+
+
 def damage(root: Path, kind: str, data: bytes, where: float) -> None:
     """Plant ``kind`` of damage; ``data`` and ``where`` (0..1) pick the bytes and place."""
-    thread = root / "threads" / THREADS[0]
-    log, index, marker = thread / "log.jsonl", thread / "index.bin", root / "threadstore.json"
+    log = victim_lists(root)
+    index, marker = log.with_suffix(".idx"), root / "threadstore.json"
+    catalog = root / "catalog.jsonl"
     actions: dict[str, Callable[[], None]] = {
         "log torn tail": lambda: _append(log, data.replace(b"\n", b"")),
         "log random tail": lambda: _append(log, data + b"\n"),
@@ -122,13 +132,15 @@ def damage(root: Path, kind: str, data: bytes, where: float) -> None:
         "index garbage": lambda: _overwrite(index, data * 100, where),
         "index truncated": lambda: _truncate(index, where),
         "index is a directory": lambda: _replace_with_dir(index),
-        "thread is a file": lambda: _file_for_dir(thread, data),
-        "thread links outside": lambda: _move_out(thread, root.parent / "elsewhere"),
+        "catalog index garbage": lambda: _overwrite(root / "catalog.idx", data * 100, where),
+        "catalog garbage": lambda: _overwrite(catalog, data * 100, 0),
+        "catalog missing": catalog.unlink,
+        "shard links outside": lambda: _move_out(log.parent, root.parent / "elsewhere"),
         "log links outside": lambda: _move_out(log, root.parent / "elsewhere.jsonl"),
-        "stray files": lambda: _strays(root, thread, data),
+        "stray files": lambda: _strays(root, log, data),
         "marker truncated": lambda: _truncate(marker, where),
         "marker garbage": lambda: _overwrite(marker, data * 10, 0),
-        "threads is a file": lambda: _file_for_dir(root / "threads", data),
+        "lists is a file": lambda: _file_for_dir(root / "lists", data),
     }
     actions[kind]()
 
@@ -147,10 +159,10 @@ KINDS = sorted(
         "index garbage",
         "index truncated",
         "index is a directory",
-        "thread is a file",
-        "thread links outside",
+        "shard links outside",
         "log links outside",
         "stray files",
+        "catalog index garbage",
         *GLOBAL,
     ]
 )
@@ -230,23 +242,17 @@ def exercise(root: Path, kind: str, before: dict[str, dict[str, Any]]) -> list[s
     return answers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local backend: index slots carry no checksum; a damaged count or key slot "
-    "makes a list come back short (e.g. list_runs empty) with no error, until "
-    "check_storage(repair=True) rebuilds the index",
-)
 def test_every_damaged_index_slot_is_reported_or_harmless(tmp_path: Path) -> None:
     """Zero each 32-byte stretch of a thread's index in turn: every read must then be
     right or a CorruptDataError, never a silently shorter answer."""
     pristine = tmp_path / "pristine"
     before = build(pristine)[THREADS[0]]
-    index = pristine / "threads" / THREADS[0] / "index.bin"
+    relative = victim_lists(pristine).with_suffix(".idx").relative_to(pristine)
     silent = []
-    for offset in range(0, index.stat().st_size, 32):
+    for offset in range(0, (pristine / relative).stat().st_size, 32):
         root = tmp_path / f"at-{offset}"
         shutil.copytree(pristine, root)
-        with open(root / "threads" / THREADS[0] / "index.bin", "r+b") as file:
+        with open(root / relative, "r+b") as file:
             file.seek(offset)
             file.write(bytes(32))
         with LocalThreadStore(root) as store:

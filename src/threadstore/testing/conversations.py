@@ -299,6 +299,8 @@ class ConversationTests(ConformanceFixtures):
             (InvalidRequestError, [said("new", id="msg_twice"), said("again", id="msg_twice")]),
             (InvalidRequestError, [said("new"), {"type": "function_call", "name": "no call"}]),
             (InvalidRequestError, [said("new"), "not an item"]),
+            (InvalidRequestError, [said("new"), said("key with no UTF-8 form", **{"\ud800": 1})]),
+            (InvalidRequestError, [said("new"), said("not JSON", extra=object())]),
             (InvalidRequestError, [said("new"), Message.user("a thread message")]),
         ]
         for error, batch in bad_batches:

@@ -39,10 +39,12 @@ TEMP_PREFIX = ".tmp-"
 """Names that start with this are unfinished work; they never match an ID."""
 
 
-def failure(doing: str, path: str, exc: OSError) -> BackendError:
-    """The :class:`BackendError` for an ``OSError``: what failed, where, and why."""
+def failure(doing: str, path: str, exc: OSError, *, stored: bool | None = None) -> BackendError:
+    """The :class:`BackendError` for an ``OSError``: what failed, where, and why (and, for
+    a write, that nothing of it was stored)."""
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    return BackendError(f"cannot {doing} {path}: {reason}")
+    after = "; nothing was stored" if stored is False else ""
+    return BackendError(f"cannot {doing} {path}: {reason}{after}")
 
 
 @contextmanager

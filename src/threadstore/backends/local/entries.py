@@ -1,0 +1,178 @@
+"""Records in journals: lines to write, checked reads, and the steps of a delete.
+
+The log is the truth. A slot of the index only says where to look: the line it leads to
+must say it is about the record asked for (kind, owners, ID or position) before anything
+is read from it or decided from it. When it does not, the index is damaged
+(:class:`IndexMismatch`): the caller rebuilds it from the log and tries again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from threadstore.backends.local.index import GONE_KEY, IndexMismatch, Slot, item_key, position_key
+from threadstore.backends.local.journal import Journal, Written
+from threadstore.backends.local.layout import Incarnation
+from threadstore.backends.local.log import BEGIN, GONE, Entry, entry_of, make_line, prefix
+from threadstore.records import RECORD_FORMAT, Kind
+
+__all__ = [
+    "Change",
+    "IndexMismatch",
+    "at_position",
+    "batch",
+    "begin",
+    "change",
+    "checked",
+    "count",
+    "gone",
+    "held_records",
+    "is_gone",
+    "live",
+    "place",
+    "tombstone",
+]
+
+
+def change(
+    op: str,
+    kind: Kind[Any],
+    under: tuple[str, ...],
+    record_id: str,
+    seq: int,
+    data: bytes | None = None,
+    *,
+    more: bool = False,
+) -> Written:
+    """One line of a change, and the entry the index learns from it (placed by :func:`place`)."""
+    version = RECORD_FORMAT if data is not None else None
+    line = make_line(op, kind, under, record_id, seq, data, version=version, more=more)
+    return Written(line, Entry(op, kind.singular, under, record_id, seq, 0, len(line), more))
+
+
+def begin(incarnation: Incarnation) -> Written:
+    """The first line of a list file: which incarnation of which record it belongs to."""
+    return change(BEGIN, incarnation.kind, (), incarnation.id, incarnation.seq)
+
+
+def gone(incarnation: Incarnation) -> Written:
+    """The last line of a list file: its incarnation was deleted."""
+    return change(GONE, incarnation.kind, (), incarnation.id, incarnation.seq)
+
+
+def place(journal: Journal, written: list[Written]) -> list[Written]:
+    """The lines with the offsets they get when appended at the journal's end now."""
+    offset, placed = journal.size, []
+    for item in written:
+        placed.append(Written(item.line, dataclasses.replace(item.entry, offset=offset)))
+        offset += len(item.line)
+    return placed
+
+
+def is_gone(journal: Journal) -> bool:
+    """Whether the journal's incarnation was deleted (or its file removed)."""
+    return journal.stale or journal.index.get(GONE_KEY) is not None
+
+
+def count(journal: Journal, kind: Kind[Any], under: tuple[str, ...]) -> int:
+    """The length of a list, checked: its last position is there, the next one is not."""
+    total = journal.index.count(kind.singular, under)
+    last = total - 1
+    if journal.index.get(position_key(kind.singular, under, total)) is not None or (
+        total and journal.index.get(position_key(kind.singular, under, last)) is None
+    ):
+        raise IndexMismatch(
+            f"damaged index {journal.index.path}: the length of {kind.name} is wrong"
+        )
+    return total
+
+
+def live(journal: Journal, kind: Kind[Any], under: tuple[str, ...], record_id: str) -> Entry | None:
+    """The record's latest line, if it lives (checked against the log), else ``None``."""
+    slot = journal.index.get(item_key(kind.singular, under, record_id))
+    if slot is None or slot.deleted:
+        return None
+    return checked(journal, slot, kind, under, record_id=record_id)[0]
+
+
+def at_position(journal: Journal, kind: Kind[Any], under: tuple[str, ...], seq: int) -> Slot | None:
+    return journal.index.get(position_key(kind.singular, under, seq))
+
+
+def checked(
+    journal: Journal,
+    slot: Slot,
+    kind: Kind[Any],
+    under: tuple[str, ...],
+    *,
+    record_id: str | None = None,
+    seq: int | None = None,
+    line: bytes | None = None,
+) -> tuple[Entry, bytes]:
+    """The line a slot leads to, and its entry, after checking that it is about the record
+    asked for (a live version of it, unless the slot says deleted)."""
+    if line is None:
+        line = journal.line(slot.offset)
+    if seq is not None and not line.startswith(prefix(kind, under, seq)):
+        raise _mismatch(journal, slot, f"{kind.singular} at position {seq}")
+    entry = entry_of(line, slot.offset)
+    wanted_ops = ("del",) if slot.deleted else ("add", "set")
+    if (
+        entry is None
+        or entry.kind != kind.singular
+        or entry.under != under
+        or entry.op not in wanted_ops
+        or (record_id is not None and entry.id != record_id)
+    ):
+        raise _mismatch(journal, slot, f"{kind.singular} {record_id or seq!r}")
+    return entry, line
+
+
+def _mismatch(journal: Journal, slot: Slot, what: str) -> IndexMismatch:
+    return IndexMismatch(
+        f"damaged index {journal.index.path}: it places {what} at byte {slot.offset} of "
+        f"{journal.path}, which holds something else (it is derived from the log; it is rebuilt)"
+    )
+
+
+Change = tuple[Kind[Any], tuple[str, ...], str, int, bytes | None]
+"""One record of a batch: its kind, its owners below the top level, ID, position, data."""
+
+
+def batch(journal: Journal, op: str, changes: Sequence[Change]) -> list[Written]:
+    """The lines of one commit, placed at the journal's end: all ``op``, every line but
+    the last marked ``more`` (a batch cut short by a crash never happened)."""
+    last = len(changes) - 1
+    return place(
+        journal,
+        [
+            change(op, kind, under, record_id, seq, data, more=n < last)
+            for n, (kind, under, record_id, seq, data) in enumerate(changes)
+        ],
+    )
+
+
+def tombstone(catalog: Journal, incarnation: Incarnation) -> bool:
+    """Delete a top-level record's incarnation from the catalog (the catalog locked
+    exclusively); ``False`` if it is no longer the live one (someone did it first)."""
+    found = live(catalog, incarnation.kind, (), incarnation.id)
+    if found is None or found.seq != incarnation.seq:
+        return False
+    catalog.append(batch(catalog, "del", [(incarnation.kind, (), incarnation.id, found.seq, None)]))
+    return True
+
+
+def held_records(journal: Journal, kind: Kind[Any], held: tuple[str, ...]) -> list[Change]:
+    """Deletes of every live record a removed record held (a run's steps), at any depth."""
+    deletes: list[Change] = []
+    for child in kind.children:
+        for seq in range(count(journal, child, held)):
+            slot = at_position(journal, child, held, seq)
+            if slot is None or slot.deleted:
+                continue
+            entry, _ = checked(journal, slot, child, held, seq=seq)
+            deletes.append((child, held, entry.id, seq, None))
+            deletes += held_records(journal, child, (*held, entry.id))
+    return deletes

@@ -1,0 +1,493 @@
+"""A journal's index: a hash table in a file, from keys to lines of the journal's log.
+
+It answers in O(1) reads "where is the latest line of record X" (item keys), "which
+record is at position N of a list" (position keys) and "how long is a list" (count
+keys). The log is the truth and the index is derived: every log line says which slots
+it sets, so replaying lines is idempotent, and whatever the index says is checked
+against the log line it points to before anything is decided from it.
+
+Slots are 16 bytes: a 64-bit tag of the key, and the line's offset (40 bits) with a
+deleted flag. They come in blocks of 256 bytes: fifteen slots and a checksum of them,
+so a block damaged in any way short of being zeroed whole is noticed (a block of zeros
+is one never written). Open addressing with linear probing; a table grows by half
+before it is 85% full. Growth never stops an append: the new table is allocated empty
+(a sparse extension of the file) and every later insert moves a few slots of the old
+one across, so the move is spread over the next inserts; lookups try the new table,
+then the old. When the move is done the old table's blocks are given back to the file
+system.
+
+The header (checksummed) records the log bytes the table covers, which log file it
+belongs to, the boot it was written in, and the tables. Index writes are not fsynced:
+within one boot the page cache holds them for every process; after a reboot an index is
+trusted only if it was synced and marked clean (``close()`` does), else it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import secrets
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+from threadstore.backends.local.files import ReadCounter, pwrite_all
+from threadstore.backends.local.log import GONE, RECORD_OPS, Entry
+from threadstore.errors import CorruptDataError
+
+__all__ = [
+    "BOOT_ID",
+    "GONE_KEY",
+    "Header",
+    "Index",
+    "IndexMismatch",
+    "Slot",
+    "count_key",
+    "effects",
+    "item_key",
+    "position_key",
+]
+
+_MAGIC = b"TSIDX2\n\x00"
+_VERSION = 2
+_HEADER = struct.Struct("<8sII16s10Q")
+_HEADER_SIZE = 512
+_SLOT = struct.Struct("<QQ")
+_SLOT_SIZE = _SLOT.size
+_PER_BLOCK = 15
+_SLOTS_BYTES = _PER_BLOCK * _SLOT_SIZE
+_BLOCK = _SLOTS_BYTES + _SLOT_SIZE
+_EMPTY_BLOCK = bytes(_BLOCK)
+_BLOCK_MARK = 0x5453_424C_4F43_4B31  # tags the checksum slot: never a key's tag (see _digest)
+_OFFSET_MASK = (1 << 40) - 1
+_DELETED = 1 << 40
+_CLEAN = 1
+_MIN_CAPACITY = 64
+_FULL = 0.85
+_GROWTH = 1.5
+_MOVES_PER_PUT = 5
+_REMEMBERED = 1 << 15  # probes an index object keeps
+_PAGE = 4096
+
+
+class IndexMismatch(CorruptDataError):
+    """The index is damaged (a slot fails its checksum, or leads to a line about something
+    else); the log is not. Rebuilding the index from the log cures it."""
+
+
+def _boot_id() -> bytes:
+    """This boot's identity (Linux), to tell "same boot" from "after a possible power loss"."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as file:
+            text = file.read().strip().replace(b"-", b"")
+        return bytes.fromhex(text.decode())[:16].ljust(16, b"\0")
+    except (OSError, ValueError):
+        return bytes(16)
+
+
+BOOT_ID = _boot_id()
+
+
+class Slot(NamedTuple):
+    """Where the latest line about a key lies (a count key: the count), and if deleted."""
+
+    offset: int
+    deleted: bool = False
+
+    @property
+    def live(self) -> bool:
+        return not self.deleted
+
+
+def item_key(kind: str, under: tuple[str, ...], record_id: str) -> str:
+    return f"i\0{kind}\0{'/'.join(under)}\0{record_id}"
+
+
+def position_key(kind: str, under: tuple[str, ...], seq: int) -> str:
+    return f"p\0{kind}\0{'/'.join(under)}\0{seq}"
+
+
+def count_key(kind: str, under: tuple[str, ...]) -> str:
+    return f"n\0{kind}\0{'/'.join(under)}"
+
+
+GONE_KEY = "gone"
+"""Set by a ``gone`` line: the incarnation whose lists the journal holds was deleted."""
+
+
+def effects(entry: Entry) -> list[tuple[str, Slot]]:
+    """The slots one log line sets: everything the index knows comes from here."""
+    if entry.op == GONE:
+        return [(GONE_KEY, Slot(entry.offset))]
+    if entry.op not in RECORD_OPS:
+        return []
+    slot = Slot(entry.offset, entry.op == "del")
+    sets = [
+        (item_key(entry.kind, entry.under, entry.id), slot),
+        (position_key(entry.kind, entry.under, entry.seq), slot),
+    ]
+    if entry.op == "add":
+        sets.append((count_key(entry.kind, entry.under), Slot(entry.seq + 1)))
+    return sets
+
+
+def _digest(key: str) -> int:
+    tag = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") | 1
+    return tag if tag != _BLOCK_MARK else tag ^ 2
+
+
+def _value(slot: Slot) -> int:
+    return slot.offset | (_DELETED if slot.deleted else 0)
+
+
+def _sealed(block: bytearray) -> bytearray:
+    """The block with its checksum slot brought up to date."""
+    check = zlib.crc32(block[:_SLOTS_BYTES])
+    _SLOT.pack_into(block, _SLOTS_BYTES, _BLOCK_MARK, check)
+    return block
+
+
+def _where(table: int, index: int) -> tuple[int, int]:
+    """The byte offset of the block holding slot ``index``, and the slot's place in it."""
+    block, place = divmod(index, _PER_BLOCK)
+    return table + block * _BLOCK, place * _SLOT_SIZE
+
+
+@dataclass(slots=True)
+class Header:
+    """What the index file says about itself; checksummed, so damage is never believed."""
+
+    flags: int
+    boot: bytes
+    generation: int
+    """Counts commits: an unchanged header means an unchanged table."""
+    covered: int
+    """Log bytes the table reflects."""
+    log_device: int
+    log_inode: int
+    table: int
+    capacity: int
+    used: int
+    old_table: int
+    old_capacity: int
+    moved: int
+    """Slots of the old table moved into the new one so far (a move is under way while
+    ``moved < old_capacity``)."""
+
+    def pack(self) -> bytes:
+        values = [getattr(self, field.name) for field in fields(self)]
+        packed = _HEADER.pack(_MAGIC, _VERSION, *values)
+        return packed + struct.pack("<I", zlib.crc32(packed))
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Header | None:
+        size = _HEADER.size
+        if len(data) < size + 4 or struct.unpack_from("<I", data, size)[0] != zlib.crc32(
+            data[:size]
+        ):
+            return None
+        magic, version, *values = _HEADER.unpack_from(data)
+        if magic != _MAGIC or version != _VERSION:
+            return None
+        header = cls(*values)
+        if header.capacity < _MIN_CAPACITY or header.used > header.capacity:
+            return None
+        return header
+
+    def copy(self) -> Header:
+        return Header(*(getattr(self, field.name) for field in fields(self)))
+
+
+class Index:
+    """The index file of one journal. Callers hold the journal's lock around every use."""
+
+    def __init__(self, fd: int, path: str, counter: ReadCounter) -> None:
+        self.fd = fd
+        self.path = path
+        self.counter = counter
+        self.header: Header | None = None
+        # The header as this object last wrote or checked it, and the probes it made
+        # since: while the header on disk is byte for byte the same and the log has not
+        # grown past it, so is the table.
+        self._seen: bytes | None = None
+        self._found: dict[str, tuple[int, int, Slot | None]] = {}
+        """key → (tag, its slot index in the current table or -1, its value or None)."""
+        self.memory: dict[str, Slot] | None = None
+        """Set when the file cannot be written (a full disk): the index then lives here."""
+
+    # --- trust ------------------------------------------------------------------------
+
+    def load(self) -> Header | None:
+        """Read the header again; forget what was remembered if it changed."""
+        if self.memory is not None:
+            return self.header
+        raw = self.counter.pread(self.fd, _HEADER.size + 4, 0)
+        if raw != self._seen:
+            self._found.clear()
+            self._seen = raw
+            self.header = Header.unpack(raw)
+        return self.header
+
+    def current(self, log: os.stat_result) -> bool:
+        """Whether the table reflects exactly the log ``log`` describes."""
+        header = self.header
+        return (
+            header is not None
+            and header.covered == log.st_size
+            and self.belongs(header, log)
+            and (header.boot == BOOT_ID or bool(header.flags & _CLEAN) or self.memory is not None)
+        )
+
+    def behind(self, log: os.stat_result) -> bool:
+        """Whether the table is trustworthy but misses lines at the log's end (a writer
+        died, or could not write the index): those can be replayed."""
+        header = self.header
+        return (
+            header is not None
+            and header.covered < log.st_size
+            and self.belongs(header, log)
+            and (header.boot == BOOT_ID or bool(header.flags & _CLEAN))
+        )
+
+    def belongs(self, header: Header, log: os.stat_result) -> bool:
+        return self.memory is not None or (header.log_device, header.log_inode) == (
+            log.st_dev,
+            log.st_ino,
+        )
+
+    def forget(self) -> None:
+        """Drop every remembered probe (the table changed under this object)."""
+        self._found.clear()
+        self._seen = None
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def get(self, key: str) -> Slot | None:
+        if self.memory is not None:
+            return self.memory.get(key)
+        known = self._found.get(key)
+        if known is not None:
+            return known[2]
+        header = self._header()
+        tag = _digest(key)
+        index, slot = self._probe(header.table, header.capacity, tag)
+        if slot is None and header.moved < header.old_capacity:
+            _, slot = self._probe(header.old_table, header.old_capacity, tag)
+            index = -1 if slot is not None else index
+        if len(self._found) > _REMEMBERED:
+            self._found.clear()
+        self._found[key] = (tag, index, slot)
+        return slot
+
+    def count(self, kind: str, under: tuple[str, ...]) -> int:
+        slot = self.get(count_key(kind, under))
+        return 0 if slot is None else slot.offset
+
+    def _block(self, table: int, index: int) -> bytearray:
+        """The block holding slot ``index``, its checksum checked."""
+        start, _ = _where(table, index)
+        block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
+        if len(block) != _BLOCK:
+            raise self.damaged("the table is cut short")
+        if block != _EMPTY_BLOCK:
+            mark, check = _SLOT.unpack_from(block, _SLOTS_BYTES)
+            if (mark, check) != (_BLOCK_MARK, zlib.crc32(block[:_SLOTS_BYTES])):
+                raise self.damaged(f"the block at byte {start} fails its checksum")
+        return block
+
+    def _probe(self, table: int, capacity: int, tag: int) -> tuple[int, Slot | None]:
+        """The slot index holding ``tag`` and its value, or the empty one it would take."""
+        index = tag % capacity
+        for _ in range(0, capacity + _PER_BLOCK, _PER_BLOCK):
+            block = self._block(table, index)
+            _, place = _where(table, index)
+            for at in range(place, _SLOTS_BYTES, _SLOT_SIZE):
+                found, value = _SLOT.unpack_from(block, at)
+                if found == 0 and value == 0:
+                    return index, None
+                if found == tag:
+                    return index, Slot(value & _OFFSET_MASK, bool(value & _DELETED))
+                index = (index + 1) % capacity
+                if index == 0:
+                    break  # wrapped: go on from the table's first block
+        raise self.damaged("the table has no free slot")
+
+    def _store(self, table: int, index: int, tag: int, value: int) -> None:
+        """Write one slot (its whole block, with the block's checksum)."""
+        block = self._block(table, index)
+        start, place = _where(table, index)
+        _SLOT.pack_into(block, place, tag, value)
+        pwrite_all(self.fd, _sealed(block), start)
+
+    # --- changes (the caller holds the exclusive lock) ---------------------------------
+
+    def apply(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            for key, slot in effects(entry):
+                self.put(key, slot)
+
+    def put(self, key: str, slot: Slot) -> None:
+        if self.memory is not None:
+            self.memory[key] = slot
+            return
+        header = self._header()
+        if header.moved < header.old_capacity:
+            self._move(_MOVES_PER_PUT)
+        elif header.used + 1 > header.capacity * _FULL:
+            self._grow()
+        known = self._found.get(key)
+        if known is not None and known[2] is not None and known[1] >= 0:
+            tag, index = known[0], known[1]  # the key's own slot in the current table
+        else:
+            tag = _digest(key)
+            index, found = self._probe(header.table, header.capacity, tag)
+            if found is None:
+                header.used += 1
+                self._forget_gaps()
+        self._store(header.table, index, tag, _value(slot))
+        self._found[key] = (tag, index, slot)
+
+    def _forget_gaps(self) -> None:
+        """A gap was filled: any remembered gap may have been that one."""
+        for key in [k for k, (_, _, slot) in self._found.items() if slot is None]:
+            del self._found[key]
+
+    def _grow(self) -> None:
+        """Start moving into a table half again as large, allocated empty at the file's end."""
+        header = self._header()
+        blocks = -(-int(header.capacity * _GROWTH) // _PER_BLOCK)
+        end = os.fstat(self.fd).st_size
+        start = -(-end // _PAGE) * _PAGE
+        os.ftruncate(self.fd, start + blocks * _BLOCK)  # sparse: reads as empty blocks
+        header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
+        header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
+        self._found.clear()
+
+    def _move(self, count: int) -> None:
+        """Move the next ``count`` slots of the old table into the new one (if absent)."""
+        header = self._header()
+        first = header.moved
+        last = min(first + count, header.old_capacity)
+        for index in range(first, last):
+            block = self._block(header.old_table, index)
+            _, place = _where(header.old_table, index)
+            tag, value = _SLOT.unpack_from(block, place)
+            if tag == 0 and value == 0:
+                continue
+            target, found = self._probe(header.table, header.capacity, tag)
+            if found is None:
+                self._store(header.table, target, tag, value)
+                header.used += 1
+        header.moved = last
+        self._found.clear()
+        if header.moved >= header.old_capacity:
+            blocks = -(-header.old_capacity // _PER_BLOCK)
+            _release(self.fd, header.old_table, blocks * _BLOCK)
+            header.old_table = header.old_capacity = header.moved = 0
+
+    def commit(self, covered: int, log: os.stat_result) -> None:
+        """Record that the table reflects the log up to ``covered``."""
+        header = self._header()
+        header.covered = covered
+        header.log_device, header.log_inode = log.st_dev, log.st_ino
+        header.boot = BOOT_ID
+        header.flags &= ~_CLEAN
+        header.generation += 1
+        if self.memory is None:
+            raw = header.pack()
+            os.pwrite(self.fd, raw, 0)
+            self._seen = raw
+
+    def sync(self) -> None:
+        """Make the table durable and mark it clean, so it is trusted after a reboot."""
+        header = self._header()
+        if self.memory is not None:
+            return
+        os.fdatasync(self.fd)
+        header.flags |= _CLEAN
+        raw = header.pack()
+        os.pwrite(self.fd, raw, 0)
+        os.fdatasync(self.fd)
+        self._seen = raw
+
+    def rebuild(self, entries: Iterable[Entry], covered: int, log: os.stat_result) -> None:
+        """Replace the whole table with one built from ``entries`` (the log from its start)."""
+        latest: dict[str, Slot] = {}
+        for entry in entries:
+            latest.update(effects(entry))
+        blocks = -(-_MIN_CAPACITY // _PER_BLOCK)
+        while len(latest) > blocks * _PER_BLOCK * _FULL * 0.75:
+            blocks = -(-int(blocks * _GROWTH) // 1)
+        capacity = blocks * _PER_BLOCK
+        table = bytearray(blocks * _BLOCK)
+        for key, slot in latest.items():
+            _place(table, capacity, _digest(key), _value(slot))
+        for block in range(blocks):
+            if table[block * _BLOCK : (block + 1) * _BLOCK] != _EMPTY_BLOCK:
+                table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
+                    table[block * _BLOCK : (block + 1) * _BLOCK]
+                )
+        self._found.clear()
+        try:
+            os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
+            os.ftruncate(self.fd, _HEADER_SIZE)
+            pwrite_all(self.fd, table, _HEADER_SIZE)
+        except OSError:
+            self.memory = latest  # a full disk: serve from memory until it can be written
+        generation = secrets.randbits(63)  # unlike any header another object remembers
+        self.header = Header(
+            0, BOOT_ID, generation, covered, 0, 0, _HEADER_SIZE, capacity, len(latest), 0, 0, 0
+        )
+        if self.memory is None:
+            self.commit(covered, log)
+        else:
+            self.header.covered = covered
+
+    def _header(self) -> Header:
+        if self.header is None:
+            raise AssertionError("index used before it was loaded or rebuilt")
+        return self.header
+
+    def damaged(self, why: str) -> IndexMismatch:
+        return IndexMismatch(
+            f"damaged index {self.path}: {why} (it is derived from the log; "
+            "remove it and it is rebuilt)"
+        )
+
+
+def _place(table: bytearray, capacity: int, tag: int, value: int) -> None:
+    """Put ``tag`` into an in-memory table (keys are unique: a new slot each)."""
+    index = tag % capacity
+    while True:
+        start, place = _where(0, index)
+        if table[start + place : start + place + 8] == bytes(8):
+            _SLOT.pack_into(table, start + place, tag, value)
+            return
+        index = (index + 1) % capacity
+
+
+_FALLOC_PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+
+
+def _load_fallocate() -> object | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        function = libc.fallocate
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+    function.restype = ctypes.c_int
+    return function
+
+
+_fallocate = _load_fallocate()
+
+
+def _release(fd: int, offset: int, length: int) -> None:
+    """Give a region's blocks back to the file system (a hole reads as zeros); best effort."""
+    if _fallocate is not None and length > 0:
+        _fallocate(fd, _FALLOC_PUNCH_HOLE, offset, length)  # type: ignore[operator]

@@ -1,0 +1,297 @@
+"""A journal: one log file and its index, locked, recovered and committed together.
+
+The catalog of top-level records and the lists of each thread are journals. The log's
+``flock`` is the journal's lock: exclusive to write, shared to read; ``flock`` belongs to
+an open file description, so each journal object also has a mutex for the threads of its
+process. Every lock taken brings the index up to the log (:meth:`Journal.refresh`); the
+log is the truth, so what the index says is checked against the line it points to before
+anything is decided from it (:meth:`Journal.line`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import TypeVar
+
+from threadstore.backends.local.files import ReadCounter, failure, write_all
+from threadstore.backends.local.index import Index, IndexMismatch
+from threadstore.backends.local.log import Entry, body_of, corrupt, scan
+from threadstore.errors import BackendError, CorruptDataError
+
+T = TypeVar("T")
+
+
+__all__ = ["IndexMismatch", "Journal", "Written"]
+
+log = logging.getLogger("threadstore")
+
+_NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC  # a link planted in the store leads nowhere
+_READ_AHEAD = 4096
+SYNC_EVERY = 1024
+"""Commits to a journal after which its index is synced and marked clean."""
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A line to append and what the index learns from it (its offset filled in on write)."""
+
+    line: bytes
+    entry: Entry
+
+
+class Journal:
+    """One log and its index; see the module's docstring. Open with :meth:`open`."""
+
+    def __init__(self, path: str, log_fd: int, index: Index, durable: bool) -> None:
+        self.path = path
+        self.log_fd = log_fd
+        self.index = index
+        self.durable = durable
+        self.mutex = threading.Lock()
+        self.size = 0
+        """The log's length as of the last refresh (or this object's last write)."""
+        self.users = 0
+        self.commits = 0
+        self.stale = False
+        """The file was deleted or replaced: whoever wants the journal opens it again."""
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        counter: ReadCounter,
+        durable: bool,
+        *,
+        create: bool,
+        directory: int | None = None,
+    ) -> Journal | None:
+        """Open the log at ``path`` (``None`` if it does not exist and ``create`` is false)
+        and its index beside it (``.idx``), which is made when missing. With a
+        ``directory`` descriptor, the files are opened in it by name."""
+        flags = os.O_RDWR | os.O_APPEND | _NO_FOLLOW | (os.O_CREAT if create else 0)
+        index_path = path.removesuffix(".jsonl") + ".idx"
+        names = (path, index_path)
+        if directory is not None:
+            names = (os.path.basename(path), os.path.basename(index_path))
+        try:
+            log_fd = os.open(names[0], flags, 0o644, dir_fd=directory)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise failure("open", path, exc) from exc
+        try:
+            index_fd = os.open(
+                names[1], os.O_RDWR | os.O_CREAT | _NO_FOLLOW, 0o644, dir_fd=directory
+            )
+        except OSError as exc:
+            os.close(log_fd)
+            raise failure("open", index_path, exc) from exc
+        return cls(path, log_fd, Index(index_fd, index_path, counter), durable)
+
+    def close(self) -> None:
+        for fd in (self.log_fd, self.index.fd):
+            with suppress(OSError):
+                os.close(fd)
+
+    # --- locking ------------------------------------------------------------------------
+
+    def lock(self, exclusive: bool) -> None:
+        """Take the journal for one operation, its index current with its log (an
+        ``OSError`` becomes :class:`BackendError`). Pair with :meth:`unlock`."""
+        self.mutex.acquire()
+        try:
+            try:
+                fcntl.flock(self.log_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            except OSError as exc:
+                raise failure("lock", self.path, exc) from exc
+            try:
+                self.refresh(exclusive)
+            except OSError as exc:
+                raise failure("read", self.path, exc) from exc
+        except BaseException:
+            self.unlock()
+            raise
+
+    def unlock(self) -> None:
+        with suppress(OSError):
+            fcntl.flock(self.log_fd, fcntl.LOCK_UN)
+        self.mutex.release()
+
+    @contextmanager
+    def locked(self, exclusive: bool) -> Iterator[Journal]:
+        """:meth:`lock` for the length of a ``with`` block."""
+        self.lock(exclusive)
+        try:
+            yield self
+        except OSError as exc:
+            raise failure("use", self.path, exc) from exc
+        finally:
+            self.unlock()
+
+    def refresh(self, exclusive: bool) -> None:
+        """Bring the index up to the log: replay lines it misses, rebuild it if in doubt.
+
+        Bytes after the last whole record (or the last whole batch) are an unfinished
+        write of a dead process, never acknowledged: they are cut off.
+        """
+        stat = os.fstat(self.log_fd)
+        if stat.st_nlink == 0 and not self.stale:
+            self.stale = True
+            self._drop_orphan_index()
+        self.size = stat.st_size
+        try:
+            self.index.load()
+            if self.index.current(stat):
+                return
+        except CorruptDataError:
+            pass
+        if not exclusive:  # repairs need the exclusive lock; then look again
+            fcntl.flock(self.log_fd, fcntl.LOCK_EX)
+        self.repair()
+
+    def _drop_orphan_index(self) -> None:
+        """The log was removed: if our index file was made after that, beside nothing, it
+        is an orphan of ours to remove (another's, made since, is left alone)."""
+        with suppress(OSError):
+            if os.stat(self.index.path).st_ino == os.fstat(self.index.fd).st_ino:
+                with suppress(FileNotFoundError):
+                    if not os.path.exists(self.path):
+                        os.unlink(self.index.path)
+
+    def repair(self, rebuild: bool = False) -> None:
+        """Index what the index misses (all of the log if ``rebuild`` or in doubt).
+        The caller holds the exclusive lock."""
+        stat = os.fstat(self.log_fd)
+        self.size = stat.st_size
+        index = self.index
+        try:
+            index.load()
+            if not rebuild and index.current(stat):
+                return
+            behind = not rebuild and index.behind(stat)
+        except CorruptDataError:
+            behind = False
+        header = index.header
+        start = header.covered if behind and header is not None else 0
+        if stat.st_size - start > start:  # a long tail: one pass beats slot-by-slot replay
+            behind, start = False, 0
+        entries, end = scan(self.log_fd, start, stat.st_size, self.path, index.counter)
+        if end < stat.st_size:
+            log.warning(
+                "cutting an unfinished write of %d bytes off %s", stat.st_size - end, self.path
+            )
+            os.ftruncate(self.log_fd, end)
+            if self.durable:
+                os.fsync(self.log_fd)
+            stat = os.fstat(self.log_fd)
+            self.size = end
+        try:
+            if behind:
+                index.apply(entries)
+                index.commit(end, stat)
+            else:
+                log.info("rebuilding %s from %d log records", index.path, len(entries))
+                index.rebuild(entries, end, stat)
+            index.forget()  # what the replay looked up says nothing of what readers will
+        except CorruptDataError:
+            index.rebuild(scan(self.log_fd, 0, end, self.path, index.counter)[0], end, stat)
+        except OSError as exc:  # the index is derived: go on without writing it
+            log.warning("cannot update %s (%s): indexing the log in memory", index.path, exc)
+            index.memory = {}
+            index.rebuild(scan(self.log_fd, 0, end, self.path, index.counter)[0], end, stat)
+
+    def checked(self, step: Callable[[], T]) -> T:
+        """Run ``step`` (the journal locked); if it finds the index damaged, rebuild the
+        index from the log and run it once more (damage a rebuild does not cure is raised)."""
+        try:
+            return step()
+        except IndexMismatch:
+            fcntl.flock(self.log_fd, fcntl.LOCK_EX)  # a shared lock becomes exclusive
+            self.repair(rebuild=True)
+            return step()
+
+    # --- reading ------------------------------------------------------------------------
+
+    def line(self, offset: int) -> bytes:
+        """The checksummed line at ``offset`` (an offset the index gave: it is checked)."""
+        return self.lines([offset])[offset]
+
+    def lines(self, offsets: Sequence[int]) -> dict[int, bytes]:
+        """The lines at ``offsets``; lines close together come in one read."""
+        found: dict[int, bytes] = {}
+        ordered = sorted(set(offsets))
+        for offset in ordered:
+            if not 0 <= offset < self.size:
+                raise self.index.damaged(f"it points at byte {offset}, past the log's end")
+        start = 0
+        while start < len(ordered):
+            end = start + 1
+            while end < len(ordered) and ordered[end] - ordered[end - 1] <= _READ_AHEAD:
+                end += 1
+            first, last = ordered[start], ordered[end - 1]
+            size = min(last + _READ_AHEAD, self.size) - first
+            block = self.index.counter.pread(self.log_fd, size, first)
+            for offset in ordered[start:end]:
+                found[offset] = self._cut(block, offset - first, offset)
+            start = end
+        return found
+
+    def _cut(self, block: bytes, at: int, offset: int) -> bytes:
+        newline = block.find(b"\n", at)
+        line = block[at:] if newline < 0 else block[at : newline + 1]
+        while newline < 0 and offset + len(line) < self.size:  # a long line: read on
+            more = self.index.counter.pread(
+                self.log_fd, max(len(line), _READ_AHEAD), offset + len(line)
+            )
+            newline = more.find(b"\n")
+            line += more if newline < 0 else more[: newline + 1]
+        if body_of(line) is None:
+            raise corrupt(self.path, offset, "its checksum does not match")
+        return line
+
+    # --- writing (under the exclusive lock) ---------------------------------------------
+
+    def append(self, written: Sequence[Written]) -> int:
+        """Write the lines in one write and index them; return where the log now ends.
+
+        A failed write is taken back (nothing is stored). The index is derived: if it
+        cannot be written the lines still count, and the next user indexes them.
+        """
+        start = self.size
+        data = b"".join(item.line for item in written)
+        try:
+            write_all(self.log_fd, data)
+        except OSError as exc:
+            with suppress(OSError):  # after a failed write, take the lines back
+                os.ftruncate(self.log_fd, start)
+            raise failure("append to", self.path, exc, stored=False) from exc
+        self.size = start + len(data)
+        self.commits += 1
+        try:
+            self.index.apply(item.entry for item in written)
+            self.index.commit(self.size, os.fstat(self.log_fd))
+            if self.durable and self.commits % SYNC_EVERY == 0:
+                self.index.sync()
+        except (OSError, CorruptDataError) as exc:
+            log.warning("cannot update %s (%s): the next user re-indexes it", self.index.path, exc)
+            self.index.forget()
+        return self.size
+
+    def sync(self, what: str) -> None:
+        """Make the log durable up to here (``fdatasync``); outside the lock, so writers
+        that wrote meanwhile share one flush."""
+        if not self.durable:
+            return
+        try:
+            os.fdatasync(self.log_fd)
+        except OSError as exc:
+            raise BackendError(
+                f"cannot sync {self.path} ({os.strerror(exc.errno or 0)}): the outcome of "
+                f"{what} is unknown; read it back to see whether it was stored"
+            ) from exc

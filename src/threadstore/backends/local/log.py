@@ -1,0 +1,203 @@
+"""The journal's log: every change, one checksummed JSON line each, never rewritten.
+
+    {"seq":7,"kind":"message","op":"add","id":"msg_1","v":1,"data":{...},"crc":"1c291ca3"}
+    {"seq":0,"kind":"step","run":"run_1","op":"set","id":"step_1","v":1,"data":{...},"crc":"…"}
+    {"seq":7,"kind":"message","op":"del","id":"msg_1","crc":"…"}
+
+``seq`` is the record's position in its list; ``op`` is ``add`` (a new record at ``seq``),
+``set`` (a new version of the record at ``seq``) or ``del`` (a tombstone, no ``data``).
+Records held below the top level name their owners below it (a step its ``run``). ``v``
+is the version of the record's JSON form (:data:`threadstore.records.RECORD_FORMAT`).
+A line of a batch that has more lines after it says ``"more":true``: a batch whose last
+line is missing never happened. ``crc`` is the CRC-32 of the line's bytes before
+``,"crc":``, so a line cut short by a crash, or garbage after it, is told apart from a
+record. A list file also starts with ``begin`` (whose incarnation of which top-level
+record it holds) and may end with ``gone`` (that incarnation was deleted).
+
+Every line carries all the index needs, so replaying lines is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from threadstore.backends.local.files import ReadCounter
+from threadstore.errors import CorruptDataError
+from threadstore.ids import ID_PATTERN
+from threadstore.records import KINDS, Kind
+
+__all__ = ["BEGIN", "GONE", "RECORD_OPS", "Entry", "data_of", "make_line", "owners_of", "scan"]
+
+RECORD_OPS = frozenset({"add", "set", "del"})
+BEGIN = "begin"
+GONE = "gone"
+_OPS = RECORD_OPS | {BEGIN, GONE}
+_KINDS = {kind.singular: kind for kind in KINDS}
+_SUFFIX_LENGTH = len(b',"crc":"00000000"}\n')
+_DATA = b',"data":'
+_CHUNK = 1 << 20
+
+
+def owners_of(kind: Kind[Any]) -> tuple[Kind[Any], ...]:
+    """The owner kinds a line of ``kind`` names: those below the top level."""
+    return kind.lineage[1:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log line, as the index sees it: what changed, and where the line lies."""
+
+    op: str
+    kind: str
+    under: tuple[str, ...]
+    """The IDs of the record's owners below the top level (a step's run)."""
+    id: str
+    seq: int
+    offset: int
+    length: int
+    more: bool = False
+    """Another line of the same batch follows."""
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+
+def make_line(
+    op: str,
+    kind: Kind[Any],
+    under: tuple[str, ...],
+    record_id: str,
+    seq: int,
+    data: bytes | None = None,
+    *,
+    version: int | None = None,
+    more: bool = False,
+) -> bytes:
+    """The log line for one change. IDs are plain ``[A-Za-z0-9_-]``: no escaping needed."""
+    owners = "".join(
+        f'"{owner.singular}":"{owner_id}",'
+        for owner, owner_id in zip(owners_of(kind), under, strict=True)
+    )
+    body = f'{{"seq":{seq},"kind":"{kind.singular}",{owners}"op":"{op}","id":"{record_id}"'
+    if version is not None:
+        body += f',"v":{version}'
+    if more:
+        body += ',"more":true'
+    encoded = body.encode()
+    if data is not None:
+        encoded += _DATA + data
+    return encoded + b',"crc":"%08x"}\n' % zlib.crc32(encoded)
+
+
+def prefix(kind: Kind[Any], under: tuple[str, ...], seq: int) -> bytes:
+    """How every line about position ``seq`` of a list begins: checked before it is trusted."""
+    owners = "".join(
+        f'"{owner.singular}":"{owner_id}",'
+        for owner, owner_id in zip(owners_of(kind), under, strict=True)
+    )
+    return f'{{"seq":{seq},"kind":"{kind.singular}",{owners}"op":"'.encode()
+
+
+def body_of(line: bytes) -> bytes | None:
+    """The line without its checksum, or ``None`` if the checksum does not match."""
+    if len(line) <= _SUFFIX_LENGTH or not line.endswith(b'"}\n'):
+        return None
+    body, suffix = line[:-_SUFFIX_LENGTH], line[-_SUFFIX_LENGTH:]
+    return body if suffix == b',"crc":"%08x"}\n' % zlib.crc32(body) else None
+
+
+def data_of(line: bytes) -> bytes | None:
+    """The record JSON a checksummed ``add``/``set`` line carries, else ``None``."""
+    body = body_of(line)
+    if body is None:
+        return None
+    start = body.find(_DATA)
+    return None if start < 0 else body[start + len(_DATA) :]
+
+
+def entry_of(line: bytes, offset: int) -> Entry | None:
+    """The entry of a whole, checksummed line; ``None`` if the line is not one."""
+    body = body_of(line)
+    return None if body is None else _entry(body, offset, len(line))
+
+
+def _entry(body: bytes, offset: int, length: int) -> Entry | None:
+    start = body.find(_DATA)
+    try:
+        meta: Any = json.loads((body if start < 0 else body[:start]) + b"}")
+        kind = _KINDS[meta["kind"]]
+        entry = Entry(
+            op=meta["op"],
+            kind=kind.singular,
+            under=tuple(meta[owner.singular] for owner in owners_of(kind)),
+            id=meta["id"],
+            seq=meta["seq"],
+            offset=offset,
+            length=length,
+            more=meta.get("more", False) is True,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    valid = (
+        entry.op in _OPS
+        and isinstance(entry.id, str)
+        and ID_PATTERN.fullmatch(entry.id) is not None
+        and all(isinstance(i, str) and ID_PATTERN.fullmatch(i) for i in entry.under)
+        and type(entry.seq) is int
+        and entry.seq >= 0
+        and (start >= 0) == (entry.op in ("add", "set"))
+    )
+    return entry if valid else None
+
+
+def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tuple[list[Entry], int]:
+    """Parse the log's bytes in ``[start, end)``; return the entries and where they end.
+
+    Bad bytes with nothing valid after them are a torn tail, and so are the lines of a
+    batch whose last line is missing: the returned end stops before them, and the caller
+    cuts them off. A bad line with a good line after it cannot come from an interrupted
+    append: that is corruption, and it is raised.
+    """
+    entries: list[Entry] = []
+    bad_at: int | None = None
+    carry = b""
+    position = start  # file offset of carry[0]
+    while position + len(carry) < end:
+        chunk = counter.pread(fd, min(_CHUNK, end - position - len(carry)), position + len(carry))
+        if not chunk:
+            break
+        buffer = carry + chunk
+        cursor = 0
+        while (newline := buffer.find(b"\n", cursor)) >= 0:
+            line_end = newline + 1
+            body = body_of(buffer[cursor:line_end])
+            if body is None:
+                bad_at = position + cursor if bad_at is None else bad_at
+            else:
+                if bad_at is not None:
+                    raise corrupt(path, bad_at, "intact records follow it, so it is damage")
+                entry = _entry(body, position + cursor, line_end - cursor)
+                if entry is None:
+                    raise corrupt(path, position + cursor, "its checksum holds, its fields do not")
+                entries.append(entry)
+            cursor = line_end
+        carry = buffer[cursor:]
+        position += cursor
+    if carry and bad_at is None:
+        bad_at = position
+    complete = len(entries)
+    while complete and entries[complete - 1].more:  # an unfinished batch never happened
+        complete -= 1
+    if complete < len(entries):
+        first = entries[complete].offset
+        bad_at = first if bad_at is None else min(bad_at, first)
+        del entries[complete:]
+    return entries, end if bad_at is None else bad_at
+
+
+def corrupt(path: str, offset: int, why: str) -> CorruptDataError:
+    return CorruptDataError(f"corrupt log record in {path} at byte {offset}: {why}")

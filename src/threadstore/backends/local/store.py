@@ -1,0 +1,663 @@
+"""``file://``: the embedded default. JSON lines on local disk, safe for many processes.
+
+Top-level records (threads, conversations) live in one journal, the *catalog*; what
+each one holds (messages, runs, steps; items) lives in a journal of its own, named for
+the record's incarnation (see :mod:`.layout`). A write is one ``write`` of the journal's
+log under its exclusive ``flock``, then one ``fdatasync`` after the lock is released,
+so writers that came meanwhile share the flush. Reads take a shared lock and cost
+O(page) through the index. docs/design.md §6.2 has the whole design.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from functools import partial
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from threadstore.backend import (
+    AlreadyExistsError,
+    BackendError,
+    BaseThreadStore,
+    Capability,
+    CorruptDataError,
+    CursorNotFound,
+    Finding,
+    InvalidRequestError,
+    Kind,
+    NotFoundError,
+    Record,
+    Scope,
+    StoreURL,
+    decode,
+    encode,
+)
+from threadstore.backends.local import entries
+from threadstore.backends.local.files import (
+    ReadCounter,
+    create_file,
+    fsync_dir,
+    io_errors,
+    make_dirs,
+    remove_tree,
+    try_exclusive,
+)
+from threadstore.backends.local.index import Slot
+from threadstore.backends.local.journal import Journal
+from threadstore.backends.local.layout import FORMAT, FORMAT_VERSION, Incarnation, Layout
+from threadstore.backends.local.log import data_of
+
+__all__ = ["LocalOptions", "LocalThreadStore"]
+
+R = TypeVar("R", bound=Record)
+T = TypeVar("T")
+log = logging.getLogger("threadstore")
+
+OPEN_LISTS = 64
+"""List journals one store object keeps open (least recently used are closed)."""
+_ATTEMPTS = 4
+
+
+class LocalOptions(BaseModel):
+    """Options of ``file://`` URLs (query string or keywords)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    durable: bool = True
+    """fsync every write (file and directory). ``False`` is faster and survives a killed
+    process, but a machine crash or power loss may lose recent writes."""
+
+
+class LocalThreadStore(BaseThreadStore):
+    """A thread store in a directory: durable, shared by threads and processes."""
+
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.PERSISTENT, Capability.SHARED, Capability.MULTI_PROCESS, Capability.DURABLE}
+    )
+
+    def __init__(self, root: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.durable = durable
+        if not durable:
+            self.capabilities = type(self).capabilities - {Capability.DURABLE}
+        self.stats = ReadCounter()
+        self.layout = Layout(self.root, durable)
+        self._catalog: Journal | None = None
+        self._lists: OrderedDict[Incarnation, Journal] = OrderedDict()
+        self._seqs: dict[tuple[str, str], int] = {}
+        """The live incarnation of each top-level record, as last seen."""
+        self._guard = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        with io_errors("open a store at", self.root):
+            self._prepare()
+
+    @classmethod
+    def from_url(cls, url: StoreURL, **options: Any) -> Self:
+        chosen = url.options(LocalOptions, options)
+        if url.host not in ("", "localhost"):
+            raise InvalidRequestError(
+                f"{url.scheme}:// names a local directory; host {url.host!r} is not supported "
+                f"(write {url.scheme}:///absolute/path)"
+            )
+        if not url.path:
+            raise InvalidRequestError(f"a {url.scheme}:// URL needs a directory path")
+        return cls(url.path, durable=chosen.durable)
+
+    def __repr__(self) -> str:
+        durable = "" if self.durable else " durable=False"
+        return f"<LocalThreadStore {self.root}{durable}>"
+
+    # --- the store directory ------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Create or check the store directory, then clear what dead writers left in tmp/."""
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise InvalidRequestError(
+                f"{self.root} is a file; a file:// store is a directory (give a new or "
+                "existing directory)"
+            )
+        make_dirs(self.root, self.durable)
+        layout = self.layout
+        if not os.path.exists(layout.marker):
+            if os.listdir(self.root):
+                raise BackendError(
+                    f"{self.root} is not empty and holds no {os.path.basename(layout.marker)}: "
+                    "it is not a threadstore, and nothing was written to it"
+                )
+            content = json.dumps({"format": FORMAT, "version": FORMAT_VERSION}, indent=2)
+            create_file(layout.marker, content.encode() + b"\n", self.durable)
+        _check_marker(layout.marker)
+        make_dirs(layout.tmp, self.durable)
+        make_dirs(layout.lists, self.durable)
+        self._clean_up()
+
+    def _clean_up(self) -> None:
+        """Remove what dead writers left in ``tmp/``, if no process is using it now.
+
+        Whoever makes a temporary file holds ``threadstore.lock`` shared meanwhile;
+        getting it exclusively proves the leftovers belong to dead processes.
+        """
+        leftovers = os.listdir(self.layout.tmp)
+        if not leftovers:
+            return
+        fd = os.open(self.layout.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            if try_exclusive(fd):
+                for name in leftovers:
+                    log.info("removing unfinished %s", os.path.join(self.layout.tmp, name))
+                    remove_tree(os.path.join(self.layout.tmp, name))
+        finally:
+            os.close(fd)
+
+    # --- journals -----------------------------------------------------------------------
+
+    def _check_process(self) -> None:
+        if self._closed:
+            raise BackendError(f"{self!r} is closed")
+        if self._pid != os.getpid():  # a forked child must not share our flocks
+            for journal in [self._catalog, *self._lists.values()]:
+                if journal is not None:
+                    journal.close()
+            self._catalog, self._lists, self._pid = None, OrderedDict(), os.getpid()
+
+    def catalog(self) -> Journal:
+        """The journal of top-level records."""
+        with self._guard:
+            self._check_process()
+            if self._catalog is None:
+                self._catalog = Journal.open(
+                    self.layout.catalog, self.stats, self.durable, create=True
+                )
+            assert self._catalog is not None
+            return self._catalog
+
+    def _open_list(self, incarnation: Incarnation, create: bool) -> Journal | None:
+        with self._guard:
+            self._check_process()
+            journal = self._lists.get(incarnation)
+            if journal is None or journal.stale:
+                path = self.layout.list_path(incarnation)
+                with io_errors("open", path):
+                    shard = self.layout.shard_fd(incarnation, create)
+                if shard is None:
+                    return None
+                try:
+                    journal = Journal.open(
+                        path, self.stats, self.durable, create=create, directory=shard
+                    )
+                finally:
+                    os.close(shard)
+                if journal is None:
+                    return None
+                old = self._lists.pop(incarnation, None)
+                if old is not None and old.users == 0:
+                    old.close()
+                self._lists[incarnation] = journal
+            self._lists.move_to_end(incarnation)
+            journal.users += 1
+            idle = [key for key, held in self._lists.items() if held.users == 0]
+            for key in idle[: max(0, len(self._lists) - OPEN_LISTS)]:
+                self._lists.pop(key).close()
+            return journal
+
+    def _done_with(self, incarnation: Incarnation, journal: Journal) -> None:
+        with self._guard:
+            journal.users -= 1
+            if journal.users == 0 and self._lists.get(incarnation) is not journal:
+                journal.close()
+
+    # --- top-level records: the catalog ---------------------------------------------------
+
+    def _incarnation(self, kind: Kind[Any], record_id: str, fresh: bool = False) -> Incarnation:
+        """The live incarnation of a top-level record (``kind.missing`` if none)."""
+        known = None if fresh else self._seqs.get((kind.name, record_id))
+        if known is None:
+            catalog = self.catalog()
+            found = self._checked(
+                catalog, False, partial(entries.live, catalog, kind, (), record_id)
+            )
+            if found is None:
+                self._seqs.pop((kind.name, record_id), None)
+                raise kind.missing(record_id)
+            known = self._seqs[(kind.name, record_id)] = found.seq
+        return Incarnation(kind, record_id, known)
+
+    @staticmethod
+    def _checked(journal: Journal, exclusive: bool, step: Callable[[], T]) -> T:
+        """Run ``step`` with the journal locked (see :meth:`Journal.checked`)."""
+        with journal.locked(exclusive):
+            return journal.checked(step)
+
+    def _insert_top(self, kind: Kind[R], records: Sequence[R]) -> None:
+        for record in records:
+            taken = self._create_top(kind, record)
+            if taken is not None and self._is_gone(taken):  # looked at with the catalog free
+                self._finish_delete(taken)  # its deleter died midway: the ID is free again
+                taken = self._create_top(kind, record)  # unless another creator was quicker
+            if taken is not None:
+                raise AlreadyExistsError(f"{kind.singular} {record.id!r} already exists")
+
+    def _create_top(self, kind: Kind[R], record: R) -> Incarnation | None:
+        """Add the record to the catalog; if its ID is taken, return who has it."""
+        catalog = self.catalog()
+        data = encode(record)
+
+        def create() -> Incarnation | None:
+            found = entries.live(catalog, kind, (), record.id)
+            if found is not None:
+                return Incarnation(kind, record.id, found.seq)
+            seq = entries.count(catalog, kind, ())
+            catalog.append(entries.batch(catalog, "add", [(kind, (), record.id, seq, data)]))
+            self._seqs[(kind.name, record.id)] = seq
+            return None
+
+        taken = self._checked(catalog, True, create)
+        if taken is None:
+            catalog.sync(f"the create of {kind.singular} {record.id!r}")
+        return taken
+
+    def _is_gone(self, incarnation: Incarnation) -> bool:
+        """Whether a live catalog entry's lists say it was deleted (its deleter died).
+        Lists are locked before the catalog, never while it is held."""
+        journal = self._open_list(incarnation, create=False)
+        if journal is None:
+            return False
+        try:
+            with journal.locked(exclusive=False):
+                return journal.checked(partial(entries.is_gone, journal))
+        finally:
+            self._done_with(incarnation, journal)
+
+    def _finish_delete(self, incarnation: Incarnation) -> None:
+        """Write the catalog's tombstone for an incarnation whose lists are gone (the
+        deleter died in between); nothing if another process did it first."""
+        catalog = self.catalog()
+        if self._checked(catalog, True, partial(entries.tombstone, catalog, incarnation)):
+            catalog.sync(f"the delete of {incarnation.kind.singular} {incarnation.id!r}")
+        self._seqs.pop((incarnation.kind.name, incarnation.id), None)
+
+    def _fetch_top(self, kind: Kind[R], record_id: str) -> R:
+        catalog = self.catalog()
+
+        def read() -> R:
+            found = entries.live(catalog, kind, (), record_id)
+            if found is None:
+                raise kind.missing(record_id)
+            return self._decode(catalog, kind, catalog.line(found.offset), found.offset)
+
+        result: R = self._checked(catalog, False, read)
+        return result
+
+    def _modify_top(self, kind: Kind[R], record_id: str, change: Callable[[R], R]) -> R:
+        catalog = self.catalog()
+
+        def modify() -> R:
+            found = entries.live(catalog, kind, (), record_id)
+            if found is None:
+                raise kind.missing(record_id)
+            updated = change(self._decode(catalog, kind, catalog.line(found.offset), found.offset))
+            changes = [(kind, (), record_id, found.seq, encode(updated))]
+            catalog.append(entries.batch(catalog, "set", changes))
+            return updated
+
+        result: R = self._checked(catalog, True, modify)
+        catalog.sync(f"the update of {kind.singular} {record_id!r}")
+        return result
+
+    def _remove_top(self, kind: Kind[Any], record_id: str) -> None:
+        """Delete a top-level record: mark its lists gone, tombstone it in the catalog, then
+        remove its list files. Its lists are locked throughout, so no writer can add to an
+        incarnation that is being deleted."""
+        for attempt in range(_ATTEMPTS):
+            incarnation = self._incarnation(kind, record_id, fresh=attempt > 0)
+            journal = self._open_list(incarnation, create=True)
+            assert journal is not None
+            try:
+                journal.lock(exclusive=True)
+                try:
+                    if journal.stale or not self._lives(incarnation):
+                        if journal.size == 0:
+                            self._remove_files(journal)  # made just now, for nothing
+                        continue  # deleted or replaced under us: look the record up again
+                    if entries.is_gone(journal):  # another deleter got here first
+                        self._finish_delete(incarnation)
+                        raise kind.missing(record_id)
+                    journal.append(entries.place(journal, [entries.gone(incarnation)]))
+                    self._finish_delete(incarnation)
+                    self._remove_files(journal)
+                    return
+                finally:
+                    journal.unlock()
+            finally:
+                self._done_with(incarnation, journal)
+        raise kind.missing(record_id)  # deleted and created again under us, each time
+
+    @staticmethod
+    def _remove_files(journal: Journal) -> None:
+        """Unlink a dead incarnation's files, locked through ``journal``: only the files the
+        journal has open (whoever made a file at the path since is left alone); what is
+        left behind, a check removes."""
+        journal.stale = True
+        for path, fd in ((journal.path, journal.log_fd), (journal.index.path, journal.index.fd)):
+            with suppress(FileNotFoundError):
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    os.unlink(path)
+
+    def _scan_top(self, kind: Kind[R], cursor: str | None, descending: bool, count: int) -> list[R]:
+        catalog = self.catalog()
+        result: list[R] = self._checked(
+            catalog, False, lambda: self._walk(catalog, kind, (), cursor, descending, count)
+        )
+        return result
+
+    # --- what top-level records hold: their list journals ---------------------------------
+
+    def _under(
+        self,
+        kind: Kind[Any],
+        scope: Scope,
+        step: Callable[[Journal | None], T],
+        *,
+        write: str | None = None,
+    ) -> T:
+        """Run ``step`` on the list journal of the scope's top-level record, locked (for a
+        ``write``, exclusively, and durable before returning) and current.
+
+        ``step`` gets ``None`` when the record holds nothing yet (a read). A journal whose
+        incarnation was deleted meanwhile is left, and the record looked up again; a new,
+        empty one is checked against the catalog first. A damaged index is rebuilt from
+        the log and ``step`` run again.
+        """
+        top = kind.lineage[0]
+        for attempt in range(_ATTEMPTS):
+            try:
+                incarnation = self._incarnation(top, scope[0], fresh=attempt > 0)
+            except NotFoundError as exc:
+                if isinstance(exc, top.not_found):
+                    raise kind.owner_missing(scope, 0) from None
+                raise
+            journal = self._open_list(incarnation, create=False)
+            if journal is None:
+                if not self._lives(incarnation):
+                    continue
+                if write is None:
+                    return step(None)
+                journal = self._open_list(incarnation, create=True)
+                assert journal is not None
+            try:
+                with journal.locked(write is not None):
+                    done, result = journal.checked(
+                        partial(self._live_step, journal, incarnation, step)
+                    )
+            finally:
+                self._done_with(incarnation, journal)
+            if not done:
+                continue
+            if write is not None:
+                journal.sync(write)
+            return result  # type: ignore[return-value]
+        raise kind.owner_missing(scope, 0)
+
+    def _lives(self, incarnation: Incarnation) -> bool:
+        """Whether the catalog says this incarnation is its record's live one, now."""
+        try:
+            return self._incarnation(incarnation.kind, incarnation.id, fresh=True) == incarnation
+        except NotFoundError:
+            return False
+
+    def _live_step(
+        self, journal: Journal, incarnation: Incarnation, step: Callable[[Journal | None], T]
+    ) -> tuple[bool, T | None]:
+        """``step`` on a locked journal, if its incarnation lives (``(False, None)``: it was
+        deleted meanwhile, or it is a new file of a dead one)."""
+        if entries.is_gone(journal):
+            if not journal.stale:
+                self._finish_delete(incarnation)
+            return False, None
+        if journal.size == 0 and not self._starts(journal, incarnation):
+            return False, None
+        return True, step(journal)
+
+    def _starts(self, journal: Journal, incarnation: Incarnation) -> bool:
+        """Start a new list file with its ``begin`` line, if its incarnation lives (else
+        the file is a dead one's, and is removed). Durable at once, directory included."""
+        if not self._lives(incarnation):
+            self._remove_files(journal)
+            return False
+        journal.append(entries.place(journal, [entries.begin(incarnation)]))
+        if self.durable:
+            with io_errors("sync", journal.path):
+                os.fdatasync(journal.log_fd)
+                fsync_dir(os.path.dirname(journal.path))
+        return True
+
+    @staticmethod
+    def _owners_live(journal: Journal | None, kind: Kind[Any], scope: Scope) -> Journal:
+        """The journal, once each owner below the top level lives (a step's run); else
+        the first missing owner's not-found error. ``None`` (nothing held yet) has none."""
+        if journal is None:
+            if kind.depth > 1:
+                raise kind.owner_missing(scope, 1)
+            raise _NothingHeld
+        for level in range(1, kind.depth):
+            owner = kind.lineage[level]
+            if entries.live(journal, owner, scope[1:level], scope[level]) is None:
+                raise kind.owner_missing(scope, level)
+        return journal
+
+    def _insert_under(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        under = scope[1:]
+
+        def insert(held: Journal | None) -> None:
+            journal = self._owners_live(held, kind, scope)
+            first = entries.count(journal, kind, under)
+            for record in records:
+                if entries.live(journal, kind, under, record.id) is not None:
+                    raise AlreadyExistsError(f"{kind.singular} {record.id!r} already exists")
+            changes = [
+                (kind, under, record.id, first + n, encode(record))
+                for n, record in enumerate(records)
+            ]
+            journal.append(entries.batch(journal, "add", changes))
+
+        self._under(kind, scope, insert, write=f"the append of {kind.singular} {records[0].id!r}")
+
+    def _fetch_under(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
+        def fetch(held: Journal | None) -> R:
+            try:
+                journal = self._owners_live(held, kind, scope)
+            except _NothingHeld:
+                raise kind.missing(record_id) from None
+            found = entries.live(journal, kind, scope[1:], record_id)
+            if found is None:
+                raise kind.missing(record_id)
+            return self._decode(journal, kind, journal.line(found.offset), found.offset)
+
+        return self._under(kind, scope, fetch)
+
+    def _modify_under(
+        self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]
+    ) -> R:
+        under = scope[1:]
+
+        def modify(held: Journal | None) -> R:
+            journal = self._owners_live(held, kind, scope)
+            found = entries.live(journal, kind, under, record_id)
+            if found is None:
+                raise kind.missing(record_id)
+            line = journal.line(found.offset)
+            updated = change(self._decode(journal, kind, line, found.offset))
+            changes = [(kind, under, record_id, found.seq, encode(updated))]
+            journal.append(entries.batch(journal, "set", changes))
+            return updated
+
+        what = f"the update of {kind.singular} {record_id!r}"
+        return self._under(kind, scope, modify, write=what)
+
+    def _remove_under(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
+        under = scope[1:]
+
+        def remove(held: Journal | None) -> None:
+            journal = self._owners_live(held, kind, scope)
+            found = entries.live(journal, kind, under, record_id)
+            if found is None:
+                raise kind.missing(record_id)
+            deletes: list[entries.Change] = [(kind, under, record_id, found.seq, None)]
+            deletes += entries.held_records(journal, kind, (*under, record_id))
+            journal.append(entries.batch(journal, "del", deletes))
+
+        self._under(kind, scope, remove, write=f"the delete of {kind.singular} {record_id!r}")
+
+    def _scan_under(
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
+        def scan(held: Journal | None) -> list[R]:
+            try:
+                journal = self._owners_live(held, kind, scope)
+            except _NothingHeld:
+                if cursor is not None:
+                    raise CursorNotFound(cursor) from None
+                return []
+            return self._walk(journal, kind, scope[1:], cursor, descending, count)
+
+        return self._under(kind, scope, scan)
+
+    def _walk(
+        self,
+        journal: Journal,
+        kind: Kind[R],
+        under: tuple[str, ...],
+        cursor: str | None,
+        descending: bool,
+        count: int,
+    ) -> list[R]:
+        """Up to ``count`` live records after ``cursor``: O(page), through position slots."""
+        total = entries.count(journal, kind, under)
+        if cursor is None:
+            position = total if descending else -1
+        else:
+            found = entries.live(journal, kind, under, cursor)
+            if found is None:
+                raise CursorNotFound(cursor)
+            position = found.seq
+        step = -1 if descending else 1
+        slots: list[tuple[int, Slot]] = []
+        position += step
+        while 0 <= position < total and len(slots) < count:
+            slot = entries.at_position(journal, kind, under, position)
+            if slot is None:
+                raise entries.IndexMismatch(
+                    f"damaged index {journal.index.path}: no {kind.singular} at position {position}"
+                )
+            if slot.live:
+                slots.append((position, slot))
+            position += step
+        lines = journal.lines([slot.offset for _, slot in slots])
+        found_records = []
+        for seq, slot in slots:
+            line = lines[slot.offset]
+            entries.checked(journal, slot, kind, under, seq=seq, line=line)
+            found_records.append(self._decode(journal, kind, line, slot.offset))
+        return found_records
+
+    def _decode(self, journal: Journal, kind: Kind[R], line: bytes, offset: int) -> R:
+        where = f"{journal.path} at byte {offset}"
+        data = data_of(line)
+        if data is None:
+            raise CorruptDataError(f"corrupt log record in {where}")
+        self.stats.records_decoded += 1
+        return decode(kind, data, where)
+
+    # --- storage hooks ------------------------------------------------------------------
+
+    def _insert(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
+        if kind.owner is None:
+            self._insert_top(kind, records)
+        else:
+            self._insert_under(kind, scope, records)
+
+    def _fetch(self, kind: Kind[R], scope: Scope, record_id: str) -> R:
+        if kind.owner is None:
+            return self._fetch_top(kind, record_id)
+        return self._fetch_under(kind, scope, record_id)
+
+    def _modify(self, kind: Kind[R], scope: Scope, record_id: str, change: Callable[[R], R]) -> R:
+        if kind.owner is None:
+            return self._modify_top(kind, record_id, change)
+        return self._modify_under(kind, scope, record_id, change)
+
+    def _remove(self, kind: Kind[Any], scope: Scope, record_id: str) -> None:
+        if kind.owner is None:
+            self._remove_top(kind, record_id)
+        else:
+            self._remove_under(kind, scope, record_id)
+
+    def _scan(
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> list[R]:
+        if kind.owner is None:
+            return self._scan_top(kind, cursor, descending, count)
+        return self._scan_under(kind, scope, cursor, descending, count)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def check_storage(self, repair: bool) -> list[Finding]:
+        """Check every file of the store (see ``threadstore.integrity.StorageCheck``)."""
+        from threadstore.backends.local.check import check_store
+
+        with io_errors("check", self.root):
+            return check_store(self.layout, self.stats, repair)
+
+    def _close(self) -> None:
+        """Sync the indexes this object wrote (so a reboot need not rebuild them), close all."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            journals = [j for j in (self._catalog, *self._lists.values()) if j is not None]
+            self._catalog, self._lists = None, OrderedDict()
+            forked = self._pid != os.getpid()
+        for journal in journals:
+            if self.durable and journal.commits and not forked and not journal.stale:
+                try:
+                    with journal.locked(exclusive=True):
+                        journal.index.sync()
+                except (OSError, BackendError) as exc:  # derived: a reboot rebuilds it
+                    log.warning("could not sync %s: %s", journal.index.path, exc)
+            journal.close()
+
+
+class _NothingHeld(Exception):
+    """The top-level record exists and holds nothing yet (it has no list file)."""
+
+
+def _check_marker(path: str) -> None:
+    with open(path, "rb") as file:
+        raw = file.read()
+    try:
+        marker = json.loads(raw)
+    except ValueError:
+        marker = None
+    if not isinstance(marker, dict) or marker.get("format") != FORMAT:
+        raise CorruptDataError(f"{path} is not a threadstore marker")
+    version = marker.get("version")
+    if version == 1:
+        root = os.path.dirname(path)
+        raise BackendError(
+            f"{root} holds a store in format 1 (threadstore 0.1); this threadstore reads "
+            f"format {FORMAT_VERSION}. Stop every process that uses it, then run: "
+            f"threadstore upgrade file://{root}"
+        )
+    if version != FORMAT_VERSION:
+        raise BackendError(
+            f"{path}: format version {version!r} is not supported "
+            f"(this threadstore reads version {FORMAT_VERSION})"
+        )
