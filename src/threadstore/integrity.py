@@ -27,16 +27,16 @@ from threadstore.errors import CorruptDataError, NotFoundError
 from threadstore.models import (
     MessageCreationStepDetails,
     Page,
+    Record,
     Run,
     Thread,
-    WireModel,
 )
 from threadstore.protocol import ThreadStore
 from threadstore.snapshot import page_sizes
 
 __all__ = ["Finding", "StorageCheck", "StoreVerifier", "VerifyReport", "verify_store"]
 
-M = TypeVar("M", bound=WireModel)
+M = TypeVar("M", bound=Record)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class _Listing(Generic[M]):
     complete: bool
 
     def ids(self) -> set[str]:
-        return {getattr(item, "id") for item in self.items}  # noqa: B009
+        return {item.id for item in self.items}
 
 
 class StoreVerifier:
@@ -204,7 +204,7 @@ class StoreVerifier:
         if failure is None:
             return _Listing(forward, complete=True)
         self._corrupt(where, failure)
-        seen = frozenset(getattr(item, "id") for item in forward)  # noqa: B009
+        seen = frozenset(item.id for item in forward)
         backward, second = self._read_one_way(list_page, "desc", seen)
         if second is not None and str(second) != str(failure):
             self._corrupt(where, second)
@@ -230,7 +230,7 @@ class StoreVerifier:
                 sizes, limit = repeat(1), 1
                 continue
             for item in page.data:
-                item_id: str = getattr(item, "id")  # noqa: B009
+                item_id = item.id
                 if item_id in stop_at:
                     return items, None
                 if item_id in seen:
