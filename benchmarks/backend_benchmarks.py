@@ -5,8 +5,10 @@ directions, gets, a new opener) and its durable append beside a minimal SQLite t
 ``benchmarks.object_storage`` counts the S3 backend's requests per operation, including
 cases the main run does not cover (a get with and without the slot remembered);
 ``benchmarks.async_adapter`` measures what ``threadstore.aio`` adds per call and with
-many tasks, and reports by printing, so its output is kept as it is. Their figures keep
-their own method: medians of per-round means (so no spread), or counts.
+many tasks, and reports by printing, so its output is kept as it is;
+``benchmarks.sql_backends`` alternates the SQL backends with bare drivers call by call
+and is kept as printed too. Their figures keep their own method: medians of per-round
+means (so no spread), or counts.
 """
 
 from __future__ import annotations
@@ -14,24 +16,31 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.lineup import LOCAL, S3_DIRECT
 from benchmarks.loopback_s3 import LoopbackS3
 from benchmarks.measure import Stats
 from benchmarks.results import Count, Figure, Results
 
+if TYPE_CHECKING:
+    from threadstore_sql.testing import PostgresServer
+
 __all__ = [
     "ASYNC_ADAPTER",
     "LOCAL_DISK",
     "OBJECT_STORAGE",
+    "SQL_BACKENDS",
     "async_adapter",
     "local_disk",
     "object_storage",
+    "sql_backends",
 ]
 
 LOCAL_DISK = "local-disk"
 OBJECT_STORAGE = "object-storage"
 ASYNC_ADAPTER = "async-adapter"
+SQL_BACKENDS = "sql-backends"
 
 
 def _point(seconds: float) -> Stats:
@@ -72,3 +81,12 @@ def async_adapter(results: Results, quick: bool) -> None:
     with contextlib.redirect_stdout(printed):
         main(["--quick"] if quick else [])
     results.printed[ASYNC_ADAPTER] = printed.getvalue().rstrip().splitlines()
+
+
+def sql_backends(
+    results: Results, server: PostgresServer, directory: Path, sizes: tuple[int, ...], rounds: int
+) -> None:
+    from benchmarks.sql_backends import compare, table
+
+    directory.mkdir(parents=True, exist_ok=True)
+    results.printed[SQL_BACKENDS] = table(compare(server, directory, sizes, rounds))

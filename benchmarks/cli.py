@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks import backend_benchmarks, machine
 from benchmarks.contenders.agents_session import agents_version
@@ -34,6 +35,7 @@ from benchmarks.floors import (
     round_trip_floor,
 )
 from benchmarks.lineup import S3_DIRECT, lineup
+from benchmarks.loopback_postgres import postgres_available, running_postgres
 from benchmarks.loopback_s3 import LoopbackS3, s3_available
 from benchmarks.profiles import PROFILES, Profile
 from benchmarks.report import write_report
@@ -41,6 +43,9 @@ from benchmarks.results import ContenderInfo, Figure, Results
 from benchmarks.round_trips import trace_object_storage
 from benchmarks.workloads import Bench, appends, cold_open, reads, runs
 from benchmarks.writers import WriterPool
+
+if TYPE_CHECKING:
+    from threadstore_sql.testing import PostgresServer
 
 __all__ = ["main"]
 
@@ -80,6 +85,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="where the stores are built (default: a temp dir)",
     )
     parser.add_argument("--no-s3", action="store_true", help="leave out the object-storage figures")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="leave out the PostgreSQL figures"
+    )
     parser.add_argument(
         "--results", type=Path, default=None, help="also save what was measured, as JSON"
     )
@@ -187,7 +195,9 @@ def _floors(bench: Bench, s3: LoopbackS3 | None, when: str) -> None:
             results.add(Figure("floor", label, stats, position=when))
 
 
-def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) -> None:
+def _backend_benchmarks(
+    bench: Bench, runner: _Runner, s3: LoopbackS3 | None, postgres: PostgresServer | None
+) -> None:
     """The backend authors' own benchmarks, folded into the same report."""
     profile, results = bench.profile, bench.results
     if profile.local_disk_sizes:
@@ -208,6 +218,20 @@ def _backend_benchmarks(bench: Bench, runner: _Runner, s3: LoopbackS3 | None) ->
         runner.step(
             "the object-storage backend's own request counts",
             partial(backend_benchmarks.object_storage, results, s3, sizes),
+        )
+    if postgres is not None:
+        sizes = tuple(sorted({profile.sizes[0], profile.sizes[-1]}))
+        rounds = max(profile.reads, profile.appends)
+        runner.step(
+            "the SQL backends' own benchmark",
+            partial(
+                backend_benchmarks.sql_backends,
+                results,
+                postgres,
+                bench.workdir / "sql-backends",
+                sizes,
+                rounds,
+            ),
         )
     runner.step(
         "the async adapter's own benchmark",
@@ -235,7 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             s3 = cleanup.enter_context(LoopbackS3(profile.s3_delay))
         else:
             results.skipped.append(f"object storage: {why_not}")
-        contenders, delayed = lineup(workdir, profile, s3, results.skipped)
+        postgres = None
+        why_not = "--no-postgres" if args.no_postgres else postgres_available()
+        if why_not is None:
+            postgres = cleanup.enter_context(running_postgres())
+        else:
+            results.skipped.append(f"PostgreSQL: {why_not}")
+        contenders, delayed = lineup(workdir, profile, s3, results.skipped, postgres)
         corpus = Corpus()
         bench = Bench(profile, results, Fixtures(corpus), corpus, workdir, runner.log, runner.fail)
         runner.step("floors", partial(_floors, bench, s3, "start"))
@@ -258,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"object storage through a {s3.delay * 1000:.0f} ms proxy",
                 lambda: trace_object_storage(bench, proxy, delayed, S3_DIRECT),
             )
-        _backend_benchmarks(bench, runner, s3)
+        _backend_benchmarks(bench, runner, s3, postgres)
         runner.step("floors again", partial(_floors, bench, s3, "end"))
         _note_load(results, "load at end")
         results.facts["fixture build"] = f"{bench.fixtures.build_seconds:.0f} s"

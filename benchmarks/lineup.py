@@ -8,20 +8,42 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.contenders.agents_session import AgentsSessionContender, agents_version
+from benchmarks.contenders.agents_sqlalchemy import (
+    AgentsSqlAlchemyContender,
+    sqlalchemy_session_available,
+)
 from benchmarks.contenders.base import Contender, Role
 from benchmarks.contenders.plain import PlainContender
+from benchmarks.contenders.psycopg_floor import PsycopgContender
 from benchmarks.contenders.seed_jsonl import SeedJsonlContender
 from benchmarks.contenders.sqlite import SqliteContender
 from benchmarks.contenders.threadstore_url import Loader, ThreadStoreContender
+from benchmarks.corpus import Corpus
+from benchmarks.loopback_postgres import BENCH_DATABASE, conninfo
 from benchmarks.loopback_s3 import LoopbackS3
 from benchmarks.profiles import Profile
 from threadstore.errors import InvalidRequestError
 from threadstore.protocol import ThreadStore
 from threadstore.registry import open_store
 
-__all__ = ["MEMORY", "PLAIN", "S3_DELAYED", "S3_DIRECT", "SQLITE_FULL", "lineup"]
+if TYPE_CHECKING:
+    from threadstore_sql.testing import PostgresServer
+
+__all__ = [
+    "MEMORY",
+    "PLAIN",
+    "POSTGRES",
+    "PSYCOPG",
+    "PSYCOPG_ORDERED",
+    "S3_DELAYED",
+    "S3_DIRECT",
+    "SQLITE_FULL",
+    "THREADSTORE_SQLITE",
+    "lineup",
+]
 
 MEMORY = "threadstore memory"
 PLAIN = "plain dict+list"
@@ -33,6 +55,11 @@ SQLITE_FULL = "sqlite3 WAL FULL"
 SQLITE_NORMAL = "sqlite3 WAL NORMAL"
 AGENTS = "agents SQLiteSession"
 SEED = "seed JSONL"
+THREADSTORE_SQLITE = "threadstore sqlite"
+POSTGRES = "threadstore postgresql"
+PSYCOPG = "psycopg bare"
+PSYCOPG_ORDERED = "psycopg ordered"
+AGENTS_POSTGRES = "agents SQLAlchemySession"
 
 # A second way to open data another contender already reads: measured where it differs.
 _WRITES_ONLY = frozenset({Role.APPEND, Role.WRITERS, Role.RUNS})
@@ -45,6 +72,13 @@ def _local_fast_mode(url: str) -> bool:
     except InvalidRequestError:
         return False
     return True
+
+
+def _sqlite_backend() -> bool:
+    """Whether a ``sqlite://`` backend is installed."""
+    from threadstore.registry import available_backends
+
+    return "sqlite" in available_backends()
 
 
 def _seed_s3(store: ThreadStore, thread_id: str, count: int) -> list[str]:
@@ -72,8 +106,49 @@ def _s3_loader(skipped: list[str]) -> Loader | None:
     return _seed_s3
 
 
+def batches(store: ThreadStore, thread_id: str, count: int) -> list[str]:
+    """SQL fixtures through ``append_messages``, a thousand messages per transaction."""
+    messages = Corpus.fresh(count)
+    for start in range(0, count, 1000):
+        store.append_messages(thread_id, messages[start : start + 1000])
+    return [message.id for message in messages]
+
+
+def _postgres(server: PostgresServer, skipped: list[str]) -> list[Contender]:
+    """threadstore on the server, bare psycopg on the same server (the floor), and the
+    Agents SDK's SQLAlchemy session there."""
+    floor = conninfo(server)
+    contenders: list[Contender] = [
+        ThreadStoreContender(
+            label=POSTGRES,
+            url=server.url(BENCH_DATABASE, schema="threadstore"),
+            durable=True,
+            loader=batches,
+        ),
+        PsycopgContender(label=PSYCOPG, conninfo=floor),
+        PsycopgContender(
+            label=PSYCOPG_ORDERED,
+            conninfo=floor,
+            dataset=PSYCOPG,
+            ordered=True,
+            roles=frozenset({Role.APPEND, Role.WRITERS}),
+        ),
+    ]
+    why_not = sqlalchemy_session_available()
+    if why_not is None:
+        url = server.url(BENCH_DATABASE, scheme="postgresql+psycopg")
+        contenders.append(AgentsSqlAlchemyContender(label=AGENTS_POSTGRES, url=url))
+    else:
+        skipped.append(f"{AGENTS_POSTGRES}: {why_not}")
+    return contenders
+
+
 def lineup(
-    workdir: Path, profile: Profile, s3: LoopbackS3 | None, skipped: list[str]
+    workdir: Path,
+    profile: Profile,
+    s3: LoopbackS3 | None,
+    skipped: list[str],
+    postgres: PostgresServer | None = None,
 ) -> tuple[list[Contender], ThreadStoreContender | None]:
     """The contenders in measuring order, and the S3 store behind the delaying proxy."""
     local_url = f"file://{workdir / 'threadstore-file'}"
@@ -115,6 +190,17 @@ def lineup(
             roles=_WRITES_ONLY,
         ),
     ]
+    if _sqlite_backend():
+        contenders.append(
+            ThreadStoreContender(
+                label=THREADSTORE_SQLITE,
+                url=f"sqlite:///{workdir / 'threadstore.sqlite'}",
+                durable=True,
+                loader=batches,
+            )
+        )
+    else:
+        skipped.append(f"{THREADSTORE_SQLITE}: threadstore-sql is not installed")
     if agents_version() is not None:
         contenders.append(AgentsSessionContender(label=AGENTS, path=workdir / "agents.db"))
     else:
@@ -124,6 +210,8 @@ def lineup(
             label=SEED, root=workdir / "seed", max_messages=profile.seed_max_messages
         )
     )
+    if postgres is not None:
+        contenders += _postgres(postgres, skipped)
     delayed = None
     if s3 is not None:
         url = s3.url("bench")

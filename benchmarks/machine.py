@@ -18,7 +18,10 @@ __all__ = ["PACKAGES", "cpu_model", "file_system", "load", "shown", "versions"]
 PACKAGES = (
     "threadstore",
     "threadstore-fsspec",
+    "threadstore-sql",
     "pydantic",
+    "psycopg",
+    "sqlalchemy",
     "openai-agents",
     "s3fs",
     "moto",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE
+from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE, SQL_BACKENDS
 from benchmarks.contenders import plain
 from benchmarks.floors import (
     ALONGSIDE_APPENDS,
@@ -22,10 +22,17 @@ from benchmarks.floors import (
     S3_FLOOR,
     floor,
 )
-from benchmarks.lineup import LOCAL, S3_DIRECT, SQLITE_FULL
+from benchmarks.lineup import LOCAL, POSTGRES, PSYCOPG, S3_DIRECT, SQLITE_FULL
 from benchmarks.plots import draw_all
 from benchmarks.results import Figure, Results
-from benchmarks.targets import FLAT, memory_ratios, page_growth, targets
+from benchmarks.targets import (
+    FLAT,
+    memory_ratios,
+    page_growth,
+    paired,
+    postgres_ratios,
+    targets,
+)
 from benchmarks.units import DASH, NONE, TIMES, duration, rate, ratio, spread
 
 __all__ = ["BEGIN", "END", "merge", "render", "write_report"]
@@ -73,11 +80,12 @@ def _header(results: Results) -> list[str]:
         "",
     ]
     lines += [
-        "To run it: `pip install -e . -e ./backends/threadstore-fsspec --group bench`, then "
+        "To run it: `pip install -e . -e ./backends/threadstore-fsspec "
+        "-e ./backends/threadstore-sql --group bench`, then "
         "`python -m benchmarks` (a few minutes on two CPUs; `--quick` about one, `--smoke` "
         "seconds, `--full` longer), or `tox -e bench`. It builds every store in a temporary "
-        "directory, starts its own S3 server (moto) on 127.0.0.1, and rewrites this file "
-        "and the plots in `docs/benchmarks/`.",
+        "directory, starts its own S3 server (moto) and PostgreSQL server on 127.0.0.1, and "
+        "rewrites this file and the plots in `docs/benchmarks/`.",
         "",
     ]
     if results.busiest > 1:
@@ -437,6 +445,48 @@ def _memory(results: Results, plots: dict[str, str]) -> list[str]:
     ]
 
 
+def _postgres(results: Results) -> list[str]:
+    plain = {name: floor for name, floor, _ in paired(results, PSYCOPG, POSTGRES)}
+    rows = [
+        (
+            name,
+            duration(plain[name]),
+            duration(floor) if floor != plain[name] else NONE,
+            duration(ours),
+            ratio(ours / floor),
+        )
+        for name, floor, ours in postgres_ratios(results)
+    ]
+    if not rows:
+        return []
+    return [
+        "## PostgreSQL: threadstore against bare psycopg on the same server",
+        "",
+        "Both on the server the run starts (fsync on), both through psycopg 3 with "
+        "prepared statements, one autocommit statement per operation on the bare side. "
+        "threadstore adds the position taken from the thread's head row (also its "
+        "existence check), an exact `has_more` and the write token that settles a lost "
+        "answer; a claim is one conditional `UPDATE` on both sides. The head row is locked "
+        "until the append commits, so positions follow commit order and readers never see "
+        "a gap that fills later; *psycopg ordered* numbers its messages the same way, and "
+        "is the floor the ratio uses where it was measured. An identity column "
+        "(*psycopg bare*) lets appenders to one thread commit together (group commit) but "
+        "gives no such order. Writer rounds compare aggregate throughput, shown as time "
+        "per append.",
+        "",
+        *_table(
+            (
+                "operation",
+                "psycopg bare",
+                "psycopg ordered",
+                "threadstore postgresql",
+                "ratio",
+            ),
+            rows,
+        ),
+    ]
+
+
 def _local_detail(results: Results) -> list[str]:
     figures = results.of(LOCAL_DISK)
     if not figures:
@@ -495,6 +545,25 @@ def _async_adapter(results: Results) -> list[str]:
     ]
 
 
+def _sql_backends(results: Results) -> list[str]:
+    printed = results.printed.get(SQL_BACKENDS)
+    if not printed:
+        return []
+    return [
+        "## SQL backends, call by call: their own benchmark",
+        "",
+        "From `benchmarks/sql_backends.py`, run as part of this command: in each case the "
+        "contenders alternate one call at a time on fixtures of their own, so each pair of "
+        "calls meets the same machine; medians, and threadstore's median over each "
+        "contender's (below 1: threadstore is faster).",
+        "",
+        "```text",
+        *printed,
+        "```",
+        "",
+    ]
+
+
 def _left_out(results: Results) -> list[str]:
     if not results.skipped:
         return []
@@ -522,9 +591,11 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_cold_open, results),
         partial(_object_storage, results, plots),
         partial(_memory, results, plots),
+        partial(_postgres, results),
         partial(_local_detail, results),
         partial(_object_storage_counts, results),
         partial(_async_adapter, results),
+        partial(_sql_backends, results),
     ]
     lines: list[str] = []
     failed = 0

@@ -6,6 +6,9 @@
   median within 1.5x of the smaller's, at every page position);
 - on S3, a page of 20 waits for at most 2 round trips in turn;
 - the memory backend within 5x of the plain dict-and-list store, per operation;
+- threadstore on PostgreSQL within 1.3x of bare psycopg on the same server, per
+  operation (writers: aggregate throughput); appends against bare psycopg numbering
+  messages the same way (a per-thread head in the inserting statement);
 - the Agents SDK session on the file backend ahead of the SDK's ``SQLiteSession`` at
   ``add_items`` of 1 and of 5 items and at ``get_items(limit=20)``.
 """
@@ -14,16 +17,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.lineup import AGENTS, LOCAL, MEMORY, PLAIN, SQLITE_FULL
+from benchmarks.lineup import (
+    AGENTS,
+    LOCAL,
+    MEMORY,
+    PLAIN,
+    POSTGRES,
+    PSYCOPG,
+    PSYCOPG_ORDERED,
+    SQLITE_FULL,
+    THREADSTORE_SQLITE,
+)
 from benchmarks.results import Results
 from benchmarks.units import duration, ratio
 
-__all__ = ["FLAT", "Target", "memory_ratios", "targets"]
+__all__ = ["FLAT", "Target", "memory_ratios", "paired", "postgres_ratios", "targets"]
 
 APPEND_VS_SQLITE = 1.5
 FLAT = 1.5
 S3_PAGE_ROUND_TRIPS = 2
 MEMORY_VS_PLAIN = 5.0
+POSTGRES_VS_PSYCOPG = 1.3
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ def _flat_targets(results: Results) -> list[Target]:
         low, high = min(control[2].values()), max(control[2].values())
         noise = f"; the plain store, flat by construction: {ratio(low)} to {ratio(high)}"
     found = []
-    for contender in (LOCAL, MEMORY):
+    for contender in (LOCAL, MEMORY, THREADSTORE_SQLITE, POSTGRES):
         goal = f"{contender}: page of 20 flat from 10^2 to 10^5 messages"
         growth = page_growth(results, contender)
         if growth is None:
@@ -106,32 +120,67 @@ def _s3_target(results: Results) -> Target:
     return Target(goal, outcome, trips <= S3_PAGE_ROUND_TRIPS)
 
 
-def memory_ratios(results: Results) -> list[tuple[str, float, float]]:
-    """Per operation: the plain store's median, the memory backend's, for every figure
-    both have (same workload, size and position)."""
+def paired(results: Results, baseline: str, contender: str) -> list[tuple[str, float, float]]:
+    """Per operation: the baseline's median, the contender's, for every figure both have
+    (same workload, size and position). Writer rounds compare seconds per append of the
+    aggregate throughput, so that, as everywhere, lower is better."""
     rows = []
     for figure in results.figures:
-        if figure.contender != PLAIN:
+        if figure.contender != baseline or figure.workload == "floor":
             continue
-        ours = results.get(figure.workload, MEMORY, figure.size, figure.position)
-        if ours is not None:
-            name = figure.workload
-            if figure.position:
-                name += f" {figure.position}"
-            if figure.size:
-                name += f" @ {figure.size:,}"
+        ours = results.get(figure.workload, contender, figure.size, figure.position)
+        if ours is None:
+            continue
+        name = figure.workload
+        if figure.position:
+            name += f" {figure.position}"
+        if figure.size:
+            name += f" @ {figure.size:,}"
+        if figure.workload == "writers":
+            base_rate = figure.extra["throughput"]["median"]
+            our_rate = ours.extra["throughput"]["median"]
+            rows.append((f"{name} (per append, all writers)", 1 / base_rate, 1 / our_rate))
+        else:
             rows.append((name, figure.stats.median, ours.stats.median))
     return rows
 
 
-def _memory_target(results: Results) -> Target:
-    goal = f"memory backend within {MEMORY_VS_PLAIN:g}x of a plain dict-and-list, per operation"
-    rows = memory_ratios(results)
+def memory_ratios(results: Results) -> list[tuple[str, float, float]]:
+    """:func:`paired` for the memory backend against the plain store."""
+    return paired(results, PLAIN, MEMORY)
+
+
+def postgres_ratios(results: Results) -> list[tuple[str, float, float]]:
+    """:func:`paired` for threadstore on PostgreSQL against bare psycopg: against the
+    ordered floor where it was measured (appends, writer rounds), which numbers messages
+    as threadstore must, else against the plain one."""
+    ordered = dict(
+        (name, (floor, ours)) for name, floor, ours in paired(results, PSYCOPG_ORDERED, POSTGRES)
+    )
+    return [
+        (name, *ordered.get(name, (floor, ours)))
+        for name, floor, ours in paired(results, PSYCOPG, POSTGRES)
+    ]
+
+
+def _worst_ratio(goal: str, rows: list[tuple[str, float, float]], limit: float) -> Target:
+    """Met if no operation of ``rows`` (name, baseline, ours) is over ``limit`` times its
+    baseline; the outcome names the worst."""
     if not rows:
         return Target(goal, "not measured", None)
-    name, plain, ours = max(rows, key=lambda row: row[2] / row[1])
-    outcome = f"worst: {name}, {duration(ours)} vs {duration(plain)} = {ratio(ours / plain)}"
-    return Target(goal, outcome, ours / plain <= MEMORY_VS_PLAIN)
+    name, base, ours = max(rows, key=lambda row: row[2] / row[1])
+    outcome = f"worst: {name}, {duration(ours)} vs {duration(base)} = {ratio(ours / base)}"
+    return Target(goal, outcome, ours / base <= limit)
+
+
+def _memory_target(results: Results) -> Target:
+    goal = f"memory backend within {MEMORY_VS_PLAIN:g}x of a plain dict-and-list, per operation"
+    return _worst_ratio(goal, memory_ratios(results), MEMORY_VS_PLAIN)
+
+
+def _postgres_target(results: Results) -> Target:
+    goal = f"{POSTGRES} within {POSTGRES_VS_PSYCOPG:g}x of bare psycopg, per operation"
+    return _worst_ratio(goal, postgres_ratios(results), POSTGRES_VS_PSYCOPG)
 
 
 def _session_targets(results: Results) -> list[Target]:
@@ -157,5 +206,6 @@ def targets(results: Results) -> list[Target]:
         *_flat_targets(results),
         _s3_target(results),
         _memory_target(results),
+        _postgres_target(results),
         *_session_targets(results),
     ]

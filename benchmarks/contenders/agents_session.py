@@ -21,7 +21,7 @@ from threadstore.models import Message, Thread
 if TYPE_CHECKING:
     from agents import SQLiteSession
 
-__all__ = ["AgentsSessionContender", "agents_version"]
+__all__ = ["AgentsSessionContender", "AgentsSessions", "agents_version"]
 
 T = TypeVar("T")
 
@@ -37,11 +37,11 @@ def agents_version() -> str | None:
 
 
 @dataclasses.dataclass(kw_only=True)
-class AgentsSessionContender(Contender):
-    """openai-agents `SQLiteSession` on a file (WAL, SQLite's default synchronous=FULL)."""
+class AgentsSessions(Contender):
+    """What every Agents SDK session contender shares: one event loop for the session's
+    async API, one session per thread, items as dicts. Subclasses make the sessions."""
 
     family: ClassVar[Family] = Family.PEER
-    path: Path
     roles: frozenset[Role] = frozenset(
         {Role.APPEND, Role.WRITERS, Role.LATEST_PAGE, Role.FULL_READ}
     )
@@ -49,42 +49,29 @@ class AgentsSessionContender(Contender):
     _loop: asyncio.AbstractEventLoop | None = dataclasses.field(
         default=None, init=False, repr=False
     )
-    _sessions: dict[str, SQLiteSession] = dataclasses.field(
-        default_factory=dict, init=False, repr=False
-    )
-
-    @property
-    def description(self) -> str:
-        return (
-            "openai-agents `SQLiteSession` on a file (WAL, synchronous=FULL): "
-            "`add_items([item])` per append, `get_items(limit=20)` / `get_items()`; "
-            "items stay dicts"
-        )
+    _sessions: dict[str, Any] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
             raise RuntimeError(f"{self.label} is not open")
         return self._loop.run_until_complete(work)
 
-    def _session(self, thread_id: str) -> SQLiteSession:
+    def _new_session(self, thread_id: str) -> Any:
+        raise NotImplementedError
+
+    def _session(self, thread_id: str) -> Any:
         session = self._sessions.get(thread_id)
         if session is None:
-            from agents import SQLiteSession
-
-            session = self._sessions[thread_id] = SQLiteSession(thread_id, self.path)
+            session = self._sessions[thread_id] = self._new_session(thread_id)
         return session
 
     def open(self) -> None:
-        import agents  # noqa: F401 (a heavy import: paid here, not by the first append)
-
         self._loop = asyncio.new_event_loop()
 
     def attach(self, thread_id: str) -> None:
         self._session(thread_id)
 
     def close(self) -> None:
-        for session in self._sessions.values():
-            session.close()
         self._sessions.clear()
         if self._loop is not None:
             self._loop.close()
@@ -95,17 +82,49 @@ class AgentsSessionContender(Contender):
 
     def append(self, thread_id: str, message: Message) -> None:
         item = message.model_dump(mode="json")
-        self._run(self._session(thread_id).add_items([item]))  # type: ignore[list-item]
+        self._run(self._session(thread_id).add_items([item]))
 
     def load(self, thread_id: str, messages: Sequence[Message]) -> list[str]:
         items = [message.model_dump(mode="json") for message in messages]
-        self._run(self._session(thread_id).add_items(items))  # type: ignore[arg-type]
+        for start in range(0, len(items), 1000):
+            self._run(self._session(thread_id).add_items(items[start : start + 1000]))
         return [message.id for message in messages]
 
     def page(self, thread_id: str, after: str | None) -> Sequence[object]:
         if after is not None:
-            raise NotImplementedError("SQLiteSession has no cursors")
-        return self._run(self._session(thread_id).get_items(limit=PAGE_SIZE))
+            raise NotImplementedError(f"{self.label} has no cursors")
+        pages: Sequence[object] = self._run(self._session(thread_id).get_items(limit=PAGE_SIZE))
+        return pages
 
     def read_all(self, thread_id: str) -> int:
         return len(self._run(self._session(thread_id).get_items()))
+
+
+@dataclasses.dataclass(kw_only=True)
+class AgentsSessionContender(AgentsSessions):
+    """openai-agents `SQLiteSession` on a file (WAL, SQLite's default synchronous=FULL)."""
+
+    path: Path
+
+    @property
+    def description(self) -> str:
+        return (
+            "openai-agents `SQLiteSession` on a file (WAL, synchronous=FULL): "
+            "`add_items([item])` per append, `get_items(limit=20)` / `get_items()`; "
+            "items stay dicts"
+        )
+
+    def _new_session(self, thread_id: str) -> SQLiteSession:
+        from agents import SQLiteSession
+
+        return SQLiteSession(thread_id, self.path)
+
+    def open(self) -> None:
+        import agents  # noqa: F401 (a heavy import: paid here, not by the first append)
+
+        super().open()
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        super().close()

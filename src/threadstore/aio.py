@@ -287,9 +287,12 @@ def open_store(
     application's start-up; every later call runs on the store's ``max_workers`` threads.
     """
     _checked_workers(max_workers)  # before opening: a bad argument must not leave a store open
-    return AsyncThreadStore(
-        registry.open_store(url, require=require, **options), max_workers=max_workers
-    )
+    store = registry.open_store(url, require=require, **options)
+    native = getattr(store, "async_twin", None)  # a backend with an async path of its own
+    if native is not None:
+        twin: AsyncThreadStore = native(max_workers=max_workers)
+        return twin
+    return AsyncThreadStore(store, max_workers=max_workers)
 
 
 def _checked_workers(value: int) -> int:

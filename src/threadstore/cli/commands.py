@@ -369,3 +369,6 @@ def verify(url: str, repair: bool, as_json: bool) -> int:
     else:
         render.verify_report(report, shown, repair=repair)
     return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+from threadstore.cli import schema_command  # noqa: E402, F401  (registers `migrate`)

@@ -1,0 +1,48 @@
+"""The native async PostgreSQL store: ``threadstore.aio.open_store("postgresql://…")``.
+
+:class:`NativeAsyncStore` is :class:`threadstore.aio.AsyncThreadStore` with one change:
+on asyncio, a call runs the store's sync code in a greenlet on the event loop itself
+(:mod:`threadstore_sql.bridge`), and the engine talks to PostgreSQL through psycopg's
+async connections and an async pool. No worker thread is involved. The semantics are the
+sync store's, since the code is the same: the hooks, their retries, the one-statement
+run moves. Writes are shielded from cancellation, as in the adapter. On another async
+library (trio) psycopg has no async connections, so calls take the adapter's worker
+threads and the sync pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio
+
+from threadstore.aio import AsyncThreadStore
+from threadstore_sql.bridge import run_bridged
+
+__all__ = ["NativeAsyncStore"]
+
+R = TypeVar("R")
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class NativeAsyncStore(AsyncThreadStore):
+    """Every operation as a coroutine on the event loop (asyncio), with psycopg's async
+    pool; see the module's docstring."""
+
+    async def _run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
+        if not _on_asyncio():
+            return await super()._run(call, abandon_on_cancel=abandon_on_cancel)
+        if abandon_on_cancel:
+            return await run_bridged(call)
+        with anyio.CancelScope(shield=True):  # a write, once begun, completes
+            result = await run_bridged(call)
+        return result

@@ -1,0 +1,142 @@
+"""``threadstore.aio.open_store("postgresql://…")`` returns the native async store: the
+whole suite through it on asyncio, with no worker thread, and writes that finish even
+when their caller is cancelled."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import anyio
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import settings
+from sql_support import DATABASE, fresh_schema
+from threadstore_sql.aio import NativeAsyncStore
+from threadstore_sql.testing import PostgresServer
+
+from threadstore import Message, aio
+from threadstore.aio import AsyncThreadStore
+from threadstore.protocol import Capability, ThreadStore
+from threadstore.testing import ThreadStoreConformance, stateful
+
+
+class Facade:
+    """The sync protocol over an async store, each call awaited on a portal's loop."""
+
+    capabilities: frozenset[Capability] = frozenset()
+
+    def __init__(self, portal: BlockingPortal, store: AsyncThreadStore) -> None:
+        self._portal = portal
+        self.async_store = store
+        self.capabilities = store.capabilities
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        operation = getattr(self.async_store, name)
+        return lambda *args, **kwargs: self._portal.call(
+            functools.partial(operation, *args, **kwargs)
+        )
+
+    def iter_messages(self, thread_id: str, order: str = "asc") -> Iterator[Message]:
+        page = self._portal.call(functools.partial(self._collect, thread_id, order))
+        return iter(page)
+
+    async def _collect(self, thread_id: str, order: str) -> list[Message]:
+        return [m async for m in self.async_store.iter_messages(thread_id, order)]  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._portal.call(self.async_store.aclose)
+
+    def __enter__(self) -> Facade:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class TestNativeAsyncConformance(ThreadStoreConformance):
+    """The suite, every call through ``aio.open_store`` on an asyncio portal."""
+
+    @pytest.fixture
+    def portal(self) -> Iterator[BlockingPortal]:
+        with start_blocking_portal("asyncio") as portal:
+            yield portal
+
+    @pytest.fixture
+    def native(self, portal: BlockingPortal) -> Iterator[Callable[[str], ThreadStore]]:
+        with ExitStack() as opened:
+
+            def open_url(url: str) -> ThreadStore:
+                store = aio.open_store(url, **self.options)
+                assert isinstance(store, NativeAsyncStore)
+                facade = opened.enter_context(Facade(portal, store))
+                assert isinstance(facade, ThreadStore)
+                return facade
+
+            yield open_url
+
+    @pytest.fixture
+    def store_url(self, pg_url: str) -> str:
+        return pg_url
+
+    @pytest.fixture
+    def reopen(
+        self, store_url: str, open_options: dict[str, Any], native: Any
+    ) -> Callable[[], ThreadStore]:
+        self.options = open_options
+        return functools.partial(native, store_url)
+
+    @pytest.fixture
+    def new_location(
+        self, pg_server: PostgresServer, open_options: dict[str, Any], native: Any
+    ) -> Callable[[], Callable[[], ThreadStore]]:
+        self.options = open_options
+
+        def make() -> Callable[[], ThreadStore]:
+            return functools.partial(native, pg_server.url(DATABASE, schema=fresh_schema()))
+
+        return make
+
+    @pytest.fixture
+    def stateful_settings(self) -> settings:
+        chosen = stateful.profile(default="quick")
+        return settings(chosen, max_examples=max(2, chosen.max_examples // 4))
+
+    # Their other writers are processes that open the sync store: covered by the sync suite.
+    test_data_outlives_the_process = None  # type: ignore[assignment]
+    test_acknowledged_writes_survive_a_killed_writer = None  # type: ignore[assignment]
+    test_concurrent_appends_from_processes = None  # type: ignore[assignment]
+    test_concurrent_claims_from_processes = None  # type: ignore[assignment]
+    test_no_lost_updates_between_processes = None  # type: ignore[assignment]
+
+
+@pytest.mark.anyio
+async def test_calls_run_on_the_event_loop_without_threads(pg_url: str) -> None:
+    async with aio.open_store(pg_url) as store:
+        thread = await store.create_thread()
+        before = threading.active_count()
+        async with anyio.create_task_group() as group:
+            for i in range(20):
+                group.start_soon(store.append_message, thread.id, Message.user(f"{i}"))
+        assert store.busy_workers == 0
+        assert threading.active_count() == before
+        page = await store.list_messages(thread.id, limit=100)
+        assert sorted(m.text for m in page.data) == sorted(str(i) for i in range(20))
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_write_still_lands(pg_url: str) -> None:
+    async with aio.open_store(pg_url) as store:
+        thread = await store.create_thread()
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await store.append_message(thread.id, Message.user("finished anyway", id="msg_c"))
+        assert (await store.get_message(thread.id, "msg_c")).text == "finished anyway"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,52 @@
+"""``threadstore migrate URL``: bring a store's tables to the installed backend's version.
+
+Only backends that keep a versioned schema (SQL) offer it, through a classmethod
+``migrate_schema(url, **options) -> (before, after)``; others have nothing to migrate.
+"""
+
+from __future__ import annotations
+
+import click
+
+from threadstore.cli import EXIT_OK, EXIT_USAGE
+from threadstore.cli.commands import (
+    _fail,
+    _json_option,
+    _print_json,
+    _secrets,
+    app,
+)
+
+
+@app.command()
+@click.argument("url")
+@_json_option
+def migrate(url: str, as_json: bool) -> int:
+    """Create or upgrade the tables of the store at URL (back the database up first).
+
+    A store opened with an older schema refuses to start until this has run once.
+    """
+    from threadstore.errors import InvalidRequestError
+    from threadstore.registry import backend_class
+    from threadstore.url import StoreURL
+
+    _secrets.remember(url)
+    parsed = StoreURL.parse(url)
+    backend = backend_class(parsed.scheme)
+    upgrade = getattr(backend, "migrate_schema", None)
+    if upgrade is None:
+        return _fail(
+            InvalidRequestError(f"the {parsed.scheme}:// backend keeps no schema to migrate"),
+            EXIT_USAGE,
+        )
+    before, after = upgrade(parsed)
+    shown = parsed.render()
+    if as_json:
+        _print_json({"url": shown, "before": before, "after": after})
+    elif before is None:
+        click.echo(f"{shown}: created the tables at schema version {after}")
+    elif before == after:
+        click.echo(f"{shown}: schema version {after}, already current")
+    else:
+        click.echo(f"{shown}: migrated from schema version {before} to {after}")
+    return EXIT_OK
