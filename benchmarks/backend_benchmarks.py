@@ -7,8 +7,9 @@ cases the main run does not cover (a get with and without the slot remembered);
 ``benchmarks.async_adapter`` measures what ``threadstore.aio`` adds per call and with
 many tasks, and reports by printing, so its output is kept as it is;
 ``benchmarks.sql_backends`` alternates the SQL backends with bare drivers call by call
-and is kept as printed too. Their figures keep their own method: medians of per-round
-means (so no spread), or counts.
+and is kept as printed too; ``benchmarks.startup`` times fresh processes that import
+threadstore and open a store. Their figures keep their own method: medians of per-round
+means (so no spread), counts, or (start-up) medians of whole processes.
 """
 
 from __future__ import annotations
@@ -31,16 +32,19 @@ __all__ = [
     "LOCAL_DISK",
     "OBJECT_STORAGE",
     "SQL_BACKENDS",
+    "STARTUP",
     "async_adapter",
     "local_disk",
     "object_storage",
     "sql_backends",
+    "startup",
 ]
 
 LOCAL_DISK = "local-disk"
 OBJECT_STORAGE = "object-storage"
 ASYNC_ADAPTER = "async-adapter"
 SQL_BACKENDS = "sql-backends"
+STARTUP = "startup"
 
 
 def _point(seconds: float) -> Stats:
@@ -90,3 +94,12 @@ def sql_backends(
 
     directory.mkdir(parents=True, exist_ok=True)
     results.printed[SQL_BACKENDS] = table(compare(server, directory, sizes, rounds))
+
+
+def startup(results: Results, runs: int) -> None:
+    from benchmarks.startup import import_costs, measure, report
+
+    stats = measure(runs)
+    for case, figure in stats.items():
+        results.add(Figure(STARTUP, case, figure))
+    results.printed[STARTUP] = report(stats, import_costs())

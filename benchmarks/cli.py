@@ -237,6 +237,10 @@ def _backend_benchmarks(
         "the async adapter's own benchmark",
         partial(backend_benchmarks.async_adapter, results, profile.async_adapter_quick),
     )
+    runner.step(
+        f"start-up, {profile.startup_runs} fresh processes per case",
+        partial(backend_benchmarks.startup, results, profile.startup_runs),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

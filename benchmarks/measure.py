@@ -49,11 +49,6 @@ class Stats:
         return {"median": self.median, "p25": self.p25, "p75": self.p75, "n": self.n}
 
 
-class OutOfInput(Exception):
-    """Raised by an operation that has used up what it was given (runs to complete, say):
-    the timing stops there, with what it has."""
-
-
 def time_calls(
     op: Callable[[], object], count: int, budget: float, minimum: int = MIN_SAMPLES
 ) -> list[float]:
@@ -64,10 +59,7 @@ def time_calls(
     deadline = time.perf_counter() + budget
     for _ in range(count):
         start = clock()
-        try:
-            op()
-        except OutOfInput:
-            break
+        op()
         samples.append((clock() - start) / 1e9)
         if len(samples) >= minimum and time.perf_counter() > deadline:
             break
@@ -88,7 +80,8 @@ def sample(
     cache, a lazy import) do not land in the figure. The garbage collector stays on:
     its pauses are part of what a caller pays.
     """
-    time_calls(op, warmup, budget=math.inf)  # untimed: the figures start after
+    for _ in range(warmup):
+        op()
     return Stats.of(time_calls(op, count, budget, minimum))
 
 
@@ -113,7 +106,8 @@ def interleave(
     """
     names = list(ops)
     for name in names:
-        time_calls(ops[name], warmup, budget=math.inf)  # untimed: the figures start after
+        for _ in range(warmup):
+            ops[name]()
     samples: dict[str, list[float]] = {name: [] for name in names}
     deadline = time.perf_counter() + budget
     shuffler = random.Random(len(names))

@@ -53,6 +53,8 @@ class Profile:
     """Sizes for the S3 backend's own request counts (none: not run)."""
     async_adapter_quick: bool = True
     """Run the async adapter's own benchmark in its ``--quick`` form."""
+    startup_runs: int = 20
+    """Fresh processes timed per start-up case."""
     session_items: int = 1_000
     """Items in the Agents SDK session whose latest 20 are read."""
 
@@ -80,6 +82,7 @@ PROFILES = {
         session_items=50,
         local_disk_sizes=(50,),
         object_storage_sizes=(50,),
+        startup_runs=1,
     ),
     "quick": Profile(
         name="quick",
@@ -101,6 +104,7 @@ PROFILES = {
         s3_calls=3,
         local_disk_sizes=(100, 1_000),
         object_storage_sizes=(100,),
+        startup_runs=8,
     ),
     "default": Profile(
         name="default",
@@ -145,5 +149,6 @@ PROFILES = {
         local_disk_sizes=(100, 10_000, 100_000),
         object_storage_sizes=(100, 10_000),
         async_adapter_quick=False,
+        startup_runs=40,
     ),
 }

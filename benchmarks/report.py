@@ -12,7 +12,13 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from benchmarks.backend_benchmarks import ASYNC_ADAPTER, LOCAL_DISK, OBJECT_STORAGE, SQL_BACKENDS
+from benchmarks.backend_benchmarks import (
+    ASYNC_ADAPTER,
+    LOCAL_DISK,
+    OBJECT_STORAGE,
+    SQL_BACKENDS,
+    STARTUP,
+)
 from benchmarks.contenders import plain
 from benchmarks.floors import (
     ALONGSIDE_APPENDS,
@@ -527,41 +533,37 @@ def _object_storage_counts(results: Results) -> list[str]:
     ]
 
 
-def _async_adapter(results: Results) -> list[str]:
-    printed = results.printed.get(ASYNC_ADAPTER)
-    if not printed:
-        return []
-    return [
-        "## Async adapter: its own benchmark",
-        "",
+_PRINTED = {
+    ASYNC_ADAPTER: (
+        "Async adapter: its own benchmark",
         "From `benchmarks/async_adapter.py`, run as part of this command; its output as "
         "printed (what `threadstore.aio` adds per call over the sync store, and appends "
         "from many tasks at once).",
-        "",
-        "```text",
-        *printed,
-        "```",
-        "",
-    ]
-
-
-def _sql_backends(results: Results) -> list[str]:
-    printed = results.printed.get(SQL_BACKENDS)
-    if not printed:
-        return []
-    return [
-        "## SQL backends, call by call: their own benchmark",
-        "",
+    ),
+    SQL_BACKENDS: (
+        "SQL backends, call by call: their own benchmark",
         "From `benchmarks/sql_backends.py`, run as part of this command: in each case the "
         "contenders alternate one call at a time on fixtures of their own, so each pair of "
         "calls meets the same machine; medians, and threadstore's median over each "
         "contender's (below 1: threadstore is faster).",
-        "",
-        "```text",
-        *printed,
-        "```",
-        "",
-    ]
+    ),
+    STARTUP: (
+        "Start-up",
+        "From `benchmarks/startup.py`, run as part of this command: fresh `python -c` "
+        "processes, spawn to exit, the cases taking turns; then where an open's import "
+        "time goes, by package.",
+    ),
+}
+"""Component benchmarks that report by printing: their section's title and introduction."""
+
+
+def _printed(results: Results, key: str) -> list[str]:
+    """A section holding what a component benchmark printed, as it printed it."""
+    printed = results.printed.get(key)
+    if not printed:
+        return []
+    title, intro = _PRINTED[key]
+    return [f"## {title}", "", intro, "", "```text", *printed, "```", ""]
 
 
 def _left_out(results: Results) -> list[str]:
@@ -594,8 +596,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_postgres, results),
         partial(_local_detail, results),
         partial(_object_storage_counts, results),
-        partial(_async_adapter, results),
-        partial(_sql_backends, results),
+        *(partial(_printed, results, key) for key in _PRINTED),
     ]
     lines: list[str] = []
     failed = 0

@@ -9,6 +9,7 @@
 - threadstore on PostgreSQL within 1.3x of bare psycopg on the same server, per
   operation (writers: aggregate throughput); appends against bare psycopg numbering
   messages the same way (a per-thread head in the inserting statement);
+- a fresh process that opens ``memory://`` within 100 ms of bare Python;
 - the Agents SDK session on the file backend ahead of the SDK's ``SQLiteSession`` at
   ``add_items`` of 1 and of 5 items and at ``get_items(limit=20)``.
 """
@@ -38,6 +39,7 @@ FLAT = 1.5
 S3_PAGE_ROUND_TRIPS = 2
 MEMORY_VS_PLAIN = 5.0
 POSTGRES_VS_PSYCOPG = 1.3
+STARTUP_ABOVE_BARE = 0.100
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,20 @@ def _session_targets(results: Results) -> list[Target]:
     return found
 
 
+def _startup_target(results: Results) -> Target:
+    from benchmarks.backend_benchmarks import STARTUP
+    from benchmarks.startup import BARE, OPEN_MEMORY
+
+    goal = f"a fresh process opens memory:// within {duration(STARTUP_ABOVE_BARE)} of bare Python"
+    bare, opened = results.get(STARTUP, BARE), results.get(STARTUP, OPEN_MEMORY)
+    if bare is None or opened is None:
+        return Target(goal, "not measured", None)
+    above = opened.stats.median - bare.stats.median
+    outcome = f"{duration(opened.stats.median)} vs {duration(bare.stats.median)}"
+    outcome += f": +{duration(above)}"
+    return Target(goal, outcome, above <= STARTUP_ABOVE_BARE)
+
+
 def targets(results: Results) -> list[Target]:
     return [
         *_append_targets(results),
@@ -207,5 +223,6 @@ def targets(results: Results) -> list[Target]:
         _s3_target(results),
         _memory_target(results),
         _postgres_target(results),
+        _startup_target(results),
         *_session_targets(results),
     ]

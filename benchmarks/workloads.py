@@ -20,7 +20,7 @@ from benchmarks.contenders.base import PAGE_SIZE, Contender, Role
 from benchmarks.corpus import Corpus
 from benchmarks.fixtures import Fixtures
 from benchmarks.floors import ALONGSIDE_APPENDS, ALONGSIDE_RUNS, FSYNC_FLOOR, FsyncRecord
-from benchmarks.measure import OutOfInput, Stats, interleave, sample
+from benchmarks.measure import Stats, interleave, sample
 from benchmarks.profiles import Profile
 from benchmarks.results import Figure, Results
 
@@ -210,10 +210,7 @@ def _mover(
     moved: list[str] = []
 
     def move() -> None:
-        run_id = next(run_ids, None)
-        if run_id is None:  # the claims stopped early (their time was up): so do we
-            raise OutOfInput
-
+        run_id = next(run_ids)
         contender.move_run(thread_id, run_id, status, expected)
         moved.append(run_id)
 
@@ -222,27 +219,39 @@ def _mover(
 
 def _run_moves(
     bench: Bench, contenders: list[Contender], count: int
-) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]]]:
-    """Per contender: a claim of a queued run per call, and a completion of a claimed one."""
+) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]], Callable[[], None]]:
+    """Per contender: a claim of a queued run per call, and a completion of a claimed one;
+    and a function that claims, untimed, the runs a time budget left queued, so that the
+    completions (up to ``count`` and a warm-up) never run out of claimed runs."""
     claims: dict[str, Callable[[], object]] = {}
     completions: dict[str, Callable[[], object]] = {}
+    claimed_by: list[tuple[Callable[[], None], list[str]]] = []
     for contender in contenders:
         thread_id = contender.new_thread()
         run_ids = [contender.create_run(thread_id) for _ in range(count + 1)]
         claim, claimed = _mover(contender, thread_id, iter(run_ids), "in_progress", "queued")
         complete, _ = _mover(contender, thread_id, iter(claimed), "completed", "in_progress")
         claims[contender.label], completions[contender.label] = claim, complete
-    return claims, completions
+        claimed_by.append((claim, claimed))
+
+    def claim_the_rest() -> None:
+        for claim, claimed in claimed_by:
+            while len(claimed) < count + 1:
+                claim()
+
+    return claims, completions, claim_the_rest
 
 
 def runs(bench: Bench, contenders: list[Contender]) -> None:
     """Claim queued runs (``queued -> in_progress`` with ``expected=``), then complete
     them; in turns with each other and with the fsync floor, like appends."""
     count = bench.profile.runs
-    claims, completions = _run_moves(bench, contenders, count)
+    claims, completions, claim_the_rest = _run_moves(bench, contenders, count)
     paces = {**_paces(contenders, commits=True), FSYNC_FLOOR: Pace.DISK}
     with FsyncRecord(bench.workdir, 2 * count + 2, grow=False) as commit:
         for workload, ops in (("run-claim", claims), ("run-complete", completions)):
+            if workload == "run-complete":
+                claim_the_rest()
             timed = in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, paces)
             for label, stats in timed.items():
                 if label != FSYNC_FLOOR:

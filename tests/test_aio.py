@@ -217,20 +217,22 @@ async def test_iter_messages_reads_every_page_in_both_orders() -> None:
         assert store.busy_workers == 0
 
 
-def test_open_store_is_a_plain_function_over_the_registry() -> None:
+async def test_open_store_is_a_plain_function_over_the_registry() -> None:
     store = aio.open_store(f"memory://aio-{uuid.uuid4().hex}", max_workers=3)
     assert isinstance(store, aio.AsyncThreadStore)
+    assert await store is store
     assert isinstance(store.sync_store, MemoryThreadStore)
     assert store.max_workers == 3
     assert store.capabilities == MemoryThreadStore.capabilities
     assert "MemoryThreadStore" in repr(store)
+    await store.aclose()
 
 
-def test_open_store_refuses_bad_arguments() -> None:
+async def test_open_store_refuses_bad_arguments() -> None:
     with pytest.raises(CapabilityError):
-        aio.open_store("memory://", require=[Capability.DURABLE])
+        await aio.open_store("memory://", require=[Capability.DURABLE])
     with pytest.raises(InvalidRequestError, match="nonsense"):
-        aio.open_store("memory://", nonsense=1)
+        await aio.open_store("memory://", nonsense=1)
     for bad in (0, -1, True, 2.5):
         with pytest.raises(ValueError, match="max_workers"):
             aio.open_store("memory://", max_workers=bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -220,9 +221,10 @@ def test_secrets_in_urls_are_never_printed(tmp_path: Path) -> None:
         assert "tok3n" not in result.stdout + result.stderr
 
 
-def test_python_dash_m_runs_the_same_cli() -> None:
+@pytest.mark.parametrize("module", ["threadstore", "threadstore.cli"])
+def test_python_dash_m_runs_the_same_cli(module: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "threadstore.cli", "ls", "memory://", "--json"],
+        [sys.executable, "-m", module, "ls", "memory://", "--json"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -230,3 +232,74 @@ def test_python_dash_m_runs_the_same_cli() -> None:
     )
     assert result.returncode == 0
     assert json.loads(result.stdout)["object"] == "list"
+    usage = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert usage.stdout.startswith("Usage: threadstore ")
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("file:/tmp/x", "file:///tmp/x"),
+        ("s3:/bucket/p", "s3://bucket/p"),
+        ("memory:/x", "memory://x"),
+    ],
+)
+def test_a_url_typo_is_refused_and_creates_nothing(tmp_path: Path, typo: str, meant: str) -> None:
+    for args in (("demo", "--store", typo), ("ls", typo), ("copy", "memory://", typo)):
+        result = cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert f"did you mean {meant}?" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_near_miss_scheme_says_what_was_meant() -> None:
+    result = cli("ls", "memroy://")
+    assert result.returncode == 2
+    assert "no backend for memroy://" in result.stderr
+    assert "did you mean memory://?" in result.stderr
+
+
+def test_an_encoded_nul_is_bad_input(tmp_path: Path) -> None:
+    result = cli("demo", "--store", f"file://{tmp_path}/x%00y")
+    assert result.returncode == 2
+    assert result.stderr == "Error: a store URL must not contain NUL, not even as %00\n"
+
+
+def test_a_file_given_as_a_store_is_refused_alike_by_every_command(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a store")
+    commands = [
+        ("ls", str(notes)),
+        ("show", str(notes), "thread_1"),
+        ("verify", str(notes)),
+        ("demo", "--store", str(notes)),
+        ("demo", "--store", str(notes / "below")),
+        ("copy", "memory://", str(notes)),
+        ("copy", str(notes), "memory://"),
+    ]
+    for args in commands:
+        result = cli(*args)
+        assert result.returncode == 4, (args, result.stderr)
+        assert f"{notes} is a file; expected a directory holding a threadstore" in result.stderr
+    assert notes.read_text() == "not a store"
+
+
+def test_install_hints_name_what_installs_today() -> None:
+    """The hint for a scheme whose backend is not installed names a directory of this
+    repository that holds a distribution serving that scheme."""
+    import tomllib
+
+    from threadstore.registry import INSTALL_HINTS
+
+    root = Path(__file__).resolve().parent.parent
+    for scheme, hint in INSTALL_HINTS.items():
+        found = re.search(r"pip install \./(backends/[\w-]+)", hint)
+        assert found, hint
+        project = tomllib.loads((root / found.group(1) / "pyproject.toml").read_text())
+        assert scheme in project["project"]["entry-points"]["threadstore.backends"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,31 +93,46 @@ def test_copy_finishes_a_thread_an_interruption_left_half_done(source: str, targ
     assert same(source, target)
 
 
-def test_copy_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
-    """The copy logs every record on stderr once it is written. The test reads 100 lines,
-    so at least 99 messages are in, then stops reading: the pipe fills and the copy
-    blocks long before its end (it has far more than a pipe's 64 KiB to log), so the
-    kill always lands mid-copy."""
+@pytest.fixture
+def big(tmp_path: Path) -> tuple[str, str]:
+    """A source of 3 threads of 1000 messages, and a target beside it (no fsync)."""
     source = f"file://{tmp_path / 'big'}?durable=false"
-    target = f"file://{tmp_path / 'half'}?durable=false"
     with open_store(source) as store:
         for number in range(3):
             thread = store.create_thread(Thread(id=f"thread_big_{number}"))
             for index in range(1000):
                 store.append_message(thread.id, Message.user(f"message {index}"))
-    with subprocess.Popen(
+    return source, f"file://{tmp_path / 'half'}?durable=false"
+
+
+def copy_logging(source: str, target: str, lines: int) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``copy --verbose``, which logs every record on stderr once it is written, and
+    read its first ``lines`` lines, then stop reading: the pipe fills and the copy blocks
+    long before its end (it has far more than a pipe's 64 KiB to log), so whatever the
+    test does next lands mid-copy."""
+    copying = subprocess.Popen(
         [str(SCRIPT), "copy", source, target, "--verbose"],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    ) as copying:
-        assert copying.stderr is not None
-        try:
-            logged = [copying.stderr.readline() for _ in range(100)]
-        finally:
-            copying.kill()
+    )
+    assert copying.stderr is not None
+    return copying, [copying.stderr.readline() for _ in range(lines)]
+
+
+def copied_messages(target: str) -> tuple[int, int]:
+    """Threads and messages in the target."""
     with open_store(target) as store:
-        copied = sum(len(list(store.iter_messages(t))) for t in store.list_thread_ids())
+        threads = store.list_thread_ids()
+        return len(threads), sum(len(list(store.iter_messages(t))) for t in threads)
+
+
+def test_copy_resumes_after_the_process_is_killed(big: tuple[str, str]) -> None:
+    source, target = big
+    copying, logged = copy_logging(source, target, 100)
+    copying.kill()
+    copying.communicate(timeout=TIMEOUT)
+    _, copied = copied_messages(target)
     assert logged[0].startswith("created thread thread_big_0")
     assert all(line.startswith("created message") for line in logged[1:])
     assert 99 <= copied < 3000
@@ -125,6 +142,29 @@ def test_copy_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
     assert resumed["unchanged"]["message"] == copied
     assert same(source, target)
     assert cli("verify", target).returncode == 0
+
+
+def test_ctrl_c_says_what_was_copied_and_that_running_again_resumes(
+    big: tuple[str, str],
+) -> None:
+    source, target = big
+    copying, _ = copy_logging(source, target, 100)
+    copying.send_signal(signal.SIGINT)  # as Ctrl-C does
+    out, rest = copying.communicate(timeout=TIMEOUT)
+    assert copying.returncode == 130
+    assert out == ""
+    threads, copied = copied_messages(target)
+    assert 99 <= copied < 3000
+    kinds = "1 thread" if threads == 1 else f"{threads} threads"
+    assert f"Interrupted: copied {kinds}, {copied} messages." in rest
+    assert "Run the same command again to finish" in rest
+
+    resumed = data(cli("copy", source, target, "--json"))
+    assert (resumed["created"]["message"], resumed["unchanged"]["message"]) == (
+        3000 - copied,
+        copied,
+    )
+    assert same(source, target)
 
 
 def test_conflicts_are_reported_and_nothing_is_overwritten(source: str, target: str) -> None:
@@ -178,21 +218,75 @@ def _read_terminal(fd: int) -> Iterator[bytes]:
         yield chunk
 
 
-def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
+def _on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run the command line with stderr on a pseudo-terminal; returns what it showed there."""
     controller, terminal = pty.openpty()
-    copying = subprocess.Popen(
-        [str(SCRIPT), "copy", source, target],
+    running = subprocess.Popen(
+        [str(SCRIPT), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=terminal,
-        env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
     )
     os.close(terminal)
     try:
         shown = b"".join(_read_terminal(controller)).decode()
     finally:
         os.close(controller)
-        copying.communicate(timeout=TIMEOUT)
-    assert copying.returncode == 0
-    assert "copying threads" in shown
-    assert "3/3" in shown
+        out, _ = running.communicate(timeout=TIMEOUT)
+    return subprocess.CompletedProcess(running.args, running.returncode, out), shown
+
+
+def test_progress_counts_records_with_a_rate_and_time_left(tmp_path: Path) -> None:
+    """One long thread: the bar counts its records, not the one thread."""
+    source = f"file://{tmp_path / 'long'}?durable=false"
+    with open_store(source) as store:
+        thread = store.create_thread(Thread(id="thread_long"))
+        for index in range(299):
+            store.append_message(thread.id, Message.user(f"m{index}"))
+    copied, shown = _on_a_terminal("copy", source, f"file://{tmp_path / 'copy'}?durable=false")
+    assert copied.returncode == 0
+    assert "copying records" in shown
+    assert "300/300" in shown  # the thread and its 299 messages
+    assert re.search(r"[\d,]+/s", shown), shown
+    assert "ETA" in shown
+
+
+def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
+    copied, shown = _on_a_terminal("copy", source, target)
+    assert copied.returncode == 0
+    assert "27/27" in shown  # 3 threads, 9 messages, 9 runs, 6 steps
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("{dir}", "{dir}"),
+        ("{dir}", "file://{dir}/"),
+        ("file://{dir}?durable=false", "{link}"),
+        ("memory://shared", "memory://shared"),
+    ],
+)
+def test_a_copy_onto_itself_is_refused(tmp_path: Path, first: str, second: str) -> None:
+    directory = tmp_path / "store"
+    with open_store(directory) as store:
+        fill(store, threads=1)
+    (tmp_path / "link").symlink_to(directory)
+    names = {"dir": str(directory), "link": str(tmp_path / "link")}
+    result = cli("copy", first.format(**names), second.format(**names))
+    assert result.returncode == 2
+    assert "name the same store" in result.stderr
+    assert "Copied" not in result.stdout
+
+
+def test_a_failed_copy_creates_no_target(tmp_path: Path, source: str) -> None:
+    target = tmp_path / "new"
+    missing = cli("copy", source, str(target), "--thread", "thread_nope")
+    assert missing.returncode == 3
+    assert "thread 'thread_nope' not found" in missing.stderr
+    empty = tmp_path / "empty"
+    with open_store(empty):
+        pass
+    nothing = cli("copy", str(empty), str(target))
+    assert nothing.returncode == 0, nothing.stderr
+    assert not target.exists()

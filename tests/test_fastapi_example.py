@@ -1,17 +1,25 @@
-"""The FastAPI example, served by uvicorn on 127.0.0.1 and driven by the real ``openai`` client.
+"""The FastAPI example, started as its docstring says (``uvicorn examples.fastapi_app:app``,
+the store from ``THREADSTORE_URL``) and driven by the real ``openai`` client.
 
 Every object the server returns is parsed into the SDK's own types and compared field by
-field with what the store holds, so the wire format is checked by the client people use.
+field with what the store holds (the test opens the same local store the server writes),
+so the wire format is checked by the client people use. Runs are played by the example's
+scripted assistant; the SDK's ``*_poll`` helpers wait for them as they would for OpenAI.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,16 +30,22 @@ import pydantic
 import pytest
 import uvicorn
 
-from threadstore import aio
+from threadstore import aio, open_store
 from threadstore.backends.memory import MemoryThreadStore
 from threadstore.errors import BackendError, ConflictError
-from threadstore.models import Message, Run
+from threadstore.protocol import ThreadStore
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The Assistants API is deprecated:DeprecationWarning"
 )
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fastapi_app.py"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "fastapi_app.py"
+BOUND = 60.0
+"""How long a server may take to start or stop: a bound, not an expectation."""
+POLL = 20
+"""Poll interval (ms) for the SDK's *_poll helpers."""
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 
 
 def load_example() -> ModuleType:
@@ -47,64 +61,88 @@ def load_example() -> ModuleType:
 fastapi_app = load_example()
 
 
-class Server:
-    """uvicorn serving an app on a free loopback port, in a background thread."""
+def documented_command() -> list[str]:
+    """The first ``uvicorn ...`` command of the example's docstring, as a user types it."""
+    assert fastapi_app.__doc__ is not None
+    found = re.search(r"^\s+(uvicorn examples\.fastapi_app:app)\b", fastapi_app.__doc__, re.M)
+    assert found, "the example's docstring no longer says how to start it"
+    return found.group(1).split()
 
-    def __init__(self, app: Any) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        port = self.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]})
 
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60  # a bound, not an expectation: a loaded machine is slow
-        while time.monotonic() < deadline:
-            if self.server.started or not self.thread.is_alive():
-                break
-            time.sleep(0.005)
-        assert self.server.started, "uvicorn did not start"
-        return self
+class Uvicorn:
+    """``uvicorn`` run as a user runs it, in a subprocess, on a free loopback port."""
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.socket.close()
-        assert not self.thread.is_alive()
+    def __init__(
+        self, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, workers: int = 1
+    ) -> None:
+        command = [sys.executable, "-m", *args, "--host", "127.0.0.1", "--port", "0"]
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.log: list[str] = []
+        self._ready = threading.Event()
+        self._workers = workers
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(BOUND) or self.process.poll() is not None:
+            self.stop()
+            raise AssertionError("uvicorn did not start:\n" + "".join(self.log))
+        found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", "".join(self.log))
+        assert found, self.log
+        self.url = found.group(1)
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        started = 0
+        for line in self.process.stderr:  # drained to the end, so uvicorn never blocks
+            self.log.append(line)
+            started += "Application startup complete" in line
+            if started == self._workers and any("Uvicorn running on" in s for s in self.log):
+                self._ready.set()
+        self._ready.set()
+
+    def client(self) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key="unused", max_retries=0)
+
+    def stop(self) -> int:
+        """Stop it as Ctrl-C does; its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(BOUND)
+        self._reader.join(BOUND)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Uvicorn, str]]:
+    """The example as documented, over a local store the tests open too."""
+    url = f"file://{tmp_path_factory.mktemp('example') / 'store'}?durable=false"
+    server = Uvicorn(*documented_command(), env={"THREADSTORE_URL": url})
+    yield server, url
+    assert server.stop() == 0
+    assert "Application shutdown complete" in "".join(server.log)
+    assert "Traceback" not in "".join(server.log), "".join(server.log)
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[MemoryThreadStore], tuple[openai.OpenAI, str]]]:
-    """Serve the example over a given store; return an SDK client and the base URL."""
-    with_cleanup: list[tuple[Server, aio.AsyncThreadStore, openai.OpenAI]] = []
-
-    def start(sync_store: MemoryThreadStore) -> tuple[openai.OpenAI, str]:
-        store = aio.AsyncThreadStore(sync_store)
-        server = Server(fastapi_app.create_app(store)).__enter__()
-        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="test", max_retries=0)
-        with_cleanup.append((server, store, client))
-        return client, server.url
-
-    yield start
-    for server, store, client in with_cleanup:
-        client.close()
-        server.__exit__(None, None, None)
-        store.sync_store.close()
+def client(served: tuple[Uvicorn, str]) -> Iterator[openai.OpenAI]:
+    with served[0].client() as sdk:
+        yield sdk
 
 
 @pytest.fixture
-def store() -> MemoryThreadStore:
-    return MemoryThreadStore()
-
-
-@pytest.fixture
-def client(
-    serve: Callable[[MemoryThreadStore], tuple[openai.OpenAI, str]], store: MemoryThreadStore
-) -> openai.OpenAI:
-    return serve(store)[0]
+def store(served: tuple[Uvicorn, str]) -> Iterator[ThreadStore]:
+    """The store the server writes, opened by the test (local disk: many processes)."""
+    with open_store(served[1]) as opened:
+        yield opened
 
 
 def assert_same(sdk_object: pydantic.BaseModel, ours: pydantic.BaseModel) -> None:
@@ -123,7 +161,10 @@ def assert_no_extras(value: Any) -> None:
             assert_no_extras(item)
 
 
-def test_threads_round_trip(client: openai.OpenAI, store: MemoryThreadStore) -> None:
+# --- threads and messages ---------------------------------------------------------------
+
+
+def test_threads_round_trip(client: openai.OpenAI, store: ThreadStore) -> None:
     created = client.beta.threads.create(
         messages=[
             {"role": "user", "content": "hello", "metadata": {"n": "1"}},
@@ -154,7 +195,7 @@ def test_threads_round_trip(client: openai.OpenAI, store: MemoryThreadStore) -> 
     }
 
 
-def test_messages_round_trip(client: openai.OpenAI, store: MemoryThreadStore) -> None:
+def test_messages_round_trip(client: openai.OpenAI, store: ThreadStore) -> None:
     thread = client.beta.threads.create()
     sent = client.beta.threads.messages.create(
         thread.id,
@@ -182,7 +223,7 @@ def test_messages_round_trip(client: openai.OpenAI, store: MemoryThreadStore) ->
         client.beta.threads.messages.retrieve(sent.id, thread_id=thread.id)
 
 
-def test_listing_pages_like_the_api(client: openai.OpenAI, store: MemoryThreadStore) -> None:
+def test_listing_pages_like_the_api(client: openai.OpenAI, store: ThreadStore) -> None:
     thread = client.beta.threads.create()
     ids = [
         client.beta.threads.messages.create(thread.id, role="user", content=f"m{i}").id
@@ -210,79 +251,391 @@ def test_listing_pages_like_the_api(client: openai.OpenAI, store: MemoryThreadSt
     assert ([m.id for m in start.data], start.has_more) == ([ids[6], ids[5], ids[4], ids[3]], False)
 
 
-def test_listing_by_run(client: openai.OpenAI, store: MemoryThreadStore) -> None:
-    thread = client.beta.threads.create()
-    client.beta.threads.messages.create(thread.id, role="user", content="question")
-    run = store.create_run(thread.id, Run(assistant_id="asst_1", model="m"))
-    answer = store.append_message(
-        thread.id, Message.assistant("answer", run_id=run.id, assistant_id="asst_1")
+# --- runs and steps -----------------------------------------------------------------------
+
+
+def test_a_run_is_played_to_completion(client: openai.OpenAI, store: ThreadStore) -> None:
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello there"}])
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id="asst_1",
+        model="scripted",
+        instructions="Be brief.",
+        additional_instructions="Very brief.",
+        additional_messages=[{"role": "user", "content": "and again"}],
+        metadata={"k": "v"},
+        temperature=0.5,
+        poll_interval_ms=POLL,
     )
-    listed = client.beta.threads.messages.list(thread.id, run_id=run.id)
-    assert [m.id for m in listed.data] == [answer.id]
-    assert_same(listed.data[0], answer)
+    assert isinstance(run, openai.types.beta.threads.Run)
+    assert run.status == "completed"
+    assert run.instructions == "Be brief.\n\nVery brief."
+    assert run.usage is not None
+    assert run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens
+    assert run.started_at is not None
+    assert run.completed_at is not None
+    assert_same(run, store.get_run(thread.id, run.id))
+    assert_same(
+        client.beta.threads.runs.retrieve(run.id, thread_id=thread.id),
+        store.get_run(thread.id, run.id),
+    )
+
+    reply = client.beta.threads.messages.list(thread.id, run_id=run.id)
+    [answer] = reply.data
+    assert (answer.role, answer.status, answer.assistant_id) == ("assistant", "completed", "asst_1")
+    assert answer.content[0].text.value == "You said: and again"  # type: ignore[union-attr]
+    assert_same(answer, store.get_message(thread.id, answer.id))
+
+    [step] = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id)
+    assert isinstance(step, openai.types.beta.threads.runs.RunStep)
+    assert (step.type, step.status) == ("message_creation", "completed")
+    assert step.step_details.message_creation.message_id == answer.id  # type: ignore[union-attr]
+    assert_same(step, store.get_step(thread.id, run.id, step.id))
+    fetched = client.beta.threads.runs.steps.retrieve(step.id, thread_id=thread.id, run_id=run.id)
+    assert_same(fetched, store.get_step(thread.id, run.id, step.id))
 
 
-def test_bad_requests_are_400(client: openai.OpenAI, store: MemoryThreadStore) -> None:
+def test_a_tool_call_waits_for_its_output(client: openai.OpenAI, store: ThreadStore) -> None:
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "look it up"}])
+    runs = client.beta.threads.runs
+    run = runs.create_and_poll(
+        thread_id=thread.id, assistant_id="asst_1", tools=[TOOL], poll_interval_ms=POLL
+    )
+    assert run.status == "requires_action"
+    assert run.required_action is not None
+    [call] = run.required_action.submit_tool_outputs.tool_calls
+    assert (call.function.name, call.function.arguments) == ("lookup", '{"question": "look it up"}')
+    assert_same(run, store.get_run(thread.id, run.id))
+
+    with pytest.raises(openai.BadRequestError) as wrong:
+        runs.submit_tool_outputs(
+            run.id,
+            thread_id=thread.id,
+            tool_outputs=[{"tool_call_id": "call_other", "output": "1"}],
+        )
+    assert wrong.value.body["param"] == "tool_outputs"  # type: ignore[index]
+    assert store.get_run(thread.id, run.id).status == "requires_action"
+
+    done = runs.submit_tool_outputs_and_poll(
+        run_id=run.id,
+        thread_id=thread.id,
+        tool_outputs=[{"tool_call_id": call.id, "output": "42"}],
+        poll_interval_ms=POLL,
+    )
+    assert done.status == "completed"
+    assert done.required_action is None
+    assert client.beta.threads.messages.list(thread.id, limit=1).data[0].content[0].text.value == (  # type: ignore[union-attr]
+        "lookup said: 42"
+    )
+    steps = list(runs.steps.list(run.id, thread_id=thread.id, order="asc"))
+    assert [(s.type, s.status) for s in steps] == [
+        ("tool_calls", "completed"),
+        ("message_creation", "completed"),
+    ]
+    assert steps[0].step_details.tool_calls[0].function.output == "42"  # type: ignore[union-attr]
+    with pytest.raises(openai.BadRequestError, match="do not accept tool outputs"):
+        runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "42"}]
+        )
+
+
+def test_create_and_run_makes_the_thread_and_plays_the_run(
+    client: openai.OpenAI, store: ThreadStore
+) -> None:
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id="asst_1",
+        thread={"messages": [{"role": "user", "content": "hi"}], "metadata": {"from": "test"}},
+        tool_resources={"code_interpreter": {"file_ids": ["file_9"]}},
+        poll_interval_ms=POLL,
+    )
+    assert run.status == "completed"
+    thread = store.get_thread(run.thread_id)
+    assert thread.metadata == {"from": "test"}
+    assert thread.tool_resources is not None
+    assert [m.text for m in store.iter_messages(run.thread_id)] == ["hi", "You said: hi"]
+    bare = client.beta.threads.create_and_run(assistant_id="asst_2")
+    assert bare.status == "queued"
+    assert store.get_run(bare.thread_id, bare.id).assistant_id == "asst_2"
+
+
+def test_runs_list_auto_page_and_update(client: openai.OpenAI, store: ThreadStore) -> None:
     thread = client.beta.threads.create()
-    messages = client.beta.threads.messages
+    runs = client.beta.threads.runs
+    ids = [runs.create(thread.id, assistant_id=f"asst_{i}").id for i in range(25)]
+    assert [r.id for r in runs.list(thread.id, limit=10)] == ids[::-1]
+    pages = list(runs.list(thread.id, limit=10, order="asc").iter_pages())
+    assert [len(page.data) for page in pages] == [10, 10, 5]
+    after = runs.list(thread.id, limit=3, order="asc", after=ids[20])
+    assert [r.id for r in after.data] == ids[21:24]
+    for sdk_run, ours in zip(
+        after.data,
+        store.list_runs(thread.id, limit=3, order="asc", after=ids[20]).data,
+        strict=True,
+    ):
+        assert sdk_run.id == ours.id
+
+    updated = runs.update(ids[0], thread_id=thread.id, metadata={"note": "first"})
+    assert updated.metadata == {"note": "first"}
+    assert store.get_run(thread.id, ids[0]).metadata == {"note": "first"}
+
+
+def test_cancel_ends_a_waiting_run_and_refuses_a_finished_one(
+    client: openai.OpenAI, store: ThreadStore
+) -> None:
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "wait"}])
+    runs = client.beta.threads.runs
+    waiting = runs.create_and_poll(
+        thread_id=thread.id, assistant_id="asst_1", tools=[TOOL], poll_interval_ms=POLL
+    )
+    assert waiting.status == "requires_action"
+    cancelled = runs.cancel(waiting.id, thread_id=thread.id)
+    assert cancelled.status == "cancelled"
+    assert cancelled.cancelled_at is not None
+    assert_same(cancelled, store.get_run(thread.id, waiting.id))
+    with pytest.raises(openai.BadRequestError) as again:
+        runs.cancel(waiting.id, thread_id=thread.id)
+    assert again.value.body == {  # type: ignore[comparison-overlap]
+        "message": "Cannot cancel run with status 'cancelled'.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+
+
+def test_streaming_is_refused_without_writing(client: openai.OpenAI, store: ThreadStore) -> None:
+    thread = client.beta.threads.create()
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.beta.threads.runs.create(thread.id, assistant_id="asst_1", stream=True)
+    assert caught.value.body["param"] == "stream"  # type: ignore[index]
+    assert store.list_runs(thread.id).data == []
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def test_bad_requests_are_400_in_our_words(client: openai.OpenAI, store: ThreadStore) -> None:
+    thread = client.beta.threads.create()
+    messages, runs = client.beta.threads.messages, client.beta.threads.runs
+    bodies = []
     with pytest.raises(openai.BadRequestError) as bad_limit:
         messages.list(thread.id, limit=0)
-    assert bad_limit.value.body["type"] == "invalid_request_error"  # type: ignore[index]
-    with pytest.raises(openai.BadRequestError):
+    bodies.append(bad_limit.value.body)
+    with pytest.raises(openai.BadRequestError) as bad_cursor:
         messages.list(thread.id, after="msg_not_in_this_thread")
+    bodies.append(bad_cursor.value.body)
     with pytest.raises(openai.BadRequestError) as bad_role:
         messages.create(thread.id, role="system", content="x")  # type: ignore[arg-type]
     assert bad_role.value.body["param"] == "role"  # type: ignore[index]
-    with pytest.raises(openai.BadRequestError):
+    assert bad_role.value.body["message"] == (  # type: ignore[index]
+        "Invalid value for 'role': expected 'user' or 'assistant'."
+    )
+    bodies.append(bad_role.value.body)
+    with pytest.raises(openai.BadRequestError) as too_many:
         client.beta.threads.create(metadata={f"k{i}": "v" for i in range(17)})
-    with pytest.raises(openai.BadRequestError):
+    assert too_many.value.body["param"] == "metadata"  # type: ignore[index]
+    bodies.append(too_many.value.body)
+    with pytest.raises(openai.BadRequestError) as unsafe_id:
         client.beta.threads.retrieve("thread..evil")
+    bodies.append(unsafe_id.value.body)
+    with pytest.raises(openai.BadRequestError) as unknown:
+        runs.create(thread.id, assistant_id="asst_1", extra_body={"colour": "blue"})
+    assert unknown.value.body["message"] == "Unrecognized request argument supplied: colour"  # type: ignore[index]
+    bodies.append(unknown.value.body)
+    with pytest.raises(openai.BadRequestError) as bad_tool:
+        runs.create(thread.id, assistant_id="asst_1", tools=[{"type": "nope"}])  # type: ignore[list-item]
+    assert bad_tool.value.body["param"] == "tools[0]"  # type: ignore[index]
+    bodies.append(bad_tool.value.body)
+    for body in bodies:
+        assert set(body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
+        assert body["type"] == "invalid_request_error"  # type: ignore[index]
+        text = str(body)
+        assert "pydantic" not in text
+        assert "Input should be" not in text
+        assert "validation error" not in text
     assert store.list_messages(thread.id).data == []
-    assert store.list_thread_ids() == [thread.id]
+    assert store.list_runs(thread.id).data == []
 
 
-def test_unknown_route_and_bad_query_keep_the_error_shape(
-    serve: Callable[[MemoryThreadStore], tuple[openai.OpenAI, str]],
-) -> None:
-    _, url = serve(MemoryThreadStore())
-    with httpx.Client(base_url=url, trust_env=False) as http:
+def test_routes_and_raw_requests_keep_the_error_shape(served: tuple[Uvicorn, str]) -> None:
+    with httpx.Client(base_url=served[0].url, trust_env=False) as http:
         missing = http.get("/v1/assistants")
         thread = http.post("/v1/threads", json={}).json()
         bad_order = http.get(f"/v1/threads/{thread['id']}/messages", params={"order": "up"})
+        not_json = http.post(
+            "/v1/threads", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        no_body = http.post(f"/v1/threads/{thread['id']}/runs")
+        create_and_run = http.post("/v1/threads/runs", json={"assistant_id": "asst_1"})
     assert missing.status_code == 404
-    assert missing.json()["error"]["type"] == "not_found_error"
+    assert missing.json()["error"]["message"] == "Invalid URL (GET /v1/assistants)"
     assert bad_order.status_code == 400
-    assert bad_order.json()["error"]["type"] == "invalid_request_error"
     assert bad_order.json()["error"]["param"] == "order"
+    assert not_json.status_code == 400
+    assert (
+        not_json.json()["error"]["message"] == "We could not parse the JSON body of your request."
+    )
+    assert no_body.status_code == 400
+    assert no_body.json()["error"]["code"] == "missing_required_parameter"
+    # POST /threads/runs is create-and-run, not "modify thread 'runs'".
+    assert create_and_run.status_code == 200, create_and_run.text
+    assert create_and_run.json()["object"] == "thread.run"
+
+
+# --- how it starts -------------------------------------------------------------------------
+
+
+def test_without_threadstore_url_it_serves_a_local_directory(tmp_path: Path) -> None:
+    server = Uvicorn(
+        *documented_command(), "--app-dir", str(ROOT), cwd=tmp_path, env={"THREADSTORE_URL": ""}
+    )
+    try:
+        with server.client() as sdk:
+            thread = sdk.beta.threads.create(metadata={"where": "default"})
+    finally:
+        assert server.stop() == 0
+    with open_store(tmp_path / fastapi_app.DEFAULT_URL) as store:
+        assert store.get_thread(thread.id).metadata == {"where": "default"}
+
+
+def test_serving_real_traffic_from_s3_with_several_workers() -> None:
+    """The docstring's production recipe: every uvicorn worker on one S3 bucket (a moto
+    server on 127.0.0.1); each run is played by whichever worker took its create, and
+    polled through any of them."""
+    from threadstore_fsspec.testing import DUMMY_CREDENTIALS, moto_server, use_dummy_credentials
+
+    use_dummy_credentials()
+    bucket = f"example-{uuid.uuid4().hex[:8]}"
+    with moto_server(bucket) as endpoint:
+        url = f"s3://{bucket}/threads?endpoint_url={endpoint}"
+        server = Uvicorn(
+            *documented_command(),
+            "--workers",
+            "2",
+            env={"THREADSTORE_URL": url, **DUMMY_CREDENTIALS},
+            workers=2,
+        )
+        try:
+            with server.client() as sdk:
+                finished = [
+                    sdk.beta.threads.create_and_run_poll(
+                        assistant_id="asst_1",
+                        thread={"messages": [{"role": "user", "content": f"q{i}"}]},
+                        poll_interval_ms=POLL,
+                    )
+                    for i in range(2)
+                ]
+        finally:
+            assert server.stop() == 0
+        with open_store(url) as store:
+            for i, run in enumerate(finished):
+                assert run.status == "completed"
+                texts = [m.text for m in store.iter_messages(run.thread_id)]
+                assert texts == [f"q{i}", f"You said: q{i}"]
+
+
+# --- the store under the app misbehaving ----------------------------------------------------
+
+
+class InThread:
+    """The app over a given store, served by uvicorn in a background thread."""
+
+    def __init__(self, store: ThreadStore) -> None:
+        self.store = aio.AsyncThreadStore(store)
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(fastapi_app.create_app(self.store), log_level="warning", ws="none")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]})
+
+    def __enter__(self) -> openai.OpenAI:
+        self.thread.start()
+        deadline = time.monotonic() + BOUND
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert self.server.started, "uvicorn did not start"
+        self.client = openai.OpenAI(base_url=f"{self.url}/v1", api_key="unused", max_retries=0)
+        return self.client
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(BOUND)
+        self.socket.close()
+        assert not self.thread.is_alive()
+        self.store.sync_store.close()
 
 
 class LosingStore(MemoryThreadStore):
-    """A store where every read-modify-write loses its compare-and-set."""
+    """A store where every thread update loses its compare-and-set."""
 
-    def _modify(self, *args: Any) -> Any:
-        raise ConflictError("the message changed under this update")
+    def update_thread(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConflictError("the thread changed under this update")
 
 
 class FailingStore(MemoryThreadStore):
     """A store whose medium fails on reads, with a path in the error that must not leak."""
 
-    def _fetch(self, *args: Any) -> Any:
+    def get_thread(self, *args: Any, **kwargs: Any) -> Any:
         raise BackendError("read failed at /srv/private/threads")
 
 
-def test_conflicts_are_409(serve: Callable[[MemoryThreadStore], tuple[openai.OpenAI, str]]) -> None:
-    client, _ = serve(LosingStore())
-    thread = client.beta.threads.create()
-    with pytest.raises(openai.ConflictError) as caught:
-        client.beta.threads.update(thread.id, metadata={"k": "v"})
+def test_conflicts_are_409() -> None:
+    with InThread(LosingStore()) as client:
+        thread = client.beta.threads.create()
+        with pytest.raises(openai.ConflictError) as caught:
+            client.beta.threads.update(thread.id, metadata={"k": "v"})
     assert caught.value.body["type"] == "conflict_error"  # type: ignore[index]
 
 
-def test_storage_failures_are_500_without_details(
-    serve: Callable[[MemoryThreadStore], tuple[openai.OpenAI, str]],
-) -> None:
-    client, _ = serve(FailingStore())
-    with pytest.raises(openai.InternalServerError) as caught:
+def test_storage_failures_are_500_without_details() -> None:
+    with InThread(FailingStore()) as client, pytest.raises(openai.InternalServerError) as caught:
         client.beta.threads.retrieve("thread_1")
     assert caught.value.body["type"] == "server_error"  # type: ignore[index]
     assert "/srv/private" not in str(caught.value.body)
+
+
+class CountingStore(MemoryThreadStore):
+    closed = 0
+
+    def close(self) -> None:
+        type(self).closed += 1
+        super().close()
+
+
+def test_an_app_given_a_store_leaves_it_to_its_owner() -> None:
+    serving = InThread(CountingStore())
+    with serving as client:
+        client.beta.threads.create()
+        serving.server.should_exit = True
+        serving.thread.join(BOUND)
+        assert CountingStore.closed == 0  # the app stopped; the store is its owner's to close
+
+
+class HeldReplyStore(MemoryThreadStore):
+    """The assistant's reply waits at a gate, so a run can be cancelled while it is played."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replying = threading.Event()
+        self.gate = threading.Event()
+
+    def append_message(self, thread_id: str, message: Any) -> Any:
+        if message.role == "assistant":
+            self.replying.set()
+            assert self.gate.wait(BOUND)
+        return super().append_message(thread_id, message)
+
+
+def test_a_run_cancelled_while_played_ends_cancelled() -> None:
+    store = HeldReplyStore()
+    with InThread(store) as client:
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "slow"}])
+        run = client.beta.threads.runs.create(thread.id, assistant_id="asst_1")
+        assert store.replying.wait(BOUND)
+        cancelling = client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+        assert cancelling.status == "cancelling"
+        store.gate.set()
+        ended = client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=POLL)
+    assert ended.status == "cancelled"
+    assert ended.completed_at is None

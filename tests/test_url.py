@@ -102,3 +102,60 @@ def test_joinpath_makes_a_child_location() -> None:
         "/p/t1",
         {"endpoint_url": "http://h:1"},
     )
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("s3:/bucket/p", "s3://bucket/p"),
+        ("s3:bucket/p", "s3://bucket/p"),
+        ("file:/var/tmp/x", "file:///var/tmp/x"),
+        ("file://var/tmp/x", None),  # a host, refused by the backend: not a typo of this kind
+        ("memory:/x", "memory://x"),
+        ("MEMORY:", "memory://"),
+    ],
+)
+def test_a_scheme_without_slashes_is_refused_with_the_spelling_meant(
+    typo: str, meant: str | None
+) -> None:
+    if meant is None:
+        assert StoreURL.parse(typo).scheme == "file"
+        return
+    with pytest.raises(InvalidRequestError) as caught:
+        StoreURL.parse(typo)
+    assert f"did you mean {meant}?" in str(caught.value)
+    assert "./NAME" in str(caught.value)
+
+
+def test_a_colon_in_a_local_name_is_written_as_a_relative_path(tmp_path: os.PathLike[str]) -> None:
+    assert StoreURL.parse("./data:2024").path == os.path.abspath("data:2024")
+    with pytest.raises(InvalidRequestError, match="'data:' is not followed by '//'"):
+        StoreURL.parse("data:2024")
+    from pathlib import Path
+
+    assert StoreURL.parse(Path("data:2024")).path == os.path.abspath("data:2024")  # a path object
+
+
+def test_a_suggestion_never_shows_a_password() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        StoreURL.parse("s3:/user:hunter2@bucket/p")
+    assert "hunter2" not in str(caught.value)
+    assert "s3://user:***@bucket/p" in str(caught.value)
+    with pytest.raises(InvalidRequestError) as other:
+        StoreURL.parse("admin:hunter2@host/p")
+    assert "hunter2" not in str(other.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///tmp/x%00y", "memory://n%00ame", "s3://b/p?endpoint_url=%00", "s3://u:p%00w@b/p"],
+)
+def test_an_encoded_nul_is_refused(url: str) -> None:
+    with pytest.raises(InvalidRequestError, match="NUL"):
+        StoreURL.parse(url)
+
+
+def test_secrets_lists_every_form_a_credential_may_be_quoted_in() -> None:
+    url = StoreURL.parse("s3://u:p%40ss@b/p?secret=x%2Fy&endpoint_url=http://h:1&db_password=pw")
+    assert url.secrets == {"p@ss", "p%40ss", "x/y", "x%2Fy", "pw"}
+    assert StoreURL.parse("memory://").secrets == frozenset()

@@ -30,7 +30,7 @@ import functools
 import math
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Generator
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -39,6 +39,7 @@ from anyio import from_thread, to_thread
 from pydantic import BaseModel
 
 from threadstore import registry
+from threadstore.errors import BackendError, BackendNotFoundError
 from threadstore.models import ConversationItem, Message, Page
 from threadstore.protocol import Capability, Order, ThreadStore
 from threadstore.url import StoreURL
@@ -132,10 +133,11 @@ def _offload(
     name = op.__name__
 
     async def call(self: AsyncThreadStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        method: Callable[P, R] = getattr(self.sync_store, name)
-        return await self._run(
-            functools.partial(method, *args, **kwargs), abandon_on_cancel=abandon_on_cancel
-        )
+        def on(store: ThreadStore) -> R:
+            method: Callable[P, R] = getattr(store, name)
+            return method(*args, **kwargs)
+
+        return await self._run(on, abandon_on_cancel=abandon_on_cancel)
 
     functools.update_wrapper(call, op, assigned=("__name__",))
     call.__qualname__ = f"AsyncThreadStore.{name}"
@@ -157,30 +159,83 @@ class AsyncThreadStore:
     """
 
     capabilities: frozenset[Capability] = frozenset()
-    """The wrapped store's; the class itself promises nothing."""
+    """The wrapped store's, once it is open; the class itself promises nothing."""
+    _store: ThreadStore | None
+    _opener: Callable[[], ThreadStore] | None
 
     def __init__(self, store: ThreadStore, *, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
-        self.sync_store = store
+        self._prepare(max_workers)
+        self._store = store
         self.capabilities = store.capabilities
+
+    @classmethod
+    def _opening(cls, opener: Callable[[], ThreadStore], max_workers: int) -> Self:
+        """A store that ``opener`` opens on a worker thread, when first awaited or used."""
+        unopened = cls.__new__(cls)
+        unopened._prepare(max_workers)
+        unopened._opener = opener
+        return unopened
+
+    def _prepare(self, max_workers: int) -> None:
         self.max_workers = _checked_workers(max_workers)
+        self._store = None
+        self._opener = None
+        self._open_lock = threading.Lock()
+        self._closed = False
         self._limiter = anyio.CapacityLimiter(max_workers)
         # Reads run under a lease on _limiter; to_thread still needs a limiter for them,
         # and an unbounded one of our own keeps them off the framework's default pool.
         self._carrier = anyio.CapacityLimiter(math.inf)
 
     def __repr__(self) -> str:
-        return f"<AsyncThreadStore over {self.sync_store!r}>"
+        inside = repr(self._store) if self._store is not None else "a store not opened yet"
+        return f"<AsyncThreadStore over {inside}>"
+
+    @property
+    def sync_store(self) -> ThreadStore:
+        """The wrapped sync store (once opened: ``await`` the store or use ``async with``)."""
+        if self._store is None:
+            raise RuntimeError(
+                "this AsyncThreadStore is not open yet: `await` it, or use `async with`, "
+                "to open it off the event loop"
+            )
+        return self._store
 
     @property
     def busy_workers(self) -> int:
         """Calls holding a worker now, abandoned reads still running included."""
         return int(self._limiter.borrowed_tokens)
 
-    async def _run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
+    async def _opened(self) -> ThreadStore:
+        """The wrapped store, opened on a worker first if need be (a cancel waits for it)."""
+        if self._store is not None:
+            return self._store
+        return await to_thread.run_sync(self._open_here, limiter=self._limiter)
+
+    def _open_here(self) -> ThreadStore:
+        with self._open_lock:  # callers racing to be first open it once
+            if self._store is None:
+                if self._closed or self._opener is None:
+                    raise BackendError(f"{self!r} is closed")
+                self._store = self._opener()
+                self.capabilities = self._store.capabilities
+            return self._store
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        """``store = await aio.open_store(url)``: open it (off the loop) and return it."""
+        return self._ready().__await__()
+
+    async def _ready(self) -> Self:
+        await self._opened()
+        return self
+
+    async def _run(self, call: Callable[[ThreadStore], R], *, abandon_on_cancel: bool) -> R:
+        store = await self._opened()
+        work = functools.partial(call, store)
         if abandon_on_cancel:
-            return await _Lease(self._limiter, self._carrier).run(call)
+            return await _Lease(self._limiter, self._carrier).run(work)
         # Not abandoned, so anyio holds the token until the call returns: the bound is exact.
-        return await to_thread.run_sync(call, limiter=self._limiter)
+        return await to_thread.run_sync(work, limiter=self._limiter)
 
     # threads
     create_thread = _write(ThreadStore.create_thread)
@@ -242,9 +297,14 @@ class AsyncThreadStore:
     async def aclose(self) -> None:
         """Close the wrapped store on a worker; shielded, so a cancel cannot leave it open."""
         with anyio.CancelScope(shield=True):
-            await self._run(self.sync_store.close, abandon_on_cancel=False)
+            with self._open_lock:
+                self._closed = True
+                store = self._store
+            if store is not None:
+                await to_thread.run_sync(store.close, limiter=self._limiter)
 
     async def __aenter__(self) -> Self:
+        await self._opened()
         return self
 
     async def __aexit__(
@@ -281,18 +341,34 @@ def open_store(
     max_workers: int = DEFAULT_MAX_WORKERS,
     **options: Any,
 ) -> AsyncThreadStore:
-    """Open ``url`` like :func:`threadstore.open_store` and wrap it in an AsyncThreadStore.
+    """Open ``url`` like :func:`threadstore.open_store`, as an :class:`AsyncThreadStore`.
 
-    A plain function, not a coroutine: opening happens in the calling thread, as at an
-    application's start-up; every later call runs on the store's ``max_workers`` threads.
+    A plain function that does no I/O: the store is opened on a worker thread (an S3
+    open runs a probe of about a second; the event loop keeps serving meanwhile) by
+    ``async with aio.open_store(url) as store``, by ``store = await
+    aio.open_store(url)``, or else by the first operation. A malformed URL or argument
+    is refused at once; a store that cannot open fails where it is opened.
     """
     _checked_workers(max_workers)  # before opening: a bad argument must not leave a store open
-    store = registry.open_store(url, require=require, **options)
-    native = getattr(store, "async_twin", None)  # a backend with an async path of its own
-    if native is not None:
-        twin: AsyncThreadStore = native(max_workers=max_workers)
-        return twin
-    return AsyncThreadStore(store, max_workers=max_workers)
+    parsed = StoreURL.parse(url) if url is not None else None
+    wanted = [Capability(c) for c in require]
+    opener = functools.partial(registry.open_store, parsed, require=wanted, **options)
+    return _async_class(parsed)._opening(opener, max_workers)
+
+
+def _async_class(url: StoreURL | None) -> type[AsyncThreadStore]:
+    """The backend's own async store class, if it has one (``async_store_class``), else
+    the thread adapter. Unknown schemes fail later, where the store is opened."""
+    if url is None:
+        return AsyncThreadStore
+    try:
+        backend = registry.backend_class(url.scheme)
+    except BackendNotFoundError:
+        return AsyncThreadStore
+    native: Callable[[], type[AsyncThreadStore]] | None = getattr(
+        backend, "async_store_class", None
+    )
+    return AsyncThreadStore if native is None else native()
 
 
 def _checked_workers(value: int) -> int:

@@ -20,6 +20,7 @@ Nothing in the target is ever overwritten or deleted.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,18 @@ from threadstore.errors import AlreadyExistsError, NotFoundError
 from threadstore.models import Thread, WireModel
 from threadstore.protocol import ThreadStore
 from threadstore.snapshot import every
+from threadstore.url import StoreURL
 
-__all__ = ["Conflict", "CopyEvent", "CopyReport", "StoreCopy", "copy_store"]
+__all__ = [
+    "Conflict",
+    "CopyEvent",
+    "CopyReport",
+    "StoreCopy",
+    "copy_store",
+    "count_records",
+    "same_store",
+    "threads_to_copy",
+]
 
 M = TypeVar("M", bound=WireModel)
 Outcome = Literal["created", "unchanged", "conflict"]
@@ -110,12 +121,7 @@ class StoreCopy:
 
     def thread_ids(self, wanted: Iterable[str] | None = None) -> list[str]:
         """The source's thread IDs, or ``wanted`` once each exists (else ``ThreadNotFound``)."""
-        if wanted is None:
-            return self.source.list_thread_ids()
-        chosen = list(dict.fromkeys(wanted))
-        for thread_id in chosen:
-            self.source.get_thread(thread_id)
-        return chosen
+        return threads_to_copy(self.source, wanted)
 
     def copy_thread(self, thread_id: str) -> None:
         """Bring one thread and everything under it into the target."""
@@ -254,3 +260,41 @@ def copy_store(
     for thread_id in copy.thread_ids(thread_ids):
         copy.copy_thread(thread_id)
     return copy.report
+
+
+def threads_to_copy(source: ThreadStore, wanted: Iterable[str] | None = None) -> list[str]:
+    """The source's thread IDs, or ``wanted`` once each exists (else ``ThreadNotFound``)."""
+    if wanted is None:
+        return source.list_thread_ids()
+    chosen = list(dict.fromkeys(wanted))
+    for thread_id in chosen:
+        source.get_thread(thread_id)
+    return chosen
+
+
+def count_records(source: ThreadStore, thread_ids: Iterable[str]) -> int:
+    """How many records a copy of these threads walks: each thread and all under it.
+
+    Costs a read of every list (a page at a time), so a progress display can show a
+    total, a rate and the time left.
+    """
+    total = 0
+    for thread_id in thread_ids:
+        total += 1 + sum(1 for _ in every(partial(source.list_messages, thread_id)))
+        for run in every(partial(source.list_runs, thread_id)):
+            total += 1 + sum(1 for _ in every(partial(source.list_steps, thread_id, run.id)))
+    return total
+
+
+def same_store(source: StoreURL, target: StoreURL) -> bool:
+    """Whether two URLs name the same store (a copy onto itself would compare, not copy).
+
+    Local paths are compared after resolving links; a private ``memory://`` is never
+    the same as another; options and credentials do not change the location.
+    """
+    if source.scheme == target.scheme == "file":
+        return os.path.realpath(source.path) == os.path.realpath(target.path)
+    if source.scheme == "memory" and not source.host:
+        return False
+    place = (source.scheme, source.host, source.port, source.path.rstrip("/"))
+    return place == (target.scheme, target.host, target.port, target.path.rstrip("/"))

@@ -12,7 +12,6 @@ import importlib
 import logging
 import os
 from collections.abc import Collection
-from importlib.metadata import entry_points
 from typing import Any, Protocol, cast
 
 from threadstore.errors import BackendNotFoundError, CapabilityError
@@ -32,15 +31,18 @@ GROUP = "threadstore.backends"
 ENV_VAR = "THREADSTORE_URL"
 log = logging.getLogger("threadstore")
 
-# Schemes users commonly ask for, with what provides them.
+# Schemes users commonly ask for, with the command that installs their backend today:
+# threadstore-fsspec is not published yet, so it installs from a checkout of this
+# repository (once it is, the hint becomes `pip install threadstore-fsspec`).
+_FSSPEC = "from a threadstore checkout, pip install ./backends/threadstore-fsspec"
 INSTALL_HINTS = {
-    "s3": "pip install threadstore-fsspec",
-    "s3a": "pip install threadstore-fsspec",
-    "gs": "pip install threadstore-fsspec gcsfs",
-    "gcs": "pip install threadstore-fsspec gcsfs",
-    "az": "pip install threadstore-fsspec adlfs",
-    "abfs": "pip install threadstore-fsspec adlfs",
-    "fsspec": "pip install threadstore-fsspec",
+    "s3": _FSSPEC,
+    "s3a": _FSSPEC,
+    "gs": f"{_FSSPEC} gcsfs",
+    "gcs": f"{_FSSPEC} gcsfs",
+    "az": f"{_FSSPEC} adlfs",
+    "abfs": f"{_FSSPEC} adlfs",
+    "fsspec": _FSSPEC,
 }
 
 
@@ -70,6 +72,8 @@ def unregister_backend(scheme: str) -> None:
 
 def available_backends() -> list[str]:
     """Every scheme an installed or registered backend serves, sorted. Imports none."""
+    from importlib.metadata import entry_points
+
     schemes = {ep.name for ep in entry_points(group=GROUP)}
     return sorted(schemes | set(_registered))
 
@@ -92,10 +96,9 @@ _loaded: dict[str, BackendClass] = {}
 
 
 def _load_entry_point(scheme: str) -> BackendClass | None:
+    """The class the entry point named ``scheme`` names, imported once; ``None`` if none."""
     if scheme in _loaded:
         return _loaded[scheme]
-    if scheme not in {ep.name for ep in entry_points(group=GROUP)}:
-        return None
     from stevedore import DriverManager
     from stevedore.exception import MultipleMatches, NoMatches
 
@@ -112,7 +115,9 @@ def _load_entry_point(scheme: str) -> BackendClass | None:
             on_load_failure_callback=on_failure,
         )
     except NoMatches:
-        error = failure[0] if failure else None
+        if not failure:
+            return None
+        error = failure[0]
         raise BackendNotFoundError(
             f"the backend for {scheme}:// is installed but failed to load: "
             f"{type(error).__name__}: {error}"
@@ -136,11 +141,19 @@ def backend_class(scheme: str) -> BackendClass:
         found = _load_entry_point(candidate)
         if found is not None:
             return found
+    installed = available_backends()
+    message = f"no backend for {scheme}:// (installed: "
+    message += ", ".join(f"{s}://" for s in installed) or "none"
+    message += ")"
     hint = INSTALL_HINTS.get(scheme) or INSTALL_HINTS.get(scheme.partition("+")[0])
-    installed = ", ".join(f"{s}://" for s in available_backends()) or "none"
-    message = f"no backend for {scheme}:// (installed: {installed})"
     if hint:
         message += f"; to add it: {hint}"
+    else:
+        from difflib import get_close_matches
+
+        close = get_close_matches(scheme, installed, n=1)
+        if close:
+            message += f"; did you mean {close[0]}://?"
     raise BackendNotFoundError(message)
 
 

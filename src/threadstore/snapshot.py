@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Generic, TypeVar
 
+from threadstore.errors import InvalidRequestError, MessageNotFound, RunNotFound
 from threadstore.models import Message, Page, Run, RunStep, Thread, WireModel
 from threadstore.protocol import ThreadStore
 
-__all__ = ["ThreadSnapshot", "every", "read_thread"]
+__all__ = ["Slice", "ThreadSnapshot", "every", "last", "list_holding", "read_thread"]
 
 M = TypeVar("M", bound=WireModel)
 FIRST_PAGE = 10
@@ -38,20 +39,84 @@ def page_sizes() -> Iterator[int]:
         size = min(size * 2, LAST_PAGE)
 
 
-def every(list_page: Callable[..., Page[M]]) -> Iterator[M]:
-    """Every item of a paged list, in append order, one page at a time (see
-    :func:`page_sizes`).
+def every(list_page: Callable[..., Page[M]], *, after: str | None = None) -> Iterator[M]:
+    """Every item of a paged list (or every item after ``after``), in append order, one
+    page at a time (see :func:`page_sizes`): only one page is held at once.
 
     ``list_page`` is a ``list_*`` method with its positional IDs bound, e.g.
     ``functools.partial(store.list_steps, thread_id, run_id)``.
     """
-    after: str | None = None
     for limit in page_sizes():
         page = list_page(limit=limit, order="asc", after=after)
         yield from page.data
         if not page.has_more or not page.data:
             return
         after = page.last_id
+
+
+def last(list_page: Callable[..., Page[M]], count: int) -> list[M]:
+    """The last ``count`` items of a paged list, in append order."""
+    newest: list[M] = []
+    before: str | None = None
+    while len(newest) < count:
+        page = list_page(limit=min(count - len(newest), LAST_PAGE), order="desc", after=before)
+        newest += page.data
+        if not page.has_more or not page.data:
+            break
+        before = page.last_id
+    return newest[::-1]
+
+
+class Slice(Generic[M]):
+    """Part of a paged list, read a page at a time in append order, never held whole.
+
+    All of it; the first ``limit`` items (after ``after``, if given); or the last
+    ``tail``. Once iterated, :attr:`more_after` is the last ID yielded when the list goes
+    on past it (the ``after`` of the next slice), else ``None``.
+    """
+
+    def __init__(
+        self,
+        list_page: Callable[..., Page[M]],
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        tail: int | None = None,
+    ) -> None:
+        if tail is not None and (limit is not None or after is not None):
+            raise InvalidRequestError("a tail takes neither a limit nor an after cursor")
+        self._list_page = list_page
+        self.limit, self.after, self.tail = limit, after, tail
+        self.more_after: str | None = None
+
+    def __iter__(self) -> Iterator[M]:
+        if self.tail is not None:
+            yield from last(self._list_page, self.tail)
+            return
+        shown: str | None = None
+        for count, item in enumerate(every(self._list_page, after=self.after)):
+            if count == self.limit:
+                self.more_after = shown
+                return
+            yield item
+            shown = getattr(item, "id")  # noqa: B009 - every record has an id
+
+
+def list_holding(store: ThreadStore, thread_id: str, item_id: str) -> str:
+    """Which list of the thread holds ``item_id``: ``"messages"`` or ``"runs"``."""
+    try:
+        store.get_message(thread_id, item_id)
+    except MessageNotFound:
+        pass
+    else:
+        return "messages"
+    try:
+        store.get_run(thread_id, item_id)
+    except RunNotFound:
+        raise InvalidRequestError(
+            f"{item_id!r} is neither a message nor a run of thread {thread_id!r}"
+        ) from None
+    return "runs"
 
 
 @dataclass(frozen=True)

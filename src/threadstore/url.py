@@ -18,38 +18,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import pydantic
 
 from threadstore.errors import InvalidRequestError
+from threadstore.masking import MASK, SECRET_OPTIONS, is_secret
 
-__all__ = ["SECRET_OPTIONS", "StoreURL"]
+__all__ = ["SECRET_OPTIONS", "StoreURL", "is_secret"]
 
 OptionsT = TypeVar("OptionsT", bound=pydantic.BaseModel)
 
-SECRET_OPTIONS = frozenset(
-    {
-        "secret",
-        "password",
-        "token",
-        "key",
-        "access_key",
-        "secret_key",
-        "session_token",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "account_key",
-        "sas_token",
-        "credentials",
-        "client_secret",
-    }
-)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-_MASK = "***"
-
-
-def is_secret(name: str) -> bool:
-    """Whether an option of this name holds a credential and must never be shown."""
-    lowered = name.lower()
-    return lowered in SECRET_OPTIONS or any(
-        lowered.endswith(suffix) for suffix in ("secret", "password", "token", "_key")
-    )
+_SCHEME_LOOKING = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +42,12 @@ class StoreURL:
 
     @classmethod
     def parse(cls, url: str | os.PathLike[str] | StoreURL) -> StoreURL:
-        """Parse ``url``; a string without ``scheme://`` is a local path."""
+        """Parse ``url``; a string without ``scheme:`` (or a path object) is a local path.
+
+        A string that starts like a scheme but lacks the ``//`` (``s3:/bucket``,
+        ``file:/tmp/x``) is refused with the spelling it probably meant, rather than
+        taken for a local directory named ``s3:``.
+        """
         if isinstance(url, StoreURL):
             return url
         text = os.fspath(url)
@@ -76,18 +57,23 @@ class StoreURL:
             raise InvalidRequestError("a store URL must not contain NUL")
         scheme, sep, _ = text.partition("://")
         if not sep or not _SCHEME.fullmatch(scheme):
+            if isinstance(url, str) and (looks := _SCHEME_LOOKING.fullmatch(text)):
+                raise InvalidRequestError(_missing_slashes(*looks.groups()))
             return cls(scheme="file", path=os.path.abspath(os.path.expanduser(text)))
         try:
             parts = urlsplit(text)
-        except ValueError as exc:  # an unbalanced [ or ]
-            raise InvalidRequestError(f"malformed store URL: {exc}") from None
+        except ValueError:  # its text may quote the host part, password included
+            raise InvalidRequestError(
+                "malformed store URL: an unbalanced [ or ], or a host with characters "
+                "that are not allowed there"
+            ) from None
         try:
             port = parts.port
         except ValueError as exc:
             raise InvalidRequestError(f"bad port in store URL: {exc}") from None
         if parts.fragment:
             raise InvalidRequestError("a store URL takes no #fragment")
-        return cls(
+        parsed = cls(
             scheme=parts.scheme.lower(),
             host=_host(parts.netloc, port),
             path=unquote(parts.path),
@@ -95,6 +81,20 @@ class StoreURL:
             password=unquote(parts.password) if parts.password is not None else None,
             port=port,
             query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+        )
+        decoded = [parsed.host, parsed.path, parsed.username or "", parsed.password or ""]
+        if any("\x00" in part for part in decoded + [s for pair in parsed.query for s in pair]):
+            raise InvalidRequestError("a store URL must not contain NUL, not even as %00")
+        return parsed
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The credentials this URL carries: its password and every secret option's value,
+        as given and as percent-encoded (the forms a message might quote them in)."""
+        values = [self.password or ""]
+        values += [value for name, value in self.query if is_secret(name)]
+        return frozenset(
+            form for value in values if value for form in (value, quote(value, safe=""))
         )
 
     @property
@@ -151,7 +151,7 @@ class StoreURL:
             if self.username is not None:
                 netloc = quote(self.username, safe="")
                 if self.password is not None:
-                    netloc += ":" + (_MASK if hide_secrets else quote(self.password, safe=""))
+                    netloc += ":" + (MASK if hide_secrets else quote(self.password, safe=""))
                 netloc += "@"
             netloc += self.host
             if self.port is not None:
@@ -159,7 +159,7 @@ class StoreURL:
             base = f"{self.scheme}://{netloc}{quote(self.path)}"
         if self.query:
             shown = [
-                (name, _MASK if hide_secrets and is_secret(name) else value)
+                (name, MASK if hide_secrets and is_secret(name) else value)
                 for name, value in self.query
             ]
             base += "?" + urlencode(shown, safe="*:/")
@@ -178,3 +178,26 @@ def _host(netloc: str, port: int | None) -> str:
     if port is not None:
         host = host.rpartition(":")[0]
     return unquote(host)
+
+
+def _missing_slashes(scheme: str, rest: str) -> str:
+    """The error for ``scheme:rest`` without ``//``, with the URL it probably meant.
+
+    The text given is not repeated (it may hold a password): for an installed scheme
+    the suggestion is shown rendered, secrets masked; for any other, only the scheme.
+    """
+    from threadstore.registry import available_backends
+
+    advice = "(a local directory whose name has a colon is written ./NAME)"
+    if scheme.lower() not in available_backends():
+        return f"not a store URL: '{scheme}:' is not followed by '//' {advice}"
+    if scheme.lower() == "file":
+        path = rest if rest.startswith("/") else os.path.abspath(os.path.expanduser(rest))
+        meant = "file:///" + path.lstrip("/")
+    else:
+        meant = f"{scheme}://{rest.lstrip('/')}"
+    try:
+        shown = f"; did you mean {StoreURL.parse(meant).render()}?"
+    except InvalidRequestError:
+        shown = ""
+    return f"not a store URL: '{scheme}:' must be followed by '//'{shown} {advice}"

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import click
 
@@ -25,13 +24,17 @@ from threadstore.cli import (
     EXIT_USAGE,
 )
 from threadstore.errors import (
+    BackendError,
     BackendNotFoundError,
     InvalidRequestError,
     NotFoundError,
     ThreadStoreError,
 )
+from threadstore.masking import Masker
 
 if TYPE_CHECKING:
+    from threadstore.migrate import CopyEvent
+    from threadstore.models import Message, Run, RunStep, Thread
     from threadstore.protocol import ThreadStore
 
 __all__ = ["app", "run"]
@@ -40,37 +43,12 @@ DEMO_LOCATION = "threadstore-demo"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _Secrets:
-    """Secret values from the URLs on the command line, masked in every error printed.
+_secrets = Masker()
+"""Secret values from the URLs on the command line, masked in every error printed.
 
-    Output shows URLs through ``StoreURL.render()``, which hides them already; this
-    also covers an error message from a backend that quotes what it was given.
-    """
-
-    def __init__(self) -> None:
-        self.values: set[str] = set()
-
-    def remember(self, url: str) -> None:
-        from threadstore.url import is_secret
-
-        try:
-            parts = urlsplit(url)
-            password = parts.password
-        except ValueError:
-            return
-        if password:
-            self.values |= {password, unquote(password)}
-        for name, value in parse_qsl(parts.query):
-            if value and is_secret(name):
-                self.values.add(value)
-
-    def mask(self, text: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
-            text = text.replace(value, "***")
-        return text
-
-
-_secrets = _Secrets()
+Output shows URLs through ``StoreURL.render()``, which hides them already; this also
+covers an error message from a backend that quotes what it was given.
+"""
 
 
 def _exit_code(error: ThreadStoreError) -> int:
@@ -122,16 +100,30 @@ def _opened(
     from threadstore.registry import open_store
     from threadstore.url import StoreURL
 
-    _secrets.remember(url)
     parsed = StoreURL.parse(url)
+    _secrets.add(parsed.secrets)
     shown = parsed.render()
-    if not create and parsed.scheme == "file" and not os.path.isdir(parsed.path):
-        if not empty_if_missing:
-            problem = "is not a directory" if os.path.exists(parsed.path) else "does not exist"
-            raise NotFoundError(parsed.path, f"no store at {shown}: {parsed.path} {problem}")
-        parsed = StoreURL.parse("memory://")
+    if parsed.scheme == "file":
+        _refuse_a_file(parsed.path, shown)
+        if not create and not os.path.isdir(parsed.path):
+            if not empty_if_missing:
+                missing = f"no store at {shown}: {parsed.path} does not exist"
+                raise NotFoundError(parsed.path, missing)
+            parsed = StoreURL.parse("memory://")
     with open_store(parsed) as store:
         yield store, shown
+
+
+def _refuse_a_file(path: str, shown: str) -> None:
+    """A local store is a directory: refuse a path that is, or lies below, a file."""
+    place = path
+    while not os.path.lexists(place) and os.path.dirname(place) != place:
+        place = os.path.dirname(place)
+    if os.path.exists(place) and not os.path.isdir(place):
+        raise BackendError(
+            f"no store at {shown}: {place} is a file; expected a directory holding a "
+            "threadstore, or a path that does not exist yet to make one"
+        )
 
 
 def _print_json(data: object) -> None:
@@ -269,23 +261,118 @@ def list_threads(
 @app.command()
 @click.argument("url")
 @click.argument("thread_id")
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help="Show the first N messages and runs."
+)
+@click.option(
+    "--after",
+    metavar="ID",
+    help="Continue after this message, or after this run (the next page of that list).",
+)
+@click.option(
+    "--tail", type=click.IntRange(min=1), metavar="N", help="Show the last N messages and runs."
+)
 @_json_option
-def show(url: str, thread_id: str, as_json: bool) -> int:
-    """Show a thread with its messages, and its runs with their steps.
+def show(
+    url: str,
+    thread_id: str,
+    limit: int | None,
+    after: str | None,
+    tail: int | None,
+    as_json: bool,
+) -> int:
+    """Show a thread with its messages, and its runs with their steps, oldest first.
 
-    With --json, prints the wire objects: {"thread", "messages", "runs", "steps"}.
+    Lists are read a page at a time and printed as they come, however long the thread.
+    --limit and --after page through them; --after takes the ID of a message or of a run
+    and continues that list only. With --json, prints the wire objects:
+    {"thread", "messages", "runs", "steps"} (only the lists shown).
     """
-    from threadstore.snapshot import read_thread
+    from functools import partial
 
-    with _opened(url) as (store, _):
-        snapshot = read_thread(store, thread_id)
-    if as_json:
-        _print_json(snapshot.to_json())
-    else:
+    from threadstore.snapshot import Slice, every, list_holding
+
+    if tail is not None and (limit is not None or after is not None):
+        raise click.UsageError("--tail cannot be combined with --limit or --after")
+    with _opened(url) as (store, shown):
+        thread = store.get_thread(thread_id)
+        lists = ("messages", "runs") if after is None else (list_holding(store, thread_id, after),)
+        messages = Slice(
+            partial(store.list_messages, thread_id), limit=limit, after=after, tail=tail
+        )
+        runs = Slice(partial(store.list_runs, thread_id), limit=limit, after=after, tail=tail)
+
+        def steps(run_id: str) -> Iterator[RunStep]:
+            return every(partial(store.list_steps, thread_id, run_id))
+
+        if as_json:
+            _print_thread_json(
+                thread,
+                messages if "messages" in lists else None,
+                runs if "runs" in lists else None,
+                steps,
+            )
+            return EXIT_OK
         from threadstore.cli import render
 
-        render.thread_view(snapshot)
+        render.thread_head(thread)
+        command = f"threadstore show {shown} {thread_id} --limit {limit}"
+        if "messages" in lists:
+            render.thread_messages(messages, _window_title("messages", limit, after, tail))
+            if messages.more_after is not None:
+                render.more("messages", f"{command} --after {messages.more_after}")
+        if "runs" in lists:
+            render.thread_runs(runs, steps, _window_title("runs", limit, after, tail))
+            if runs.more_after is not None:
+                render.more("runs", f"{command} --after {runs.more_after}")
     return EXIT_OK
+
+
+def _window_title(name: str, limit: int | None, after: str | None, tail: int | None) -> str:
+    if tail is not None:
+        return f"{name}, the last {tail}, oldest first"
+    where = f" after {after}" if after is not None else ""
+    first = f", the first {limit}" if limit is not None else ""
+    return f"{name}{where}{first}, oldest first"
+
+
+def _print_thread_json(
+    thread: Thread,
+    messages: Iterable[Message] | None,
+    runs: Iterable[Run] | None,
+    steps: Callable[[str], Iterable[RunStep]],
+) -> None:
+    """The thread and its lists as one JSON object, written a record at a time."""
+    run_ids: list[str] = []
+
+    def runs_seen() -> Iterator[Run]:
+        for run in runs or ():
+            run_ids.append(run.id)
+            yield run
+
+    def their_steps() -> Iterator[RunStep]:
+        for run_id in run_ids:
+            yield from steps(run_id)
+
+    fields: list[tuple[str, Iterable[Any]]] = []
+    if messages is not None:
+        fields.append(("messages", messages))
+    if runs is not None:
+        fields += [("runs", runs_seen()), ("steps", their_steps())]
+    write = click.echo
+    write(f'{{\n  "thread": {_json_text(thread)}', nl=False)
+    for name, records in fields:
+        write(f',\n  "{name}": [', nl=False)
+        separator = "\n    "
+        for record in records:
+            write(separator + _json_text(record), nl=False)
+            separator = ",\n    "
+        write("\n  ]" if separator != "\n    " else "]", nl=False)
+    write("\n}")
+
+
+def _json_text(record: Any) -> str:
+    return json.dumps(record.model_dump(mode="json"), ensure_ascii=False)
 
 
 @app.command()
@@ -317,21 +404,33 @@ def copy(
     overwritten or deleted, so an interrupted copy is finished by running it again.
     """
     from threadstore.cli import render
-    from threadstore.migrate import StoreCopy
+    from threadstore.migrate import StoreCopy, count_records, same_store, threads_to_copy
+    from threadstore.url import StoreURL
 
+    if same_store(StoreURL.parse(source_url), StoreURL.parse(target_url)):
+        raise click.UsageError("SOURCE_URL and TARGET_URL name the same store; copy it elsewhere")
     with ExitStack() as stack:
         source, source_shown = stack.enter_context(_opened(source_url))
+        chosen = threads_to_copy(source, thread_ids or None)
+        writes = bool(chosen) and not dry_run  # a target is created only to be written to
         target, target_shown = stack.enter_context(
-            _opened(target_url, create=not dry_run, empty_if_missing=dry_run)
+            _opened(target_url, create=writes, empty_if_missing=not writes)
         )
-        job = StoreCopy(
-            source, target, dry_run=dry_run, on_event=render.copy_event if verbose else None
-        )
-        chosen = job.thread_ids(thread_ids or None)
-        with render.progress("copying threads", len(chosen)) as advance:
+        total = count_records(source, chosen) if render.err.is_terminal else None
+        advance = stack.enter_context(render.progress("copying records", total))
+
+        def on_event(event: CopyEvent) -> None:
+            advance()
+            if verbose:
+                render.copy_event(event)
+
+        job = StoreCopy(source, target, dry_run=dry_run, on_event=on_event)
+        try:
             for thread_id in chosen:
                 job.copy_thread(thread_id)
-                advance()
+        except KeyboardInterrupt:
+            render.copy_interrupted(job.report)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     report = job.report
     if as_json:
         _print_json({"source": source_shown, "target": target_shown, **report.to_json()})

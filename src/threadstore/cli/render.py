@@ -7,12 +7,21 @@ always printed as text, never read as markup. Data for programs goes out as JSON
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -31,7 +40,6 @@ from threadstore.models import (
     TextContentBlock,
     Thread,
 )
-from threadstore.snapshot import ThreadSnapshot
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -48,6 +56,8 @@ _STATUS_STYLE = {
     "expired": "red",
 }
 _ROLE_STYLE = {"user": "bold cyan", "assistant": "bold green"}
+_BATCH = 200
+"""Lines printed at once: rich's cost is mostly per print, not per line."""
 
 
 def _when(timestamp: int | None) -> str:
@@ -75,16 +85,26 @@ def _table(*columns: str) -> Table:
     return table
 
 
-@contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr (only when it is a terminal); yields "one more done"."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+class _Rate(ProgressColumn):
+    """Items per second, once there is a measure of it."""
 
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "-/s", style="progress.data.speed")
+
+
+@contextmanager
+def progress(label: str, total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr (only when it is a terminal), with the rate and the time
+    left; yields "one more done". ``total`` is ``None`` when it was not counted."""
     bar = Progress(
         "{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        _Rate(),
         TimeElapsedColumn(),
+        "ETA",
+        TimeRemainingColumn(),
         console=err,
         disable=not err.is_terminal,
     )
@@ -144,7 +164,8 @@ def _content(message: Message) -> str:
     return "\n".join(parts)
 
 
-def _message(message: Message) -> None:
+def _message(message: Message) -> list[Text]:
+    """A message's lines: its header, then its text indented."""
     line = Text.assemble(
         "  ",
         (_when(message.created_at), "dim"),
@@ -157,12 +178,11 @@ def _message(message: Message) -> None:
         line.append("  ").append_text(_status(message.status))
     if message.run_id:
         line.append(f"  run {message.run_id}", style="dim")
-    out.print(line)
-    for text in _content(message).splitlines() or [""]:
-        out.print(Text("      " + text))
+    return [line, *(Text("      " + text) for text in _content(message).splitlines() or [""])]
 
 
-def _run(run: Run, steps: Sequence[RunStep]) -> None:
+def _run(run: Run, steps: Iterable[RunStep]) -> list[Text]:
+    """A run's lines: its header, its error if any, then one line per step."""
     line = Text.assemble("  ", (run.id, "cyan"), "  ")
     line.append_text(_status(run.status))
     line.append(f"  assistant {run.assistant_id}")
@@ -171,11 +191,10 @@ def _run(run: Run, steps: Sequence[RunStep]) -> None:
     line.append(f"  created {_when(run.created_at)}", style="dim")
     if run.usage:
         line.append(f"  tokens {run.usage.prompt_tokens}+{run.usage.completion_tokens}")
-    out.print(line)
+    lines = [line]
     if run.last_error:
-        out.print(Text(f"    {run.last_error.code}: {run.last_error.message}", style="red"))
-    for step in steps:
-        _step(step)
+        lines.append(Text(f"    {run.last_error.code}: {run.last_error.message}", style="red"))
+    return lines + [_step(step) for step in steps]
 
 
 def _step_target(step: RunStep) -> str:
@@ -185,25 +204,58 @@ def _step_target(step: RunStep) -> str:
     return ", ".join(call.type for call in details.tool_calls) or "no tool calls"
 
 
-def _step(step: RunStep) -> None:
+def _step(step: RunStep) -> Text:
     line = Text.assemble("    ", (step.id, "dim"), f"  {step.type}  ")
-    line.append_text(_status(step.status)).append(f"  {_step_target(step)}")
-    out.print(line)
+    return line.append_text(_status(step.status)).append(f"  {_step_target(step)}")
 
 
-def thread_view(snapshot: ThreadSnapshot) -> None:
-    thread = snapshot.thread
+def thread_head(thread: Thread) -> None:
     head = Text.assemble(("thread ", "bold"), (thread.id, "bold cyan"))
     head.append(f"  created {_when(thread.created_at)} UTC")
     if thread.metadata:
         head.append(f"  {_pairs(thread.metadata)}", style="dim")
     out.print(head)
-    out.print(Text(f"\nmessages ({len(snapshot.messages)}, oldest first)", style="bold"))
-    for message in snapshot.messages:
-        _message(message)
-    out.print(Text(f"\nruns ({len(snapshot.runs)}, oldest first)", style="bold"))
-    for run in snapshot.runs:
-        _run(run, [step for step in snapshot.steps if step.run_id == run.id])
+
+
+def _lines(lines: list[Text]) -> None:
+    """Print lines at once; off a terminal, as the plain text rich would print."""
+    if not lines:
+        return
+    if out.is_terminal:
+        out.print(Text("\n").join(lines))
+    else:
+        out.file.write("".join(line.plain + "\n" for line in lines))
+
+
+def thread_messages(messages: Iterable[Message], title: str) -> None:
+    """Print messages as they come."""
+    _listing(title, (_message(message) for message in messages))
+
+
+def thread_runs(runs: Iterable[Run], steps: Callable[[str], Iterable[RunStep]], title: str) -> None:
+    """Print runs as they come, each with its steps."""
+    _listing(title, (_run(run, steps(run.id)) for run in runs))
+
+
+def _listing(title: str, records: Iterable[list[Text]]) -> None:
+    """A titled list, printed a batch of lines at a time (one print per line would cost
+    more than the reading: 10^5 messages took most of a minute)."""
+    out.print(Text(f"\n{title}", style="bold"))
+    batch: list[Text] = []
+    none = True
+    for lines in records:
+        batch += lines
+        none = False
+        if len(batch) >= _BATCH:
+            _lines(batch)
+            batch = []
+    _lines(batch)
+    if none:
+        out.print(Text("  none", style="dim"))
+
+
+def more(what: str, command: str) -> None:
+    out.print(Text(f"More {what}: {command}", style="dim"))
 
 
 # --- demo -----------------------------------------------------------------------
@@ -290,6 +342,22 @@ def copy_summary(report: CopyReport, source: str, target: str) -> None:
         out.print(Text(f"{conflicts}, left as they are:", style="red"))
         for conflict in report.conflicts:
             out.print(Text(f"  {conflict.location}: {conflict.reason}"))
+
+
+def copy_interrupted(report: CopyReport) -> None:
+    """What an interrupted copy had done, and how to finish it."""
+    done = ", ".join(
+        f"{_count(report.created[kind], kind)}" for kind in KINDS if report.created[kind]
+    )
+    what = "would have created" if report.dry_run else "copied"
+    err.print(f"Interrupted: {what} {done or 'nothing yet'}", end="")
+    unchanged = sum(report.unchanged.values())
+    err.print(f" ({unchanged} already there)." if unchanged else ".")
+    if not report.dry_run:
+        err.print(
+            "Run the same command again to finish: what was copied is recognised and "
+            "skipped, nothing is copied twice."
+        )
 
 
 def verify_report(report: VerifyReport, url: str, *, repair: bool) -> None:

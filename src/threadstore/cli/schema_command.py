@@ -30,8 +30,8 @@ def migrate(url: str, as_json: bool) -> int:
     from threadstore.registry import backend_class
     from threadstore.url import StoreURL
 
-    _secrets.remember(url)
     parsed = StoreURL.parse(url)
+    _secrets.add(parsed.secrets)
     backend = backend_class(parsed.scheme)
     upgrade = getattr(backend, "migrate_schema", None)
     if upgrade is None:

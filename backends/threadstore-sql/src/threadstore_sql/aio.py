@@ -13,13 +13,16 @@ threads and the sync pool.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
 
 from threadstore.aio import AsyncThreadStore
+from threadstore.protocol import ThreadStore
 from threadstore_sql.bridge import run_bridged
+from threadstore_sql.postgres import PostgresThreadStore
 
 __all__ = ["NativeAsyncStore"]
 
@@ -38,11 +41,19 @@ class NativeAsyncStore(AsyncThreadStore):
     """Every operation as a coroutine on the event loop (asyncio), with psycopg's async
     pool; see the module's docstring."""
 
-    async def _run(self, call: Callable[[], R], *, abandon_on_cancel: bool) -> R:
+    def _open_here(self) -> ThreadStore:
+        store = super()._open_here()
+        if isinstance(store, PostgresThreadStore):
+            store.use_async_pool_only()  # the sync pool reopens if a trio caller needs it
+        return store
+
+    async def _run(self, call: Callable[[ThreadStore], R], *, abandon_on_cancel: bool) -> R:
         if not _on_asyncio():
             return await super()._run(call, abandon_on_cancel=abandon_on_cancel)
+        store = await self._opened()
+        work = functools.partial(call, store)
         if abandon_on_cancel:
-            return await run_bridged(call)
+            return await run_bridged(work)
         with anyio.CancelScope(shield=True):  # a write, once begun, completes
-            result = await run_bridged(call)
+            result = await run_bridged(work)
         return result

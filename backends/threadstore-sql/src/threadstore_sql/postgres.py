@@ -471,13 +471,17 @@ class PostgresThreadStore(SqlThreadStore):
             lifecycle.check_run_move(current, target, expected=want, force=False)
             # It was back in the expected status by the time we looked: try again.
 
-    def async_twin(self, *, max_workers: int) -> NativeAsyncStore:
-        """This store as coroutines on asyncio's loop, with psycopg's async pool (what
-        ``threadstore.aio.open_store`` returns for this backend)."""
+    @classmethod
+    def async_store_class(cls) -> type[NativeAsyncStore]:
+        """What ``threadstore.aio.open_store`` opens for this backend: the store as
+        coroutines on asyncio's loop, with psycopg's async pool."""
         from threadstore_sql.aio import NativeAsyncStore
 
+        return NativeAsyncStore
+
+    def use_async_pool_only(self) -> None:
+        """Close the sync pool: a store used from asyncio's loop talks through the async one."""
         self._engine.close_sync_pool()
-        return NativeAsyncStore(self, max_workers=max_workers)
 
     def _insert_rows(
         self, place: Place, rows: list[tuple[str, str]], lists: list[tuple[str, str]], token: str
