@@ -219,7 +219,7 @@ def test_conversation_wire_shape() -> None:
 
 def test_a_page_of_items_is_a_conversation_item_list() -> None:
     items = [CONVERSATION_ITEMS.validate_python(sample) for sample in SAMPLE_ITEMS.values()]
-    page = Page[ConversationItem].of(items, True)  # type: ignore[type-var]
+    page = Page[ConversationItem].of(items, True)
     wire = page.model_dump(mode="json")
     parsed = WireItemList.model_validate(wire)
     assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True) == wire
