@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks import backend_benchmarks, machine
+from benchmarks import backend_benchmarks, local_engine, machine
 from benchmarks.contenders.agents_session import agents_version
 from benchmarks.contenders.base import Contender, Role
 from benchmarks.corpus import Corpus
@@ -181,6 +181,24 @@ def _writers(bench: Bench, contenders: list[Contender]) -> None:
         pool.measure(writing, profile.writer_appends, profile.writer_rounds, bench.results)
 
 
+def _local_engine(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None:
+    """The local-disk engine's goals, beside SQLite (see :mod:`benchmarks.local_engine`)."""
+    for what, action in (
+        ("store size: open_store and list_threads", partial(local_engine.thread_counts, bench)),
+        ("disk per empty thread", partial(local_engine.empty_threads, bench)),
+        ("the long thread's append tail", partial(local_engine.long_thread, bench)),
+        ("first touch of a thread", partial(local_engine.first_touch, bench)),
+        ("batch append", partial(local_engine.batch_appends, bench)),
+        ("single-writer commits, repeated", partial(local_engine.commits, bench)),
+        (
+            f"{bench.profile.writers} writer processes on a thread each",
+            partial(local_engine.spread_writers, bench, contenders),
+        ),
+        ("memory:// deletes", partial(local_engine.memory_deletes, bench)),
+    ):
+        runner.step(f"local engine: {what}", action)
+
+
 def _floors(bench: Bench, s3: LoopbackS3 | None, when: str) -> None:
     results = bench.results
     count = bench.profile.appends
@@ -284,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner.step(
             f"{profile.writers} writer processes, in turns", partial(_writers, bench, contenders)
         )
+        _local_engine(bench, runner, contenders)
         if s3 is not None and s3.proxy is not None and delayed is not None:
             proxy = s3.proxy
             delayed.open()

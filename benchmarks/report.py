@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
+from benchmarks import local_goals
 from benchmarks.backend_benchmarks import (
     ASYNC_ADAPTER,
     LOCAL_DISK,
@@ -595,6 +596,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_memory, results, plots),
         partial(_postgres, results),
         partial(_local_detail, results),
+        partial(local_goals.section, results, _table),
         partial(_object_storage_counts, results),
         *(partial(_printed, results, key) for key in _PRINTED),
     ]

@@ -1,4 +1,4 @@
-"""Several writer processes appending to one thread at the same time.
+"""Several writer processes appending to one thread (or each to its own) at the same time.
 
 The processes are started once (``spawn``: the parent runs server threads, which must
 not be forked) and reused for every contender. In each round every process opens the
@@ -60,8 +60,10 @@ def _write(job: tuple[Contender, str, int]) -> tuple[float, float, list[float]]:
 class WriterPool:
     """``processes`` writer processes, kept for the whole run."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, spread: bool = False) -> None:
         self.processes = processes
+        self.spread = spread
+        """Each process appends to a thread of its own (figures: "writers-spread")."""
         context = multiprocessing.get_context("spawn")
         self._pool: Pool = context.Pool(
             processes, initializer=_join, initargs=(context.Barrier(processes),)
@@ -81,14 +83,18 @@ class WriterPool:
 
     def _round(self, contender: Contender, appends: int) -> tuple[float, list[float], int]:
         """One round: throughput, each append's latency, and how many appends landed."""
-        thread_id = contender.new_thread()
-        jobs = [(contender.closed_copy(), thread_id, appends)] * self.processes
+        threads = [contender.new_thread() for _ in range(self.processes if self.spread else 1)]
+        jobs = [
+            (contender.closed_copy(), threads[n % len(threads)], appends)
+            for n in range(self.processes)
+        ]
         # Every worker blocks at the barrier inside its job, so the jobs are
         # necessarily spread one per process.
         done = self._pool.map(_write, jobs, chunksize=1)
         wall = max(end for _, end, _ in done) - min(start for start, _, _ in done)
         latencies = [latency for _, _, each in done for latency in each]
-        return appends * self.processes / wall, latencies, contender.read_all(thread_id)
+        found = sum(contender.read_all(thread_id) for thread_id in threads)
+        return appends * self.processes / wall, latencies, found
 
     def measure(
         self, contenders: list[Contender], appends: int, rounds: int, results: Results
@@ -126,4 +132,5 @@ class WriterPool:
                 "throughput": Stats.of(throughputs[label]).as_dict(),
                 "lost_or_extra": landed[label],
             }
-            results.add(Figure("writers", label, Stats.of(latencies[label]), extra=extra))
+            workload = "writers-spread" if self.spread else "writers"
+            results.add(Figure(workload, label, Stats.of(latencies[label]), extra=extra))

@@ -9,10 +9,15 @@ does not grow with the thread or the store (counted, not timed).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import resource
+import signal
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,9 @@ import pytest
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import index as local_index
+from threadstore.backends.local import store as local_store
 from threadstore.backends.local.files import shared_lock
+from threadstore.backends.local.layout import Incarnation
 from threadstore.backends.local.log import make_line, scan
 from threadstore.backends.local.store import OPEN_LISTS
 from threadstore.errors import (
@@ -128,6 +135,15 @@ def test_a_foreign_directory_is_refused_untouched(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
 
 
+def test_a_store_another_process_is_creating_opens(tmp_path: Path) -> None:
+    """Processes opening a new store at once: one is writing the marker aside (its temp
+    file is in the directory), the others must not take the directory for a foreign one."""
+    (tmp_path / ".tmp-threadstore.json.0123456789abcdef").write_text("{")
+    with open_store(str(tmp_path)) as store:
+        store.create_thread()
+    assert json.loads((tmp_path / "threadstore.json").read_text())["version"] == FORMAT_VERSION
+
+
 def test_a_file_given_as_the_store_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("mine")
     with pytest.raises(InvalidRequestError, match="is a file; a file:// store is a directory"):
@@ -143,7 +159,7 @@ def test_format_version_is_recorded_and_checked(root: Path) -> None:
     with pytest.raises(BackendError, match="version"):
         LocalThreadStore(root)
     marker.write_text(json.dumps({"format": FORMAT, "version": 1}))
-    with pytest.raises(BackendError, match=f"threadstore upgrade file://{root}"):
+    with pytest.raises(BackendError, match=f"threadstore migrate file://{root}"):
         LocalThreadStore(root)
     marker.write_text("{not json")
     with pytest.raises(CorruptDataError, match=str(marker)):
@@ -577,6 +593,69 @@ def test_a_writer_killed_between_index_slots_and_header_makes_no_duplicate(root:
         assert len(ids) == 21
 
 
+def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While a table's slots move into a larger one, every record is found, by the writer
+    and by another store object, and the index is never found damaged (nor rebuilt); the
+    old table's pages whose slots have all moved read as zeros (given back)."""
+    caplog.set_level(logging.INFO, logger="threadstore")
+    with LocalThreadStore(root, durable=False) as writer, LocalThreadStore(root) as reader:
+        thread = writer.create_thread()
+        ids: list[str] = []
+        released = 0
+        for i in range(2500):
+            ids.append(writer.append_message(thread.id, Message.user(f"m{i}")).id)
+            if i % 61:
+                continue
+            index = lists_of(root, thread.id).with_suffix(".idx")
+            header = header_of(index)
+            if header.old_capacity and local_index._fallocate is not None:
+                first = -(-header.old_table // 4096) * 4096
+                if first + 4096 <= header.old_table + header.moved // 15 * 256:
+                    with index.open("rb") as file:
+                        file.seek(first)
+                        assert file.read(4096) == bytes(4096)
+                    released += 1
+            for wanted in [*ids[::37], ids[-1]]:
+                assert reader.get_message(thread.id, wanted).id == wanted
+            assert [m.id for m in reader.list_messages(thread.id, limit=2).data] == ids[:-3:-1]
+        assert released
+        assert [m.id for m in reader.iter_messages(thread.id)] == ids
+    rebuilt = [r.message for r in caplog.records if r.message.startswith("rebuilding")]
+    assert all(" from 0 log records" in message for message in rebuilt), rebuilt
+
+
+def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Path) -> None:
+    """A key whose probe starts among the moved slots of the old table, but which sits
+    past them (not moved yet), is found even when the moved slots' blocks read as zeros
+    (given back to the file system)."""
+    from threadstore.backends.local.files import ReadCounter
+
+    log = tmp_path / "log"
+    log.write_bytes(b"")
+    path = tmp_path / "index"
+    index = local_index.Index(
+        os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), ReadCounter()
+    )
+    index.rebuild([], 0, log.stat())
+    header = index.header
+    assert header is not None
+    capacity = header.capacity
+    homed = (f"k{n}" for n in range(10**6))
+    cluster = [k for k in homed if local_index._digest(k) % capacity == 14][:3]
+    for offset, key in enumerate(cluster):  # slots 14 (block 0), 15 and 16 (block 1)
+        index.put(key, local_index.Slot(offset))
+    index._grow()
+    index._move(15)  # slots 0-14 moved: block 0 of the old table is no longer needed
+    with path.open("r+b") as file:
+        file.seek(header.old_table)
+        file.write(bytes(256))
+    index.forget()
+    assert [index.get(key) for key in cluster] == [local_index.Slot(n) for n in range(3)]
+    os.close(index.fd)
+
+
 def flip_bits(path: Path, start: int, count: int, every: int = 1) -> None:
     data = bytearray(path.read_bytes())
     for at in range(start, min(len(data), start + count), every):
@@ -724,6 +803,98 @@ def test_a_damaged_count_slot_is_found_not_a_short_list(root: Path) -> None:
         assert [r.id for r in store.list_runs(thread.id, order="asc").data] == runs
 
 
+@pytest.mark.parametrize("which", ["catalog", "lists"])
+def test_a_zeroed_index_block_is_damage_not_a_missing_record(root: Path, which: str) -> None:
+    """A block of zeros in a table is not "never written": every block is written with
+    its checksum, so a zeroed one is found, and no record goes missing."""
+    with LocalThreadStore(root) as store:
+        threads = [store.create_thread().id for _ in range(30)]
+        messages = [store.append_message(threads[0], Message.user(f"{i}")).id for i in range(40)]
+    index = root / "catalog.idx" if which == "catalog" else index_of(lists_of(root, threads[0]))
+    kept = index.read_bytes()
+    header = header_of(index)
+    for block in range(header.capacity // 15):
+        data = bytearray(kept)
+        start = header.table + block * 256
+        data[start : start + 256] = bytes(256)
+        index.write_bytes(bytes(data))
+        with LocalThreadStore(root) as store:
+            for thread_id in threads:
+                assert store.get_thread(thread_id).id == thread_id
+            for message_id in messages:
+                assert store.get_message(threads[0], message_id).id == message_id
+            assert [m.id for m in store.iter_messages(threads[0])] == messages
+
+
+def test_an_index_rebuilt_in_memory_holds_the_whole_log(root: Path) -> None:
+    """When writing an index fails (a full disk), the journal indexes its log in memory
+    instead: the table it builds there must hold every record, not none."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        message = store.append_message(thread.id, Message.user("m"))
+    with LocalThreadStore(root) as store:
+        catalog = store.catalog()
+        with catalog.locked(exclusive=True):
+            catalog.index.memory = {}  # what Journal.repair does after an OSError
+            catalog.repair(rebuild=True)
+        assert store.get_thread(thread.id) == thread
+        assert store.get_message(thread.id, message.id) == message
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past ``limit`` bytes of any file fail (EFBIG), as on a disk that is full."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, before)
+
+
+def test_a_delete_the_catalog_cannot_record_says_its_outcome_is_unknown(root: Path) -> None:
+    """The thread's lists say deleted, the catalog's write fails: the caller is not told
+    "nothing was stored", and deleting again settles it."""
+    with LocalThreadStore(root) as store:
+        for _ in range(20):
+            store.create_thread(Thread(metadata={"pad": "x" * 200}))
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("m"))
+        with (
+            file_size_limit((root / "catalog.jsonl").stat().st_size),
+            pytest.raises(BackendError, match="outcome is unknown") as caught,
+        ):
+            store.delete_thread(thread.id)
+        assert "nothing was stored" not in str(caught.value)
+        with pytest.raises(ThreadNotFound):
+            store.delete_thread(thread.id)
+        with pytest.raises(ThreadNotFound):
+            store.get_thread(thread.id)
+        assert store.check_storage(repair=False) == []
+
+
+def test_a_read_of_an_empty_list_file_writes_nothing(root: Path) -> None:
+    """A first append that could not write its first line leaves an empty list file; a
+    read then holds only a shared lock, and must not write that line (nor fail for want
+    of space to write it)."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("m"))
+        empty = store.create_thread()
+        made = Path(store.layout.list_path(Incarnation(THREADS, empty.id, 1)))
+    made.parent.mkdir(exist_ok=True)
+    made.touch()
+    with LocalThreadStore(root) as store, file_size_limit(0):
+        assert store.list_messages(empty.id).data == []
+        assert [m.text for m in store.iter_messages(thread.id)] == ["m"]
+    assert made.stat().st_size == 0
+    with LocalThreadStore(root) as store:
+        store.append_message(empty.id, Message.user("first"))
+        assert [m.text for m in store.iter_messages(empty.id)] == ["first"]
+
+
 # --- I/O errors are not "not found" -------------------------------------------
 
 
@@ -831,6 +1002,54 @@ def test_delete_and_recreate_races_only_say_found_missing_or_taken(root: Path) -
         assert store.check_storage(repair=False) == []
 
 
+def test_a_lists_directory_replaced_by_a_link_after_use_is_not_followed(root: Path) -> None:
+    """The store keeps ``lists/threads`` open once reached; moved away and replaced by a
+    link to where it went, it is walked again, and the link is refused."""
+    with LocalThreadStore(root) as store:
+        first = store.create_thread()
+        store.append_message(first.id, Message.user("x"))
+        kind_dir, elsewhere = root / "lists" / "threads", root.parent / "elsewhere"
+        kind_dir.rename(elsewhere)
+        kind_dir.symlink_to(elsewhere, target_is_directory=True)
+        second = store.create_thread()
+        with pytest.raises(BackendError):
+            store.append_message(second.id, Message.user("y"))
+        assert not list(elsewhere.glob(f"*/{second.id}.*"))
+
+
+def test_threads_writing_to_more_lists_than_stay_open_sync_their_own_files(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing idle list files to stay under the bound never closes one a writer is
+    about to fsync (that would fail, or worse, fsync whatever file took its number)."""
+    monkeypatch.setattr(local_store, "OPEN_LISTS", 1)  # every other write closes one
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns between any two steps
+    try:
+        with LocalThreadStore(root) as store:
+            threads = [store.create_thread().id for _ in range(12)]
+            errors: list[BaseException] = []
+
+            def write(mine: list[str]) -> None:
+                try:
+                    for round_number in range(8):
+                        for thread_id in mine:
+                            store.append_message(thread_id, Message.user(f"r{round_number}"))
+                except BaseException as error:
+                    errors.append(error)
+
+            shares = [threads[n::6] for n in range(6)]
+            workers = [threading.Thread(target=write, args=(share,)) for share in shares]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            assert errors == []
+            assert all(len(store.list_messages(t, limit=100).data) == 8 for t in threads)
+    finally:
+        sys.setswitchinterval(switching)
+
+
 def test_open_files_stay_bounded(root: Path) -> None:
     store = LocalThreadStore(root, durable=False)
     before = len(os.listdir("/proc/self/fd"))
@@ -839,7 +1058,8 @@ def test_open_files_stay_bounded(root: Path) -> None:
         store.append_message(thread.id, Message.user("x"))
     for thread in threads:
         assert store.list_messages(thread.id).data[0].text == "x"
-    assert len(os.listdir("/proc/self/fd")) - before <= 2 * OPEN_LISTS + 2
+    kinds = 1  # the directory of each top-level kind's lists stays open
+    assert len(os.listdir("/proc/self/fd")) - before <= 2 * OPEN_LISTS + 2 + kinds
     store.close()
     assert len(os.listdir("/proc/self/fd")) <= before
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,23 @@ def test_the_lists_of_a_deleted_record_are_removed(tmp_path: Path) -> None:
     assert check(tmp_path) == []
 
 
+def test_one_repair_removes_both_files_of_a_deleted_record(tmp_path: Path) -> None:
+    """A deleter died after the catalog's tombstone, leaving the log and its index: one
+    repair removes both, so the store is clean after it."""
+    thread_id, _ = make_store(tmp_path)
+    log = lists_of(tmp_path, thread_id)
+    index = log.with_suffix(".idx")
+    kept = log.read_bytes(), index.read_bytes()
+    with open_store(tmp_path) as store:
+        store.delete_thread(thread_id)
+    log.write_bytes(kept[0])
+    index.write_bytes(kept[1])
+    assert check(tmp_path, repair=True) == [("leftover", True)]
+    assert not log.exists()
+    assert not index.exists()
+    assert check(tmp_path) == []
+
+
 def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path) -> None:
     thread_id, _ = make_store(tmp_path)
     with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies
@@ -152,3 +170,37 @@ def test_a_store_that_skips_fsync_does_not_promise_durability(tmp_path: Path) ->
         open_store(tmp_path, durable=False, require={"durable"})
     with open_store(tmp_path, require={"durable"}) as durable:
         assert Capability.DURABLE in durable.capabilities
+
+
+def test_a_repair_running_beside_writers_removes_nothing_of_theirs(tmp_path: Path) -> None:
+    """Records created while a repair walks the store are not taken for deleted ones."""
+    make_store(tmp_path)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def repair() -> None:
+        with LocalThreadStore(tmp_path) as store:
+            while not stop.is_set():
+                try:
+                    store.check_storage(repair=True)
+                except Exception as exc:  # the test fails on it below
+                    errors.append(exc)
+
+    repairer = threading.Thread(target=repair)
+    repairer.start()
+    try:
+        with LocalThreadStore(tmp_path, durable=False) as store:
+            written = {}
+            for i in range(150):
+                thread = store.create_thread()
+                written[thread.id] = store.append_message(thread.id, Message.user(f"{i}")).id
+                if i % 3 == 0:
+                    store.delete_thread(thread.id)
+                    del written[thread.id]
+    finally:
+        stop.set()
+        repairer.join(60)
+    assert errors == []
+    with LocalThreadStore(tmp_path) as store:
+        for thread_id, message_id in written.items():
+            assert [m.id for m in store.iter_messages(thread_id)] == [message_id]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cli_support import cli
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import LocalThreadStore
 from threadstore.backends.local.upgrade import upgrade
@@ -106,7 +107,7 @@ def held(root: Path) -> tuple[list[str], dict[str, Any]]:
 def test_a_format_1_store_is_refused_with_the_command_that_upgrades_it(tmp_path: Path) -> None:
     v1_store(tmp_path)
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    with pytest.raises(BackendError, match=f"threadstore upgrade file://{tmp_path}"):
+    with pytest.raises(BackendError, match=f"threadstore migrate file://{tmp_path}"):
         LocalThreadStore(tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
 
@@ -132,3 +133,14 @@ def test_an_interrupted_upgrade_is_run_again(tmp_path: Path) -> None:
     assert held(tmp_path)[1] == expected
     assert upgrade(str(tmp_path)).threads == 0  # a format-2 store: nothing to do
     assert held(tmp_path)[1] == expected
+
+
+def test_the_migrate_command_upgrades_a_format_1_store(tmp_path: Path) -> None:
+    expected = v1_store(tmp_path)
+    done = cli("migrate", f"file://{tmp_path}", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"url": f"file://{tmp_path}", "before": 1, "after": 2}
+    assert held(tmp_path)[1] == expected
+    again = cli("migrate", f"file://{tmp_path}")
+    assert again.returncode == 0
+    assert "version 2, already current" in again.stdout

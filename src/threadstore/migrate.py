@@ -35,6 +35,7 @@ from threadstore.snapshot import every
 from threadstore.url import StoreURL
 
 __all__ = [
+    "BATCH",
     "Conflict",
     "CopyEvent",
     "CopyReport",
@@ -47,10 +48,11 @@ __all__ = [
     "threads_to_copy",
 ]
 
-M = TypeVar("M", bound=WireModel)
-R = TypeVar("R", bound=Record)
+M = TypeVar("M", bound=Record)
 Outcome = Literal["created", "unchanged", "conflict"]
 KINDS = ("thread", "message", "run", "step", "conversation", "item")
+BATCH = 100
+"""Records appended in one commit, where the target takes batches (messages, items)."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class StoreCopy:
             every(partial(source.list_messages, thread_id)),
             every(partial(target.list_messages, thread_id)) if in_target else iter(()),
             partial(target.append_message, thread_id),
+            partial(target.append_messages, thread_id),
         )
         runs = self._sync_list(
             "run",
@@ -188,10 +191,11 @@ class StoreCopy:
             every(partial(source.list_items, conversation_id)),
             every(partial(target.list_items, conversation_id)) if in_target else iter(()),
             lambda item: target.add_items(conversation_id, [item]),
+            partial(target.add_items, conversation_id),
         )
 
     def _sync_top(
-        self, kind: str, record: R, get: Callable[[str], R], create: Callable[[R], object]
+        self, kind: str, record: M, get: Callable[[str], M], create: Callable[[M], object]
     ) -> bool | None:
         """Create or compare a top-level record (a thread, a conversation) itself.
 
@@ -217,25 +221,34 @@ class StoreCopy:
         source_items: Iterator[M],
         target_items: Iterator[M],
         create: Callable[[M], object],
+        create_batch: Callable[[list[M]], object] | None = None,
     ) -> list[tuple[str, bool]]:
         """Walk one list of the source beside the same list of the target.
 
         Returns the records the target holds (or, in a dry run, would hold) with the
-        same ID at the same position, each with whether it was there before.
+        same ID at the same position, each with whether it was there before. Past the
+        target's end, records go in batches of up to ``BATCH`` through ``create_batch``
+        (one commit each, so an interruption still leaves a prefix), if given.
         """
         kept: list[tuple[str, bool]] = []
         plural = f"{kind}s"
         target_done = False
+        pending: list[M] = []
         for item in source_items:
-            item_id: str = getattr(item, "id")  # noqa: B009 - every record has an id
+            item_id = item.id
             location = f"{parent}/{plural}/{item_id}"
             there = None if target_done else next(target_items, None)
             if there is None:
                 target_done = True
-                if self._create(kind, location, partial(create, item)):
+                if create_batch is not None:
+                    pending.append(item)
+                    if len(pending) == BATCH:
+                        kept += self._create_batch(kind, parent, pending, create, create_batch)
+                        pending = []
+                elif self._create(kind, location, partial(create, item)):
                     kept.append((item_id, False))
                 continue
-            there_id: str = getattr(there, "id")  # noqa: B009
+            there_id = there.id
             if there_id != item_id:
                 self._conflict(
                     kind,
@@ -249,15 +262,43 @@ class StoreCopy:
             else:
                 self._count("unchanged", kind, location)
             kept.append((item_id, True))
+        if pending and create_batch is not None:
+            kept += self._create_batch(kind, parent, pending, create, create_batch)
         extra = None if target_done else next(target_items, None)
         if extra is not None:
-            extra_id: str = getattr(extra, "id")  # noqa: B009
+            extra_id = extra.id
             self._conflict(
                 kind,
                 f"{parent}/{plural}/{extra_id}",
                 f"the target has {plural} of {parent} that the source lacks, from this one on",
             )
         return kept
+
+    def _create_batch(
+        self,
+        kind: str,
+        parent: str,
+        items: list[M],
+        create: Callable[[M], object],
+        create_batch: Callable[[list[M]], object],
+    ) -> list[tuple[str, bool]]:
+        """Write records in one commit; if another writer took an ID meanwhile (nothing
+        was written), one by one, so each is reported as a single write would be."""
+        ids = [item.id for item in items]
+        locations = [f"{parent}/{kind}s/{item_id}" for item_id in ids]
+        if not self.report.dry_run:
+            try:
+                create_batch(items)
+            except AlreadyExistsError:
+                return [
+                    (item_id, False)
+                    for item_id, location, item in zip(ids, locations, items, strict=True)
+                    if self._create(kind, location, partial(create, item))
+                ]
+        self.report.created[kind] += len(ids)  # at once: an interruption sees the batch whole
+        for location in locations:
+            self._emit("created", kind, location)
+        return [(item_id, False) for item_id in ids]
 
     def _create(self, kind: str, location: str, write: Callable[[], object]) -> bool:
         """Write one record (unless this is a dry run); whether it is now in place."""

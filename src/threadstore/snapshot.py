@@ -16,12 +16,12 @@ from functools import partial
 from typing import Generic, TypeVar
 
 from threadstore.errors import InvalidRequestError, MessageNotFound, RunNotFound
-from threadstore.models import Message, Page, Run, RunStep, Thread, WireModel
+from threadstore.models import Message, Page, Record, Run, RunStep, Thread
 from threadstore.protocol import ThreadStore
 
 __all__ = ["Slice", "ThreadSnapshot", "every", "last", "list_holding", "read_thread"]
 
-M = TypeVar("M", bound=WireModel)
+M = TypeVar("M", bound=Record)
 FIRST_PAGE = 10
 LAST_PAGE = 100
 
@@ -99,7 +99,7 @@ class Slice(Generic[M]):
                 self.more_after = shown
                 return
             yield item
-            shown = getattr(item, "id")  # noqa: B009 - every record has an id
+            shown = item.id
 
 
 def list_holding(store: ThreadStore, thread_id: str, item_id: str) -> str:

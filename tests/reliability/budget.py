@@ -43,6 +43,25 @@ class Budget:
     """Claims each process must win on the one contested S3 run."""
     hypothesis_examples: int = 60
     """Examples per property (hostile input)."""
+    churn_rounds: int = 2
+    """Rounds of local-disk churn without kills (four processes, three shared thread IDs)."""
+    churn_calls: int = 50
+    """Calls per churn process per round without kills."""
+    churn_kills: int = 8
+    """SIGKILLs of local-disk churn processes (those killed at each round's end count)."""
+    churn_kills_per_round: int = 4
+    """Churn processes killed one by one in a round before the rest are killed and the
+    store is checked."""
+    churn_minutes: float = 0
+    """With kills, churn goes on at least this long (a soak's length), kills or not."""
+    churn_acks_before_kill: int = 25
+    """A churn process is killed after a random 1..N answered calls (plus a pause)."""
+    index_damages: int = 24
+    """Index files damaged (bit flips, zeroed blocks, cut short, older copies), one each."""
+    disk_fault_points: int = 3
+    """Write and sync points failed per scenario and fault kind (0: every one)."""
+    full_disk_calls: int = 1000
+    """Calls made against a 1 MiB tmpfs until well past full."""
     soak: bool = False
 
     def scaled(self) -> Budget:
@@ -70,6 +89,15 @@ SOAK = Budget(
     local_claims=40,
     s3_claims=6,
     hypothesis_examples=2000,
+    churn_rounds=20,
+    churn_calls=300,
+    churn_kills=240,
+    churn_kills_per_round=8,
+    churn_acks_before_kill=40,
+    churn_minutes=12,
+    index_damages=1200,
+    disk_fault_points=0,
+    full_disk_calls=3000,
     soak=True,
 )
 

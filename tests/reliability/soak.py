@@ -4,6 +4,7 @@
     python -m tests.reliability.soak --ci             # the CI budget, as plain pytest runs it
     python -m tests.reliability.soak --local-kills 500 --s3-kills 100
     python -m tests.reliability.soak -- -k kills      # anything after -- goes to pytest
+    python -m tests.reliability.soak --local-engine   # only the local engine's harness
 
 It runs ``pytest tests/reliability`` in a child process with the sizes in the
 environment (:mod:`.budget`), collects what each test recorded (:mod:`.figures`), and,
@@ -37,13 +38,20 @@ __all__ = ["main", "render", "summarise"]
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parents[1]
 DOC = REPOSITORY / "docs" / "reliability.md"
+LOCAL_ENGINE = ["test_churn.py", "test_index_damage.py", "test_disk_faults.py", "test_history.py"]
+"""The local engine's own harness: ``--local-engine`` runs these alone, with its own figures."""
 OPTIONS = {
+    "churn_kills": "SIGKILLs of local-disk churn processes",
+    "index_damages": "index files damaged",
     "local_kills": "SIGKILLs of local-disk writers",
     "s3_kills": "SIGKILLs of S3 writers",
     "fault_operations": "operations per S3 fault kind",
     "hypothesis_examples": "examples per hostile-input property",
 }
 SECTIONS = {
+    "churn": "Churn: four processes deleting, re-creating and appending to three thread IDs",
+    "index": "Index damage (local disk)",
+    "disk": "A full or failing disk (local disk): libfiu at every point, and a real tmpfs",
     "kills": "Writers killed with SIGKILL",
     "faults": "S3 through the fault proxy, by fault kind",
     "contention": "Eight processes on one thread, one run",
@@ -89,13 +97,23 @@ def _total(areas: dict[str, dict[str, float]], prefix: str, name: str) -> float:
     return sum(c.get(name, 0) for area, c in areas.items() if area.startswith(prefix))
 
 
+def _faults(areas: dict[str, dict[str, float]]) -> float:
+    """S3 faults, disk faults and index damage: every fault put in the store's way."""
+    return (
+        _total(areas, "faults/", "injected")
+        + _total(areas, "disk/", "faults injected")
+        + _total(areas, "index/", "damages")
+    )
+
+
 def render(areas: dict[str, dict[str, float]], heading: str) -> str:
     """The figures as Markdown: a heading line, the totals, then a table per section."""
-    kills = {
-        area.split("/")[1]: c.get("kills survived", 0)
-        for area, c in areas.items()
-        if area.startswith("kills/")
-    }
+    kills: dict[str, float] = defaultdict(float)
+    for area, counts in areas.items():
+        if "kills survived" in counts:
+            kills[area.split("/")[1] if area.startswith("kills/") else area] += counts[
+                "kills survived"
+            ]
     out = [
         heading,
         "",
@@ -103,7 +121,7 @@ def render(areas: dict[str, dict[str, float]], heading: str) -> str:
         "|---|---|",
         f"| kills survived | {_number(sum(kills.values()))} "
         f"({', '.join(f'{k} {_number(v)}' for k, v in sorted(kills.items()))}) |",
-        f"| faults injected | {_number(_total(areas, 'faults/', 'injected'))} |",
+        f"| faults injected | {_number(_faults(areas))} |",
         f"| operations checked | {_number(_total(areas, '', 'operations checked'))} |",
         f"| hostile inputs tried | {_number(_total(areas, 'hostile/', 'inputs tried'))} |",
         f"| losses | {_number(_total(areas, '', 'losses'))} |",
@@ -143,15 +161,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ci", action="store_true", help="the CI budget instead of soak size")
     for name, text in OPTIONS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=int, help=text)
+    parser.add_argument(
+        "--local-engine", action="store_true", help="only the local engine's harness"
+    )
     parser.add_argument("--no-write", action="store_true", help=f"leave {DOC.name} as it is")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
-    run = "ci" if args.ci else "soak"
+    run = ("local-" if args.local_engine else "") + ("ci" if args.ci else "soak")
     env = {k: v for k, v in os.environ.items() if not k.startswith("THREADSTORE_RELIABILITY_")}
     env.pop("THREADSTORE_SOAK", None)
     if not args.ci:
         env["THREADSTORE_SOAK"] = "1"
     command = ["python -m tests.reliability.soak"] + (["--ci"] if args.ci else [])
+    command += ["--local-engine"] if args.local_engine else []
+    targets = [str(HERE / name) for name in LOCAL_ENGINE] if args.local_engine else [str(HERE)]
     for name in OPTIONS:
         value = getattr(args, name)
         if value is not None:
@@ -168,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.executable,
                 "-m",
                 "pytest",
-                str(HERE),
+                *targets,
                 "-p",
                 "no:cacheprovider",
                 "-q",

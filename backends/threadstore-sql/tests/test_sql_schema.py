@@ -99,4 +99,4 @@ def test_the_migrate_command(sqlite_url: str, pg_url: str) -> None:
         assert "***" in again.stdout or "sqlite" in url
     refused = cli("migrate", "memory://")
     assert refused.returncode == 2
-    assert "keeps no schema" in refused.stderr
+    assert "keeps no format to migrate" in refused.stderr

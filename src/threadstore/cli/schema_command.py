@@ -1,7 +1,8 @@
-"""``threadstore migrate URL``: bring a store's tables to the installed backend's version.
+"""``threadstore migrate URL``: bring a store's stored format to the installed backend's.
 
-Only backends that keep a versioned schema (SQL) offer it, through a classmethod
-``migrate_schema(url, **options) -> (before, after)``; others have nothing to migrate.
+Backends whose stored format has versions (SQL tables, the local disk's files) offer it
+through a classmethod ``migrate_schema(url, **options) -> (before, after)``; others have
+nothing to migrate.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from threadstore.cli.commands import (
 @click.argument("url")
 @_json_option
 def migrate(url: str, as_json: bool) -> int:
-    """Create or upgrade the tables of the store at URL (back the database up first).
+    """Create or upgrade the store at URL to this version's format (back it up first).
 
-    A store opened with an older schema refuses to start until this has run once.
+    A store of an older format refuses to open until this has run once; stop every
+    process that uses the store while it runs.
     """
     from threadstore.errors import InvalidRequestError
     from threadstore.registry import backend_class
@@ -36,7 +38,7 @@ def migrate(url: str, as_json: bool) -> int:
     upgrade = getattr(backend, "migrate_schema", None)
     if upgrade is None:
         return _fail(
-            InvalidRequestError(f"the {parsed.scheme}:// backend keeps no schema to migrate"),
+            InvalidRequestError(f"the {parsed.scheme}:// backend keeps no format to migrate"),
             EXIT_USAGE,
         )
     before, after = upgrade(parsed)
@@ -44,9 +46,9 @@ def migrate(url: str, as_json: bool) -> int:
     if as_json:
         _print_json({"url": shown, "before": before, "after": after})
     elif before is None:
-        click.echo(f"{shown}: created the tables at schema version {after}")
+        click.echo(f"{shown}: created at version {after}")
     elif before == after:
-        click.echo(f"{shown}: schema version {after}, already current")
+        click.echo(f"{shown}: version {after}, already current")
     else:
-        click.echo(f"{shown}: migrated from schema version {before} to {after}")
+        click.echo(f"{shown}: migrated from version {before} to {after}")
     return EXIT_OK

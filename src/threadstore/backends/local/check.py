@@ -15,6 +15,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from threadstore.backends.local import entries
 from threadstore.backends.local.files import ReadCounter, remove_tree, try_exclusive
@@ -35,16 +36,15 @@ def check_store(layout: Layout, counter: ReadCounter, repair: bool) -> list[Find
     """Every problem of the store's files; with ``repair``, fixed where that loses nothing."""
     findings = _leftovers(layout, repair) + _foreign(layout)
     live: dict[Incarnation, None] = {}
-    if os.path.exists(layout.catalog):
-        with _opened(layout.catalog, counter, layout.durable) as catalog:
-            checked = _check_journal(catalog, repair, findings)
-            for entry in checked or []:
+    with _opened(layout.catalog, counter, layout.durable) as catalog:
+        if catalog is not None:
+            for entry in _check_journal(catalog, repair, findings) or []:
                 _note(live, entry)
     for path, incarnation in layout.list_files():
         if incarnation is None:
             findings.append(_foreign_entry(path))
         elif path.endswith(".jsonl"):
-            alive = incarnation in live
+            alive = incarnation in live or _lives_now(layout, counter, incarnation)
             findings += _check_lists(layout, counter, path, incarnation, alive, repair)
         elif not os.path.exists(path.removesuffix(".idx") + ".jsonl"):
             findings.append(_leftover(path, "an index without its log", repair))
@@ -62,15 +62,27 @@ def _note(live: dict[Incarnation, None], entry: Entry) -> None:
         live.pop(Incarnation(kind, entry.id, entry.seq), None)
 
 
+def _lives_now(layout: Layout, counter: ReadCounter, incarnation: Incarnation) -> bool:
+    """Whether the catalog, read again now, says the incarnation lives: one created after
+    the catalog was first read is not in ``live``, and its lists are not leftovers."""
+    kind = incarnation.kind
+    with _opened(layout.catalog, counter, layout.durable) as catalog:
+        if catalog is None:
+            return False
+        with catalog.locked(False):
+            found = catalog.checked(partial(entries.live, catalog, kind, (), incarnation.id))
+        return found is not None and found.seq == incarnation.seq
+
+
 @contextmanager
-def _opened(path: str, counter: ReadCounter, durable: bool) -> Iterator[Journal]:
+def _opened(path: str, counter: ReadCounter, durable: bool) -> Iterator[Journal | None]:
+    """The journal at ``path``, or ``None`` if it is gone (deleted since it was listed)."""
     journal = Journal.open(path, counter, durable, create=False)
-    if journal is None:
-        raise FileNotFoundError(path)
     try:
         yield journal
     finally:
-        journal.close()
+        if journal is not None:
+            journal.close()
 
 
 def _check_journal(journal: Journal, repair: bool, findings: list[Finding]) -> list[Entry] | None:
@@ -132,9 +144,12 @@ def _check_lists(
     repair: bool,
 ) -> list[Finding]:
     if not alive:
-        return [_leftover(path, "the lists of a deleted record", repair)]
+        index = path.removesuffix(".jsonl") + ".idx"
+        return [_leftover(path, "the lists of a deleted record", repair, index)]
     findings: list[Finding] = []
     with _opened(path, counter, layout.durable) as journal:
+        if journal is None:  # deleted since it was listed
+            return findings
         found = _check_journal(journal, repair, findings)
         if found is None:
             return findings
@@ -160,6 +175,7 @@ def _finish(
     if not repair:
         return Finding("unfinished-delete", lists.path, detail)
     with _opened(layout.catalog, counter, layout.durable) as catalog:
+        assert catalog is not None  # the incarnation was found in it
         with catalog.locked(True):
             catalog.checked(lambda: entries.tombstone(catalog, incarnation))
         catalog.sync(f"the delete of {incarnation.kind.singular} {incarnation.id!r}")
@@ -168,9 +184,11 @@ def _finish(
     return Finding("unfinished-delete", lists.path, f"{detail}: deleted", repaired=True)
 
 
-def _leftover(path: str, what: str, repair: bool) -> Finding:
+def _leftover(path: str, what: str, repair: bool, *beside: str) -> Finding:
+    """A leftover (and files that go with it, ``beside``): removed with ``repair``."""
     if repair:
-        remove_tree(path)
+        for leftover in (path, *beside):
+            remove_tree(leftover)
     return Finding("leftover", path, f"{what}{'; removed' if repair else ''}", repaired=repair)
 
 

@@ -8,14 +8,13 @@ is read from it or decided from it. When it does not, the index is damaged
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from threadstore.backends.local.index import GONE_KEY, IndexMismatch, Slot, item_key, position_key
 from threadstore.backends.local.journal import Journal, Written
 from threadstore.backends.local.layout import Incarnation
-from threadstore.backends.local.log import BEGIN, GONE, Entry, entry_of, make_line, prefix
+from threadstore.backends.local.log import BEGIN, GONE, Entry, data_in, entry_in, make_line, prefix
 from threadstore.records import RECORD_FORMAT, Kind
 
 __all__ = [
@@ -31,7 +30,9 @@ __all__ = [
     "held_records",
     "is_gone",
     "live",
+    "live_line",
     "place",
+    "record_at",
     "tombstone",
 ]
 
@@ -66,8 +67,12 @@ def place(journal: Journal, written: list[Written]) -> list[Written]:
     """The lines with the offsets they get when appended at the journal's end now."""
     offset, placed = journal.size, []
     for item in written:
-        placed.append(Written(item.line, dataclasses.replace(item.entry, offset=offset)))
-        offset += len(item.line)
+        line, entry = item.line, item.entry
+        at = Entry(
+            entry.op, entry.kind, entry.under, entry.id, entry.seq, offset, len(line), entry.more
+        )
+        placed.append(Written(line, at))
+        offset += len(line)
     return placed
 
 
@@ -90,11 +95,19 @@ def count(journal: Journal, kind: Kind[Any], under: tuple[str, ...]) -> int:
 
 
 def live(journal: Journal, kind: Kind[Any], under: tuple[str, ...], record_id: str) -> Entry | None:
-    """The record's latest line, if it lives (checked against the log), else ``None``."""
+    """The record's latest entry, if it lives (checked against the log), else ``None``."""
+    found = live_line(journal, kind, under, record_id)
+    return None if found is None else found[0]
+
+
+def live_line(
+    journal: Journal, kind: Kind[Any], under: tuple[str, ...], record_id: str
+) -> tuple[Entry, bytes] | None:
+    """:func:`live`, with the line itself."""
     slot = journal.index.get(item_key(kind.singular, under, record_id))
     if slot is None or slot.deleted:
         return None
-    return checked(journal, slot, kind, under, record_id=record_id)[0]
+    return checked(journal, slot, kind, under, record_id=record_id)
 
 
 def at_position(journal: Journal, kind: Kind[Any], under: tuple[str, ...], seq: int) -> Slot | None:
@@ -117,7 +130,7 @@ def checked(
         line = journal.line(slot.offset)
     if seq is not None and not line.startswith(prefix(kind, under, seq)):
         raise _mismatch(journal, slot, f"{kind.singular} at position {seq}")
-    entry = entry_of(line, slot.offset)
+    entry = entry_in(line, slot.offset)
     wanted_ops = ("del",) if slot.deleted else ("add", "set")
     if (
         entry is None
@@ -128,6 +141,25 @@ def checked(
     ):
         raise _mismatch(journal, slot, f"{kind.singular} {record_id or seq!r}")
     return entry, line
+
+
+_LIVE_OPS = (b'add","id":"', b'set","id":"')
+
+
+def record_at(
+    journal: Journal, slot: Slot, kind: Kind[Any], under: tuple[str, ...], seq: int, line: bytes
+) -> bytes | None:
+    """The record JSON of the live line a position slot led to (``line``, read through
+    the journal), checked to be about position ``seq`` of the list asked for.
+
+    Lines are written in one form, so its first bytes are compared with the form's for
+    that position and a live op; a line in any other form is parsed in full instead
+    (:func:`checked`), which raises :class:`IndexMismatch` if it is about something else.
+    """
+    head = prefix(kind, under, seq)
+    if not (line.startswith(head) and line.startswith(_LIVE_OPS, len(head))):
+        checked(journal, slot, kind, under, seq=seq, line=line)
+    return data_in(line)
 
 
 def _mismatch(journal: Journal, slot: Slot, what: str) -> IndexMismatch:

@@ -8,13 +8,14 @@ against the log line it points to before anything is decided from it.
 
 Slots are 16 bytes: a 64-bit tag of the key, and the line's offset (40 bits) with a
 deleted flag. They come in blocks of 256 bytes: fifteen slots and a checksum of them,
-so a block damaged in any way short of being zeroed whole is noticed (a block of zeros
-is one never written). Open addressing with linear probing; a table grows by half
-before it is 85% full. Growth never stops an append: the new table is allocated empty
-(a sparse extension of the file) and every later insert moves a few slots of the old
-one across, so the move is spread over the next inserts; lookups try the new table,
-then the old. When the move is done the old table's blocks are given back to the file
-system.
+so a block damaged in any way is noticed: every block of a table is written with its
+checksum when the table is made, so a block of zeros is damage too (a lookup that met
+it would otherwise answer "no such key"). Open addressing with linear probing; a table
+grows by half before it is 85% full. Growth never stops an append for long: the new
+table is written empty (one sequential write) and every later insert moves a few slots
+of the old one across, so the move is spread over the next inserts; lookups try the
+new table, then what is left of the old (never a slot already moved). The old table's
+pages are given back to the file system as soon as every slot in them has moved.
 
 The header (checksummed) records the log bytes the table covers, which log file it
 belongs to, the boot it was written in, and the tables. Index writes are not fsynced:
@@ -59,9 +60,10 @@ _HEADER_SIZE = 512
 _SLOT = struct.Struct("<QQ")
 _SLOT_SIZE = _SLOT.size
 _PER_BLOCK = 15
+_BLOCK_WORDS = struct.Struct(f"<{2 * _PER_BLOCK}Q")  # a block's slots as tag, value, tag…
 _SLOTS_BYTES = _PER_BLOCK * _SLOT_SIZE
 _BLOCK = _SLOTS_BYTES + _SLOT_SIZE
-_EMPTY_BLOCK = bytes(_BLOCK)
+_ZEROS = bytes(_BLOCK)
 _BLOCK_MARK = 0x5453_424C_4F43_4B31  # tags the checksum slot: never a key's tag (see _digest)
 _OFFSET_MASK = (1 << 40) - 1
 _DELETED = 1 << 40
@@ -69,8 +71,9 @@ _CLEAN = 1
 _MIN_CAPACITY = 64
 _FULL = 0.85
 _GROWTH = 1.5
-_MOVES_PER_PUT = 5
-_REMEMBERED = 1 << 15  # probes an index object keeps
+_MOVES_PER_INSERT = 3  # the move ends with the new table under 80% full
+_REMEMBERED = 1 << 12  # probes an index object keeps (forgetting them all costs ~0.2 ms)
+_KEPT_BLOCKS = 1 << 12  # blocks an index object keeps (1 MiB)
 _PAGE = 4096
 
 
@@ -151,6 +154,10 @@ def _sealed(block: bytearray) -> bytearray:
     return block
 
 
+_EMPTY_BLOCK = bytes(_sealed(bytearray(_BLOCK)))
+"""A block with no slot in use: every block of a new table starts so."""
+
+
 def _where(table: int, index: int) -> tuple[int, int]:
     """The byte offset of the block holding slot ``index``, and the slot's place in it."""
     block, place = divmod(index, _PER_BLOCK)
@@ -179,7 +186,7 @@ class Header:
     ``moved < old_capacity``)."""
 
     def pack(self) -> bytes:
-        values = [getattr(self, field.name) for field in fields(self)]
+        values = [getattr(self, name) for name in _HEADER_FIELDS]
         packed = _HEADER.pack(_MAGIC, _VERSION, *values)
         return packed + struct.pack("<I", zlib.crc32(packed))
 
@@ -199,7 +206,10 @@ class Header:
         return header
 
     def copy(self) -> Header:
-        return Header(*(getattr(self, field.name) for field in fields(self)))
+        return Header(*(getattr(self, name) for name in _HEADER_FIELDS))
+
+
+_HEADER_FIELDS = tuple(field.name for field in fields(Header))
 
 
 class Index:
@@ -216,6 +226,11 @@ class Index:
         self._seen: bytes | None = None
         self._found: dict[str, tuple[int, int, Slot | None]] = {}
         """key → (tag, its slot index in the current table or -1, its value or None)."""
+        self._gaps: dict[int, list[str]] = {}
+        """empty slot index → the remembered absent keys whose probe ended there."""
+        self._blocks: dict[int, bytearray] = {}
+        """byte offset → a block as this object read (checked) or wrote it during the
+        current operation (from one :meth:`load` to the next)."""
         self.memory: dict[str, Slot] | None = None
         """Set when the file cannot be written (a full disk): the index then lives here."""
 
@@ -226,8 +241,9 @@ class Index:
         if self.memory is not None:
             return self.header
         raw = self.counter.pread(self.fd, _HEADER.size + 4, 0)
+        self._blocks.clear()  # kept for one operation: a page reads what it needs
         if raw != self._seen:
-            self._found.clear()
+            self._forget_all()
             self._seen = raw
             self.header = Header.unpack(raw)
         return self.header
@@ -260,9 +276,31 @@ class Index:
         )
 
     def forget(self) -> None:
-        """Drop every remembered probe (the table changed under this object)."""
-        self._found.clear()
+        """Drop every remembered probe and block (the table changed under this object)."""
+        self._forget_all()
         self._seen = None
+
+    def _forget_all(self) -> None:
+        self._found.clear()
+        self._gaps.clear()
+        self._blocks.clear()
+
+    def _remember(self, key: str, tag: int, index: int, slot: Slot | None) -> None:
+        if len(self._found) > _REMEMBERED:
+            self._found.clear()
+            self._gaps.clear()
+        self._found[key] = (tag, index, slot)
+        if slot is None:
+            self._gaps.setdefault(index, []).append(key)
+
+    def _filled(self, index: int) -> None:
+        """Slot ``index`` of the current table was filled: a key remembered as absent
+        because its probe ended there may be anywhere now. (Other remembered gaps stay
+        true: slots are never emptied while a table is in use.)"""
+        for key in self._gaps.pop(index, ()):
+            known = self._found.get(key)
+            if known is not None and known[2] is None and known[1] == index:
+                del self._found[key]
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -276,11 +314,9 @@ class Index:
         tag = _digest(key)
         index, slot = self._probe(header.table, header.capacity, tag)
         if slot is None and header.moved < header.old_capacity:
-            _, slot = self._probe(header.old_table, header.old_capacity, tag)
+            _, slot = self._probe(header.old_table, header.old_capacity, tag, header.moved)
             index = -1 if slot is not None else index
-        if len(self._found) > _REMEMBERED:
-            self._found.clear()
-        self._found[key] = (tag, index, slot)
+        self._remember(key, tag, index, slot)
         return slot
 
     def count(self, kind: str, under: tuple[str, ...]) -> int:
@@ -288,73 +324,102 @@ class Index:
         return 0 if slot is None else slot.offset
 
     def _block(self, table: int, index: int) -> bytearray:
-        """The block holding slot ``index``, its checksum checked."""
-        start, _ = _where(table, index)
+        """The block holding slot ``index``, its checksum checked (not to be changed in
+        place: it may be the one this object keeps)."""
+        start = table + index // _PER_BLOCK * _BLOCK
+        block = self._blocks.get(start)
+        if block is not None:
+            return block
         block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
         if len(block) != _BLOCK:
             raise self.damaged("the table is cut short")
         if block != _EMPTY_BLOCK:
             mark, check = _SLOT.unpack_from(block, _SLOTS_BYTES)
             if (mark, check) != (_BLOCK_MARK, zlib.crc32(block[:_SLOTS_BYTES])):
-                raise self.damaged(f"the block at byte {start} fails its checksum")
+                why = "is zeroed" if block == _ZEROS else "fails its checksum"
+                raise self.damaged(f"the block at byte {start} {why}")
+        self._keep(start, block)
         return block
 
-    def _probe(self, table: int, capacity: int, tag: int) -> tuple[int, Slot | None]:
-        """The slot index holding ``tag`` and its value, or the empty one it would take."""
-        index = tag % capacity
-        for _ in range(0, capacity + _PER_BLOCK, _PER_BLOCK):
-            block = self._block(table, index)
-            _, place = _where(table, index)
-            for at in range(place, _SLOTS_BYTES, _SLOT_SIZE):
-                found, value = _SLOT.unpack_from(block, at)
-                if found == 0 and value == 0:
-                    return index, None
+    def _keep(self, start: int, block: bytearray) -> None:
+        if len(self._blocks) >= _KEPT_BLOCKS:
+            self._blocks.clear()
+        self._blocks[start] = block
+
+    def _probe(
+        self, table: int, capacity: int, tag: int, moved: int = 0
+    ) -> tuple[int, Slot | None]:
+        """The slot index holding ``tag`` and its value, or the empty one it would take.
+
+        In an old table, the first ``moved`` slots were moved into the new one (and their
+        blocks may be given back): they are passed over, never read. A key still here
+        lies past them, and every slot between is taken, so the probe loses nothing; the
+        empty slots may all be among the moved ones, so a probe that has looked at every
+        slot not yet moved ends there: the key is not in them.
+        """
+        index = max(tag % capacity, moved)
+        left = capacity - moved
+        while left > 0:
+            words = _BLOCK_WORDS.unpack_from(self._block(table, index))
+            for at in range(index % _PER_BLOCK * 2, 2 * _PER_BLOCK, 2):
+                found, value = words[at], words[at + 1]
                 if found == tag:
                     return index, Slot(value & _OFFSET_MASK, bool(value & _DELETED))
-                index = (index + 1) % capacity
-                if index == 0:
-                    break  # wrapped: go on from the table's first block
+                if found == 0 and value == 0:
+                    return index, None
+                index += 1
+                left -= 1
+                if not left:
+                    break
+            if index == capacity:  # tables are whole blocks: wrap to the first one
+                index = moved
+        if moved:
+            return index, None
         raise self.damaged("the table has no free slot")
 
     def _store(self, table: int, index: int, tag: int, value: int) -> None:
         """Write one slot (its whole block, with the block's checksum)."""
-        block = self._block(table, index)
+        block = bytearray(self._block(table, index))
         start, place = _where(table, index)
         _SLOT.pack_into(block, place, tag, value)
         pwrite_all(self.fd, _sealed(block), start)
+        self._keep(start, block)
 
     # --- changes (the caller holds the exclusive lock) ---------------------------------
 
     def apply(self, entries: Iterable[Entry]) -> None:
+        """Set the slots the lines set; a key set more than once (a list's count, over a
+        batch) is written once, with its last value."""
+        latest: dict[str, Slot] = {}
         for entry in entries:
-            for key, slot in effects(entry):
-                self.put(key, slot)
+            latest.update(effects(entry))
+        for key, slot in latest.items():
+            self.put(key, slot)
 
     def put(self, key: str, slot: Slot) -> None:
         if self.memory is not None:
             self.memory[key] = slot
             return
         header = self._header()
-        if header.moved < header.old_capacity:
-            self._move(_MOVES_PER_PUT)
-        elif header.used + 1 > header.capacity * _FULL:
-            self._grow()
         known = self._found.get(key)
-        if known is not None and known[2] is not None and known[1] >= 0:
-            tag, index = known[0], known[1]  # the key's own slot in the current table
+        if known is None or known[1] < 0 or known[2] is None:  # it may take a new slot
+            if header.moved < header.old_capacity:
+                self._move(_MOVES_PER_INSERT)
+            elif header.used + 1 > header.capacity * _FULL:
+                self._grow()
+            known = self._found.get(key)
+        if known is not None and known[1] >= 0:
+            tag, index = known[0], known[1]  # its slot, or the gap its probe ended at
+            fills = known[2] is None
         else:
             tag = _digest(key)
             index, found = self._probe(header.table, header.capacity, tag)
-            if found is None:
-                header.used += 1
-                self._forget_gaps()
+            fills = found is None
+        if fills:
+            header.used += 1
+            self._filled(index)
         self._store(header.table, index, tag, _value(slot))
-        self._found[key] = (tag, index, slot)
-
-    def _forget_gaps(self) -> None:
-        """A gap was filled: any remembered gap may have been that one."""
-        for key in [k for k, (_, _, slot) in self._found.items() if slot is None]:
-            del self._found[key]
+        self._remember(key, tag, index, slot)
 
     def _grow(self) -> None:
         """Start moving into a table half again as large, allocated empty at the file's end."""
@@ -362,10 +427,11 @@ class Index:
         blocks = -(-int(header.capacity * _GROWTH) // _PER_BLOCK)
         end = os.fstat(self.fd).st_size
         start = -(-end // _PAGE) * _PAGE
-        os.ftruncate(self.fd, start + blocks * _BLOCK)  # sparse: reads as empty blocks
+        pwrite_all(self.fd, _EMPTY_BLOCK * blocks, start)
         header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
         header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
         self._found.clear()
+        self._gaps.clear()
 
     def _move(self, count: int) -> None:
         """Move the next ``count`` slots of the old table into the new one (if absent)."""
@@ -382,12 +448,20 @@ class Index:
             if found is None:
                 self._store(header.table, target, tag, value)
                 header.used += 1
+                self._filled(target)
         header.moved = last
-        self._found.clear()
         if header.moved >= header.old_capacity:
             blocks = -(-header.old_capacity // _PER_BLOCK)
             _release(self.fd, header.old_table, blocks * _BLOCK)
             header.old_table = header.old_capacity = header.moved = 0
+            self._blocks.clear()  # remembered probes stay true: what was in the old table
+            # is in the new one with the same value, and what was in neither still is
+        else:  # give back the pages whose slots have all moved (only after they moved)
+            before = _page_below(header.old_table + first // _PER_BLOCK * _BLOCK)
+            after = _page_below(header.old_table + last // _PER_BLOCK * _BLOCK)
+            start = max(before, -(-header.old_table // _PAGE) * _PAGE)
+            if after > start:
+                _release(self.fd, start, after - start)
 
     def commit(self, covered: int, log: os.stat_result) -> None:
         """Record that the table reflects the log up to ``covered``."""
@@ -427,17 +501,19 @@ class Index:
         for key, slot in latest.items():
             _place(table, capacity, _digest(key), _value(slot))
         for block in range(blocks):
-            if table[block * _BLOCK : (block + 1) * _BLOCK] != _EMPTY_BLOCK:
-                table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
-                    table[block * _BLOCK : (block + 1) * _BLOCK]
-                )
-        self._found.clear()
-        try:
-            os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust: safe to overwrite
-            os.ftruncate(self.fd, _HEADER_SIZE)
-            pwrite_all(self.fd, table, _HEADER_SIZE)
-        except OSError:
-            self.memory = latest  # a full disk: serve from memory until it can be written
+            table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
+                table[block * _BLOCK : (block + 1) * _BLOCK]
+            )
+        self._forget_all()
+        if self.memory is not None:  # the file could not be written: the table lives here
+            self.memory = latest
+        else:
+            try:
+                os.pwrite(self.fd, bytes(_HEADER_SIZE), 0)  # no header, no trust
+                os.ftruncate(self.fd, _HEADER_SIZE)
+                pwrite_all(self.fd, table, _HEADER_SIZE)
+            except OSError:
+                self.memory = latest  # a full disk: serve from memory from now on
         generation = secrets.randbits(63)  # unlike any header another object remembers
         self.header = Header(
             0, BOOT_ID, generation, covered, 0, 0, _HEADER_SIZE, capacity, len(latest), 0, 0, 0
@@ -457,6 +533,10 @@ class Index:
             f"damaged index {self.path}: {why} (it is derived from the log; "
             "remove it and it is rebuilt)"
         )
+
+
+def _page_below(offset: int) -> int:
+    return offset // _PAGE * _PAGE
 
 
 def _place(table: bytearray, capacity: int, tag: int, value: int) -> None:

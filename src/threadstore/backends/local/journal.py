@@ -19,9 +19,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeVar
 
-from threadstore.backends.local.files import ReadCounter, failure, write_all
+from threadstore.backends.local.files import ReadCounter, failure, fsync_dir, write_all
 from threadstore.backends.local.index import Index, IndexMismatch
-from threadstore.backends.local.log import Entry, body_of, corrupt, scan
+from threadstore.backends.local.log import Entry, corrupt, intact, scan
 from threadstore.errors import BackendError, CorruptDataError
 
 T = TypeVar("T")
@@ -60,6 +60,9 @@ class Journal:
         self.commits = 0
         self.stale = False
         """The file was deleted or replaced: whoever wants the journal opens it again."""
+        self.fresh = False
+        """The file was started by this object and its directory entry is not durable
+        yet: the next :meth:`sync` syncs the directory too."""
 
     @classmethod
     def open(
@@ -193,6 +196,7 @@ class Journal:
             self.size = end
         try:
             if behind:
+                index.forget()  # a dead writer's slots may be on disk: read them, not memory
                 index.apply(entries)
                 index.commit(end, stat)
             else:
@@ -251,7 +255,7 @@ class Journal:
             )
             newline = more.find(b"\n")
             line += more if newline < 0 else more[: newline + 1]
-        if body_of(line) is None:
+        if not intact(line):
             raise corrupt(self.path, offset, "its checksum does not match")
         return line
 
@@ -284,12 +288,16 @@ class Journal:
         return self.size
 
     def sync(self, what: str) -> None:
-        """Make the log durable up to here (``fdatasync``); outside the lock, so writers
-        that wrote meanwhile share one flush."""
+        """Make the log durable up to here (``fdatasync``; a fresh file's directory too);
+        outside the lock, so writers that wrote meanwhile share one flush."""
         if not self.durable:
+            self.fresh = False
             return
         try:
             os.fdatasync(self.log_fd)
+            if self.fresh:
+                fsync_dir(os.path.dirname(self.path))
+                self.fresh = False
         except OSError as exc:
             raise BackendError(
                 f"cannot sync {self.path} ({os.strerror(exc.errno or 0)}): the outcome of "

@@ -41,6 +41,10 @@ class Incarnation:
     seq: int
 
 
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
+
+
 class Layout:
     """The paths of one store."""
 
@@ -52,6 +56,8 @@ class Layout:
         self.catalog = os.path.join(root, "catalog.jsonl")
         self.lists = os.path.join(root, "lists")
         self.tmp = os.path.join(root, "tmp")
+        self._kind_dirs: dict[str, tuple[int, tuple[int, int]]] = {}
+        """lists/KIND → an open descriptor of it, and its device and inode."""
 
     def shard(self, kind: Kind[Any], record_id: str) -> str:
         spread = zlib.crc32(record_id.encode()) & 0xFF
@@ -65,21 +71,57 @@ class Layout:
     def shard_fd(self, incarnation: Incarnation, create: bool) -> int | None:
         """A descriptor of the directory an incarnation's list file is in, reached one
         level at a time without following a link (``None``: it does not exist). A link
-        planted anywhere below the root leads nowhere: opening it fails."""
-        parts = os.path.relpath(self.shard(incarnation.kind, incarnation.id), self.root)
+        planted anywhere below the root leads nowhere: opening it fails.
+
+        The kind's directory (``lists/KIND``), once reached, is kept open and used again
+        while its path still names that very directory (same device and inode, by
+        ``lstat``): a directory removed, replaced or turned into a link is walked again.
+        """
+        kind_dir = os.path.join(self.lists, incarnation.kind.name)
+        spread = os.path.basename(self.shard(incarnation.kind, incarnation.id))
+        kept = self._kind_dirs.get(kind_dir)
+        if kept is not None:
+            fd, identity = kept
+            try:
+                same = _identity(os.lstat(kind_dir)) == identity
+            except FileNotFoundError:
+                same = False
+            if same:
+                return self._enter(fd, spread, create)
+            del self._kind_dirs[kind_dir]
+            os.close(fd)
+        walked = self._walk(os.path.relpath(kind_dir, self.root), create)
+        if walked is None:
+            return None
+        self._kind_dirs[kind_dir] = (walked, _identity(os.fstat(walked)))
+        return self._enter(walked, spread, create)
+
+    def _enter(self, parent: int, name: str, create: bool) -> int | None:
+        """Open (or make) the directory ``name`` in ``parent``, not following a link."""
+        try:
+            return os.open(name, _DIRECTORY, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                return None
+        with suppress(FileExistsError):
+            os.mkdir(name, 0o755, dir_fd=parent)
+            if self.durable:
+                os.fsync(parent)
+        return os.open(name, _DIRECTORY, dir_fd=parent)
+
+    def close(self) -> None:
+        """Close the directories kept open."""
+        for fd, _ in self._kind_dirs.values():
+            os.close(fd)
+        self._kind_dirs.clear()
+
+    def _walk(self, parts: str, create: bool) -> int | None:
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for part in parts.split(os.sep):
-                try:
-                    inner = os.open(part, _DIRECTORY, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        return None
-                    with suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=fd)
-                        if self.durable:
-                            os.fsync(fd)
-                    inner = os.open(part, _DIRECTORY, dir_fd=fd)
+                inner = self._enter(fd, part, create)
+                if inner is None:
+                    return None
                 os.close(fd)
                 fd = inner
             opened, fd = fd, -1

@@ -19,6 +19,7 @@ Every line carries all the index needs, so replaying lines is idempotent.
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from dataclasses import dataclass
@@ -29,7 +30,19 @@ from threadstore.errors import CorruptDataError
 from threadstore.ids import ID_PATTERN
 from threadstore.records import KINDS, Kind
 
-__all__ = ["BEGIN", "GONE", "RECORD_OPS", "Entry", "data_of", "make_line", "owners_of", "scan"]
+__all__ = [
+    "BEGIN",
+    "GONE",
+    "RECORD_OPS",
+    "Entry",
+    "data_in",
+    "entry_in",
+    "entry_of",
+    "intact",
+    "make_line",
+    "owners_of",
+    "scan",
+]
 
 RECORD_OPS = frozenset({"add", "set", "del"})
 BEGIN = "begin"
@@ -95,34 +108,48 @@ def make_line(
 
 def prefix(kind: Kind[Any], under: tuple[str, ...], seq: int) -> bytes:
     """How every line about position ``seq`` of a list begins: checked before it is trusted."""
+    return b'{"seq":%d' % seq + _after_seq(kind, under)
+
+
+@functools.lru_cache(maxsize=1024)
+def _after_seq(kind: Kind[Any], under: tuple[str, ...]) -> bytes:
     owners = "".join(
         f'"{owner.singular}":"{owner_id}",'
         for owner, owner_id in zip(owners_of(kind), under, strict=True)
     )
-    return f'{{"seq":{seq},"kind":"{kind.singular}",{owners}"op":"'.encode()
+    return f',"kind":"{kind.singular}",{owners}"op":"'.encode()
+
+
+def intact(line: bytes) -> bool:
+    """Whether the line ends with the checksum of the bytes before it."""
+    if len(line) <= _SUFFIX_LENGTH:
+        return False
+    body = memoryview(line)[:-_SUFFIX_LENGTH]
+    return line[-_SUFFIX_LENGTH:] == b',"crc":"%08x"}\n' % zlib.crc32(body)
 
 
 def body_of(line: bytes) -> bytes | None:
     """The line without its checksum, or ``None`` if the checksum does not match."""
-    if len(line) <= _SUFFIX_LENGTH or not line.endswith(b'"}\n'):
-        return None
-    body, suffix = line[:-_SUFFIX_LENGTH], line[-_SUFFIX_LENGTH:]
-    return body if suffix == b',"crc":"%08x"}\n' % zlib.crc32(body) else None
+    return line[:-_SUFFIX_LENGTH] if intact(line) else None
 
 
-def data_of(line: bytes) -> bytes | None:
-    """The record JSON a checksummed ``add``/``set`` line carries, else ``None``."""
-    body = body_of(line)
-    if body is None:
-        return None
-    start = body.find(_DATA)
-    return None if start < 0 else body[start + len(_DATA) :]
+def data_in(line: bytes) -> bytes | None:
+    """The record JSON an ``add``/``set`` line carries, else ``None``. The line's checksum
+    was checked already (lines from ``Journal.line`` and ``Journal.lines`` were)."""
+    end = len(line) - _SUFFIX_LENGTH
+    start = line.find(_DATA, 0, end)
+    return None if start < 0 else line[start + len(_DATA) : end]
 
 
 def entry_of(line: bytes, offset: int) -> Entry | None:
     """The entry of a whole, checksummed line; ``None`` if the line is not one."""
     body = body_of(line)
     return None if body is None else _entry(body, offset, len(line))
+
+
+def entry_in(line: bytes, offset: int) -> Entry | None:
+    """:func:`entry_of` for a line whose checksum was checked already."""
+    return _entry(line[:-_SUFFIX_LENGTH], offset, len(line))
 
 
 def _entry(body: bytes, offset: int, length: int) -> Entry | None:

@@ -16,7 +16,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from functools import partial
 from typing import Any, Self, TypeVar
 
@@ -41,9 +40,9 @@ from threadstore.backend import (
 )
 from threadstore.backends.local import entries
 from threadstore.backends.local.files import (
+    TEMP_PREFIX,
     ReadCounter,
     create_file,
-    fsync_dir,
     io_errors,
     make_dirs,
     remove_tree,
@@ -52,7 +51,7 @@ from threadstore.backends.local.files import (
 from threadstore.backends.local.index import Slot
 from threadstore.backends.local.journal import Journal
 from threadstore.backends.local.layout import FORMAT, FORMAT_VERSION, Incarnation, Layout
-from threadstore.backends.local.log import data_of
+from threadstore.backends.local.log import data_in
 
 __all__ = ["LocalOptions", "LocalThreadStore"]
 
@@ -111,6 +110,21 @@ class LocalThreadStore(BaseThreadStore):
             raise InvalidRequestError(f"a {url.scheme}:// URL needs a directory path")
         return cls(url.path, durable=chosen.durable)
 
+    @classmethod
+    def migrate_schema(cls, url: StoreURL, **options: Any) -> tuple[int | None, int]:
+        """Bring the store at ``url`` to this format (``threadstore migrate URL``); return
+        the format before (``None``: no store there yet, one is made) and after."""
+        chosen = url.options(LocalOptions, options)
+        layout = Layout(os.path.abspath(url.path), chosen.durable)
+        if not os.path.exists(layout.marker):
+            cls(url.path, durable=chosen.durable).close()
+            return None, FORMAT_VERSION
+        from threadstore.backends.local.upgrade import upgrade, version_of
+
+        before = version_of(layout.marker)
+        upgrade(layout.root)
+        return before, FORMAT_VERSION
+
     def __repr__(self) -> str:
         durable = "" if self.durable else " durable=False"
         return f"<LocalThreadStore {self.root}{durable}>"
@@ -118,7 +132,10 @@ class LocalThreadStore(BaseThreadStore):
     # --- the store directory ------------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Create or check the store directory, then clear what dead writers left in tmp/."""
+        """Create or check the store directory, then clear what dead writers left in tmp/.
+
+        A directory is new if it holds nothing but markers being written aside by
+        openers racing this one (the first ``link`` wins; the others find its marker)."""
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise InvalidRequestError(
                 f"{self.root} is a file; a file:// store is a directory (give a new or "
@@ -127,7 +144,8 @@ class LocalThreadStore(BaseThreadStore):
         make_dirs(self.root, self.durable)
         layout = self.layout
         if not os.path.exists(layout.marker):
-            if os.listdir(self.root):
+            marking = TEMP_PREFIX + os.path.basename(layout.marker) + "."
+            if [n for n in os.listdir(self.root) if not n.startswith(marking)]:
                 raise BackendError(
                     f"{self.root} is not empty and holds no {os.path.basename(layout.marker)}: "
                     "it is not a threadstore, and nothing was written to it"
@@ -203,9 +221,10 @@ class LocalThreadStore(BaseThreadStore):
                 self._lists[incarnation] = journal
             self._lists.move_to_end(incarnation)
             journal.users += 1
-            idle = [key for key, held in self._lists.items() if held.users == 0]
-            for key in idle[: max(0, len(self._lists) - OPEN_LISTS)]:
-                self._lists.pop(key).close()
+            if len(self._lists) > OPEN_LISTS:
+                idle = [key for key, held in self._lists.items() if held.users == 0]
+                for key in idle[: len(self._lists) - OPEN_LISTS]:
+                    self._lists.pop(key).close()
             return journal
 
     def _done_with(self, incarnation: Incarnation, journal: Journal) -> None:
@@ -288,10 +307,11 @@ class LocalThreadStore(BaseThreadStore):
         catalog = self.catalog()
 
         def read() -> R:
-            found = entries.live(catalog, kind, (), record_id)
+            found = entries.live_line(catalog, kind, (), record_id)
             if found is None:
                 raise kind.missing(record_id)
-            return self._decode(catalog, kind, catalog.line(found.offset), found.offset)
+            self._seqs[(kind.name, record_id)] = found[0].seq
+            return self._decode(catalog, kind, data_in(found[1]), found[0].offset)
 
         result: R = self._checked(catalog, False, read)
         return result
@@ -300,11 +320,12 @@ class LocalThreadStore(BaseThreadStore):
         catalog = self.catalog()
 
         def modify() -> R:
-            found = entries.live(catalog, kind, (), record_id)
+            found = entries.live_line(catalog, kind, (), record_id)
             if found is None:
                 raise kind.missing(record_id)
-            updated = change(self._decode(catalog, kind, catalog.line(found.offset), found.offset))
-            changes = [(kind, (), record_id, found.seq, encode(updated))]
+            entry, line = found
+            updated = change(self._decode(catalog, kind, data_in(line), entry.offset))
+            changes = [(kind, (), record_id, entry.seq, encode(updated))]
             catalog.append(entries.batch(catalog, "set", changes))
             return updated
 
@@ -329,9 +350,19 @@ class LocalThreadStore(BaseThreadStore):
                         continue  # deleted or replaced under us: look the record up again
                     if entries.is_gone(journal):  # another deleter got here first
                         self._finish_delete(incarnation)
+                        self._remove_files(journal)
                         raise kind.missing(record_id)
                     journal.append(entries.place(journal, [entries.gone(incarnation)]))
-                    self._finish_delete(incarnation)
+                    try:
+                        self._finish_delete(incarnation)
+                    except BackendError as exc:  # its lists say deleted, the catalog not yet
+                        cause = exc.__cause__
+                        why = os.strerror(cause.errno or 0) if isinstance(cause, OSError) else exc
+                        raise BackendError(
+                            f"cannot record the delete of {kind.singular} {record_id!r} in "
+                            f"{self.layout.catalog} ({why}): its outcome is unknown; delete it "
+                            "again to settle it (not found then means it is deleted)"
+                        ) from exc
                     self._remove_files(journal)
                     return
                 finally:
@@ -347,9 +378,13 @@ class LocalThreadStore(BaseThreadStore):
         left behind, a check removes."""
         journal.stale = True
         for path, fd in ((journal.path, journal.log_fd), (journal.index.path, journal.index.fd)):
-            with suppress(FileNotFoundError):
+            try:
                 if os.stat(path).st_ino == os.fstat(fd).st_ino:
                     os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # the record is deleted all the same: a check removes it
+                log.warning("cannot remove %s (%s): the storage check removes it", path, exc)
 
     def _scan_top(self, kind: Kind[R], cursor: str | None, descending: bool, count: int) -> list[R]:
         catalog = self.catalog()
@@ -392,17 +427,23 @@ class LocalThreadStore(BaseThreadStore):
                     return step(None)
                 journal = self._open_list(incarnation, create=True)
                 assert journal is not None
+            synced = False
             try:
                 with journal.locked(write is not None):
-                    done, result = journal.checked(
-                        partial(self._live_step, journal, incarnation, step)
-                    )
+                    try:
+                        done, result = journal.checked(
+                            partial(self._live_step, journal, incarnation, step, write is not None)
+                        )
+                    finally:
+                        if journal.fresh:  # durable before any other writer may use it
+                            synced = True
+                            journal.sync(write or f"the start of {journal.path}")
+                if done and write is not None and not synced:
+                    journal.sync(write)  # unlocked, but still ours: it cannot be closed
             finally:
                 self._done_with(incarnation, journal)
             if not done:
                 continue
-            if write is not None:
-                journal.sync(write)
             return result  # type: ignore[return-value]
         raise kind.owner_missing(scope, 0)
 
@@ -414,29 +455,36 @@ class LocalThreadStore(BaseThreadStore):
             return False
 
     def _live_step(
-        self, journal: Journal, incarnation: Incarnation, step: Callable[[Journal | None], T]
+        self,
+        journal: Journal,
+        incarnation: Incarnation,
+        step: Callable[[Journal | None], T],
+        write: bool,
     ) -> tuple[bool, T | None]:
         """``step`` on a locked journal, if its incarnation lives (``(False, None)``: it was
-        deleted meanwhile, or it is a new file of a dead one)."""
+        deleted meanwhile, or it is a new file of a dead one). An empty file (its maker
+        could not write its first line) holds nothing yet: a read writes nothing to it."""
         if entries.is_gone(journal):
             if not journal.stale:
                 self._finish_delete(incarnation)
             return False, None
-        if journal.size == 0 and not self._starts(journal, incarnation):
-            return False, None
+        if journal.size == 0:
+            if not write:
+                return (True, step(None)) if self._lives(incarnation) else (False, None)
+            if not self._starts(journal, incarnation):
+                return False, None
         return True, step(journal)
 
     def _starts(self, journal: Journal, incarnation: Incarnation) -> bool:
         """Start a new list file with its ``begin`` line, if its incarnation lives (else
-        the file is a dead one's, and is removed). Durable at once, directory included."""
+        the file is a dead one's, and is removed). The file, its first write and its
+        directory entry are made durable together before the lock is let go (see
+        :meth:`_under`), so whoever writes to it next finds it durable."""
         if not self._lives(incarnation):
             self._remove_files(journal)
             return False
         journal.append(entries.place(journal, [entries.begin(incarnation)]))
-        if self.durable:
-            with io_errors("sync", journal.path):
-                os.fdatasync(journal.log_fd)
-                fsync_dir(os.path.dirname(journal.path))
+        journal.fresh = True
         return True
 
     @staticmethod
@@ -476,10 +524,10 @@ class LocalThreadStore(BaseThreadStore):
                 journal = self._owners_live(held, kind, scope)
             except _NothingHeld:
                 raise kind.missing(record_id) from None
-            found = entries.live(journal, kind, scope[1:], record_id)
+            found = entries.live_line(journal, kind, scope[1:], record_id)
             if found is None:
                 raise kind.missing(record_id)
-            return self._decode(journal, kind, journal.line(found.offset), found.offset)
+            return self._decode(journal, kind, data_in(found[1]), found[0].offset)
 
         return self._under(kind, scope, fetch)
 
@@ -490,12 +538,12 @@ class LocalThreadStore(BaseThreadStore):
 
         def modify(held: Journal | None) -> R:
             journal = self._owners_live(held, kind, scope)
-            found = entries.live(journal, kind, under, record_id)
+            found = entries.live_line(journal, kind, under, record_id)
             if found is None:
                 raise kind.missing(record_id)
-            line = journal.line(found.offset)
-            updated = change(self._decode(journal, kind, line, found.offset))
-            changes = [(kind, under, record_id, found.seq, encode(updated))]
+            entry, line = found
+            updated = change(self._decode(journal, kind, data_in(line), entry.offset))
+            changes = [(kind, under, record_id, entry.seq, encode(updated))]
             journal.append(entries.batch(journal, "set", changes))
             return updated
 
@@ -561,20 +609,22 @@ class LocalThreadStore(BaseThreadStore):
                 slots.append((position, slot))
             position += step
         lines = journal.lines([slot.offset for _, slot in slots])
-        found_records = []
-        for seq, slot in slots:
-            line = lines[slot.offset]
-            entries.checked(journal, slot, kind, under, seq=seq, line=line)
-            found_records.append(self._decode(journal, kind, line, slot.offset))
-        return found_records
+        return [
+            self._decode(
+                journal,
+                kind,
+                entries.record_at(journal, slot, kind, under, seq, lines[slot.offset]),
+                slot.offset,
+            )
+            for seq, slot in slots
+        ]
 
-    def _decode(self, journal: Journal, kind: Kind[R], line: bytes, offset: int) -> R:
-        where = f"{journal.path} at byte {offset}"
-        data = data_of(line)
+    def _decode(self, journal: Journal, kind: Kind[R], data: bytes | None, offset: int) -> R:
+        """The record a checked line carries (``data``, from :func:`data_in`)."""
         if data is None:
-            raise CorruptDataError(f"corrupt log record in {where}")
+            raise CorruptDataError(f"corrupt log record in {journal.path} at byte {offset}")
         self.stats.records_decoded += 1
-        return decode(kind, data, where)
+        return decode(kind, data, f"{journal.path} at byte {offset}")
 
     # --- storage hooks ------------------------------------------------------------------
 
@@ -625,6 +675,7 @@ class LocalThreadStore(BaseThreadStore):
             journals = [j for j in (self._catalog, *self._lists.values()) if j is not None]
             self._catalog, self._lists = None, OrderedDict()
             forked = self._pid != os.getpid()
+            self.layout.close()
         for journal in journals:
             if self.durable and journal.commits and not forked and not journal.stale:
                 try:
@@ -654,7 +705,7 @@ def _check_marker(path: str) -> None:
         raise BackendError(
             f"{root} holds a store in format 1 (threadstore 0.1); this threadstore reads "
             f"format {FORMAT_VERSION}. Stop every process that uses it, then run: "
-            f"threadstore upgrade file://{root}"
+            f"threadstore migrate file://{root}"
         )
     if version != FORMAT_VERSION:
         raise BackendError(

@@ -27,7 +27,7 @@ from threadstore.errors import BackendError, CorruptDataError
 from threadstore.ids import ID_PATTERN
 from threadstore.records import MESSAGES, RUNS, STEPS, THREADS, decode_object
 
-__all__ = ["Upgraded", "upgrade"]
+__all__ = ["Upgraded", "upgrade", "version_of"]
 
 _OLD = "threads"
 _BATCH = 100
@@ -51,7 +51,7 @@ def upgrade(root: str, progress: Callable[[str], None] | None = None) -> Upgrade
     from threadstore.backends.local.store import LocalThreadStore
 
     layout = Layout(os.path.abspath(root), durable=True)
-    version = _version(layout.marker)
+    version = version_of(layout.marker)
     done = Upgraded()
     if version == FORMAT_VERSION:
         remove_tree(os.path.join(layout.root, _OLD))
@@ -94,7 +94,8 @@ def upgrade(root: str, progress: Callable[[str], None] | None = None) -> Upgrade
     return done
 
 
-def _version(marker: str) -> Any:
+def version_of(marker: str) -> Any:
+    """The format version a store's marker file names."""
     try:
         with open(marker, "rb") as file:
             return json.loads(file.read()).get("version")
