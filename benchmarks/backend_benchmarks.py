@@ -3,7 +3,8 @@
 ``benchmarks.local_disk`` times the local backend's reads case by case (pages in both
 directions, gets, a new opener) and its durable append beside a minimal SQLite table;
 ``benchmarks.object_storage`` counts the S3 backend's requests per operation, including
-cases the main run does not cover (a get with and without the slot remembered);
+cases the main run does not cover (a fresh process, batches, steps, pages of threads in
+a catalog of up to 10^6);
 ``benchmarks.async_adapter`` measures what ``threadstore.aio`` adds per call and with
 many tasks, and reports by printing, so its output is kept as it is;
 ``benchmarks.sql_backends`` alternates the SQL backends with bare drivers call by call
@@ -68,14 +69,17 @@ def local_disk(
             results.add(Figure(LOCAL_DISK, LOCAL, _point(seconds), size, case))
 
 
-def object_storage(results: Results, s3: LoopbackS3, sizes: tuple[int, ...]) -> None:
-    from benchmarks.object_storage import measure
+def object_storage(results: Results, s3: LoopbackS3, sizes: tuple[int, ...], threads: int) -> None:
+    from benchmarks.object_storage import measure, measure_threads
 
-    for size in sizes:
-        url = f"{s3.url('counted')}?endpoint_url={s3.endpoint}"
-        for name, requests, round_trips in measure(url, size):
-            count = Count(OBJECT_STORAGE, S3_DIRECT, size, name, requests, round_trips)
-            results.counts.append(count)
+    def fresh() -> str:
+        return f"{s3.url('counted')}?endpoint_url={s3.endpoint}"
+
+    measured = [(size, row) for size in sizes for row in measure(fresh(), size)]
+    if threads:
+        measured += [(threads, row) for row in measure_threads(fresh(), threads)]
+    for size, (name, requests, round_trips) in measured:
+        results.counts.append(Count(OBJECT_STORAGE, S3_DIRECT, size, name, requests, round_trips))
 
 
 def async_adapter(results: Results, quick: bool) -> None:

@@ -235,7 +235,13 @@ def _backend_benchmarks(
         sizes = profile.object_storage_sizes
         runner.step(
             "the object-storage backend's own request counts",
-            partial(backend_benchmarks.object_storage, results, s3, sizes),
+            partial(
+                backend_benchmarks.object_storage,
+                results,
+                s3,
+                sizes,
+                profile.object_storage_threads,
+            ),
         )
     if postgres is not None:
         sizes = tuple(sorted({profile.sizes[0], profile.sizes[-1]}))

@@ -1,29 +1,47 @@
 """Requests and sequential round trips per operation of the S3 backend, counted on a moto
-server on 127.0.0.1: append, get, page of 20 (10^2 and 10^4 messages), run compare-and-set.
+server on 127.0.0.1: appends (one, a batch), gets, pages of messages, runs and steps at two
+thread sizes, a run compare-and-set, opening a probed store, and pages of threads in a
+catalog of up to 10^6 threads.
 
-    python -m benchmarks.object_storage [--large 10000]
+    python -m benchmarks.object_storage [--small 100] [--large 10000] [--threads 1000000]
 
 Counts come from a botocore hook on the store's real client (every request sent) and
 from the store's own chain-of-requests counter. They do not depend on the machine.
+
+Threads' messages are written through the public API, ``append_messages`` in batches of
+a chunk's size (the layout one-by-one appends make, in far fewer requests). A catalog of
+10^6 threads would take hours to create through loopback moto (about a hundred requests
+a second here), so :func:`seed_threads` writes it straight into the in-process moto
+server's storage, in the backend's layout: the same bytes a store would write, chunk by
+chunk, with claims only for the threads used as cursors.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from threadstore_fsspec import FsspecThreadStore
-from threadstore_fsspec.store import _dump
+from threadstore_fsspec import CHUNK_RECORDS, FsspecThreadStore
+from threadstore_fsspec.chunks import record_entry
+from threadstore_fsspec.layout import Layout
+from threadstore_fsspec.lists import dump
+from threadstore_fsspec.marker import FORMAT, VERSION
+from threadstore_fsspec.objects import envelope, new_token
 
-from threadstore import Message, Run, open_store
-from threadstore.records import MESSAGES
+from threadstore import Message, Run, RunStep, Thread, open_store
+from threadstore.protocol import ThreadStore
+from threadstore.records import THREADS
+from threadstore.url import StoreURL
 
 BUCKET = "threadstore-bench"
+PAGE = 20
+STEPS = 40
+"""Steps of the measured run: more than a chunk, so a page of steps spans two."""
+Rows = list[tuple[str, int, int]]
 
 
 def start_moto() -> tuple[Any, str]:
@@ -43,32 +61,46 @@ def start_moto() -> tuple[Any, str]:
     return server, endpoint
 
 
-def seed(store: FsspecThreadStore, thread_id: str, count: int) -> list[str]:
-    """Write ``count`` messages straight in the documented layout (claims, slots, hint),
-    many at a time: appending 10^4 through the API one by one would take minutes."""
-    thread = store._run(store._thread, thread_id)
-    if thread is None:
-        raise LookupError(f"seed a thread that exists, not {thread_id!r}")
-    gen = thread.data["gen"]
-    log = store._layout.log(MESSAGES, (thread_id,), gen)
-    messages = [Message.user(f"m{i}", thread_id=thread_id) for i in range(count)]
+def seed(store: ThreadStore, thread_id: str, count: int) -> list[str]:
+    """Append ``count`` messages through the API, a chunk's worth per batch."""
+    ids: list[str] = []
+    for start in range(0, count, CHUNK_RECORDS):
+        batch = [Message.user(f"m{i}") for i in range(start, min(count, start + CHUNK_RECORDS))]
+        ids += [message.id for message in store.append_messages(thread_id, batch)]
+    return ids
 
-    async def write(seq: int, message: Message) -> None:
-        record = _dump(message)
-        objects, layout = store._objects, store._layout
-        await asyncio.gather(
-            objects.create(layout.claim(log, message.id), {"seq": seq, "record": record}, "s"),
-            objects.create(layout.slot(log, seq), {"id": message.id, "record": record}, "s"),
-        )
 
-    async def write_all() -> None:
-        for start in range(0, count, 200):
-            batch = messages[start : start + 200]
-            await asyncio.gather(*(write(start + i + 1, m) for i, m in enumerate(batch)))
-        await store._objects.put(store._layout.head(log), {"head": count}, "s")
+def seed_threads(url: str, count: int, cursors: list[int]) -> list[str]:
+    """A catalog of ``count`` threads written into moto's storage in process, in the
+    backend's layout, with claims for the threads at positions ``cursors``; their IDs in
+    creation order. The store at ``url`` must be empty."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
 
-    store._run(write_all)
-    return [m.id for m in messages]
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    parsed = StoreURL.parse(url)
+    prefix = parsed.path.strip("/")
+    layout = Layout(f"{prefix}/" if prefix else "")
+    log, token = layout.top(THREADS), new_token()
+    ids: list[str] = []
+    for number, start in enumerate(range(0, count, CHUNK_RECORDS)):
+        threads = [Thread() for _ in range(start, min(count, start + CHUNK_RECORDS))]
+        ids += [thread.id for thread in threads]
+        entries = [record_entry(dump(thread), token, THREADS) for thread in threads]
+        body = envelope({"entries": entries}, token, token)
+        backend.put_object(parsed.host, layout.chunk(log, number), body)
+        for position in cursors:
+            if start <= position < start + len(threads):
+                entry = entries[position - start]
+                claim = {"id": entry["id"], "t": token, "chunk": number, "gen": entry["gen"]}
+                backend.put_object(
+                    parsed.host, layout.claim(log, entry["id"]), envelope(claim, token, token)
+                )
+    chunks = -(-count // CHUNK_RECORDS)
+    tail = chunks if count % CHUNK_RECORDS == 0 else chunks - 1
+    marker = {"format": FORMAT, "version": VERSION, "probe": None, "tails": {THREADS.name: tail}}
+    backend.put_object(parsed.host, layout.marker, envelope(marker, token, token))
+    return ids
 
 
 def cost(store: FsspecThreadStore, call: Callable[[], object]) -> tuple[int, int]:
@@ -77,30 +109,93 @@ def cost(store: FsspecThreadStore, call: Callable[[], object]) -> tuple[int, int
     return measured.requests, sum(measured.round_trips)
 
 
-def measure(url: str, size: int) -> list[tuple[str, int, int]]:
-    rows: list[tuple[str, int, int]] = []
-    with open_store(url) as writer:
-        assert isinstance(writer, FsspecThreadStore)
+def _opened(url: str) -> FsspecThreadStore:
+    store = open_store(url)
+    if not isinstance(store, FsspecThreadStore):
+        raise TypeError(f"expected the S3 store, got {type(store).__name__}")
+    return store
+
+
+def measure(url: str, size: int) -> Rows:
+    """Each operation's cost on a thread of ``size`` messages, from a fresh process's view
+    where it says so, else from one that has seen the thread."""
+    rows: Rows = []
+    with _opened(url) as writer:
         thread = writer.create_thread()
         ids = seed(writer, thread.id, size)
-    with open_store(url) as store:
-        assert isinstance(store, FsspecThreadStore)
-        mid = ids[size // 2]
-        reads: list[tuple[str, Callable[[], object]]] = [
-            ("get, fresh process", lambda: store.get_message(thread.id, ids[5])),
-            ("get, slot remembered", lambda: store.get_message(thread.id, ids[5])),
-            ("page of 20, newest first", lambda: store.list_messages(thread.id)),
-            ("page of 20 after a cursor", lambda: store.list_messages(thread.id, after=mid)),
-            ("same, cursor remembered", lambda: store.list_messages(thread.id, after=mid)),
+        run = writer.create_run(thread.id, Run(assistant_id="asst_1"))
+        details = {"type": "message_creation", "message_creation": {"message_id": ids[0]}}
+        steps = [
+            writer.append_step(
+                thread.id, run.id, RunStep.model_validate({"step_details": details})
+            ).id
+            for _ in range(STEPS)
         ]
-        for name, call in reads:
-            rows.append((f"{name} ({size} msgs)", *cost(store, call)))
+    mid, early = ids[size // 2], ids[min(5, size - 1)]
+    with _opened(url) as store:
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("get, fresh process", lambda: store.get_message(thread.id, early)),
+            ("get, thread and message seen", lambda: store.get_message(thread.id, early)),
+            (
+                "page of 20 after a cursor not seen",
+                lambda: store.list_messages(thread.id, limit=PAGE, after=mid, order="asc"),
+            ),
+            (
+                "same, cursor seen",
+                lambda: store.list_messages(thread.id, limit=PAGE, after=mid, order="asc"),
+            ),
+            (
+                "page of 20 before a cursor",
+                lambda: store.list_messages(thread.id, limit=PAGE, before=mid),
+            ),
+            ("page of 20, newest first", lambda: store.list_messages(thread.id, limit=PAGE)),
+            (
+                "page of 20, oldest first",
+                lambda: store.list_messages(thread.id, limit=PAGE, order="asc"),
+            ),
+            ("page of 20 runs", lambda: store.list_runs(thread.id, limit=PAGE)),
+            (
+                "page of 20 steps after a cursor not seen",
+                lambda: store.list_steps(thread.id, run.id, limit=PAGE, after=steps[STEPS // 2]),
+            ),
+            ("page of 20 steps", lambda: store.list_steps(thread.id, run.id, limit=PAGE)),
+        ]
+        for name, call in cases:
+            rows.append((f"{name} ({size:,} msgs)", *cost(store, call)))
         store.append_message(thread.id, Message.user("warm"))
         append = lambda: store.append_message(thread.id, Message.user("x"))
-        rows.append((f"append ({size} msgs)", *cost(store, append)))
-        run = store.create_run(thread.id, Run(assistant_id="asst_1"))
+        rows.append((f"append ({size:,} msgs)", *cost(store, append)))
+        batch = lambda: store.append_messages(thread.id, [Message.user(f"b{i}") for i in range(10)])
+        rows.append((f"append_messages of 10 ({size:,} msgs)", *cost(store, batch)))
         claim = lambda: store.update_run_status(thread.id, run.id, "in_progress", expected="queued")
         rows.append(("run compare-and-set", *cost(store, claim)))
+    with _opened(url) as reopened:
+        reopen = lambda: reopened._run(reopened._open)
+        rows.append(("open, store probed before", *cost(reopened, reopen)))
+    return rows
+
+
+def measure_threads(url: str, count: int) -> Rows:
+    """Pages of threads in a catalog of ``count`` (written by :func:`seed_threads`)."""
+    middle = count // 2
+    ids = seed_threads(url, count, [middle])
+    cursor = ids[middle]
+    rows: Rows = []
+
+    def add(name: str, store: FsspecThreadStore, call: Callable[[], object]) -> None:
+        rows.append((f"list_threads {name} ({count:,} threads)", *cost(store, call)))
+
+    with _opened(url) as store:
+        add("newest first, fresh process", store, lambda: store.list_threads(limit=PAGE))
+        add("newest first again", store, lambda: store.list_threads(limit=PAGE))
+        add("oldest first", store, lambda: store.list_threads(limit=PAGE, order="asc"))
+    with _opened(url) as store:
+        page = store.list_threads(limit=PAGE, after=cursor)
+        if [thread.id for thread in page.data] != ids[middle - 1 : middle - 1 - PAGE : -1]:
+            raise AssertionError("the page after the cursor is not the threads created before it")
+    with _opened(url) as store:
+        add("after a cursor, fresh process", store, lambda: store.list_threads(after=cursor))
+        add("before the same cursor", store, lambda: store.list_threads(before=cursor))
     return rows
 
 
@@ -108,14 +203,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=1_000_000)
     args = parser.parse_args()
     server, endpoint = start_moto()
+
+    def fresh() -> str:
+        return f"s3://{BUCKET}/{uuid.uuid4().hex}?endpoint_url={endpoint}"
+
     try:
-        print(f"{'operation':42} {'requests':>8} {'round trips':>11}")
-        for size in (args.small, args.large):
-            url = f"s3://{BUCKET}/{uuid.uuid4().hex}?endpoint_url={endpoint}"
-            for name, requests, rounds in measure(url, size):
-                print(f"{name:42} {requests:8d} {rounds:11d}")
+        print(f"{'operation':66} {'requests':>8} {'round trips':>11}")
+        rows = [row for size in (args.small, args.large) for row in measure(fresh(), size)]
+        rows += measure_threads(fresh(), args.threads)
+        for name, requests, rounds in rows:
+            print(f"{name:66} {requests:8d} {rounds:11d}")
     finally:
         server.stop()
 

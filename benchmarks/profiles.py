@@ -51,6 +51,8 @@ class Profile:
     """Sizes for the local-disk backend's own page benchmark (none: not run)."""
     object_storage_sizes: tuple[int, ...] = ()
     """Sizes for the S3 backend's own request counts (none: not run)."""
+    object_storage_threads: int = 0
+    """Threads in the catalog the S3 backend's own thread-page counts list (0: not run)."""
     async_adapter_quick: bool = True
     """Run the async adapter's own benchmark in its ``--quick`` form."""
     startup_runs: int = 20
@@ -83,6 +85,7 @@ PROFILES = {
         local_disk_sizes=(50,),
         object_storage_sizes=(50,),
         startup_runs=1,
+        object_storage_threads=300,
     ),
     "quick": Profile(
         name="quick",
@@ -105,6 +108,7 @@ PROFILES = {
         local_disk_sizes=(100, 1_000),
         object_storage_sizes=(100,),
         startup_runs=8,
+        object_storage_threads=10_000,
     ),
     "default": Profile(
         name="default",
@@ -125,7 +129,8 @@ PROFILES = {
         budget=2.0,
         s3_calls=7,
         local_disk_sizes=(100, 10_000, 100_000),
-        object_storage_sizes=(100, 1_000),
+        object_storage_sizes=(100, 10_000),
+        object_storage_threads=1_000_000,
         async_adapter_quick=False,
     ),
     "full": Profile(
@@ -148,6 +153,7 @@ PROFILES = {
         s3_calls=15,
         local_disk_sizes=(100, 10_000, 100_000),
         object_storage_sizes=(100, 10_000),
+        object_storage_threads=1_000_000,
         async_adapter_quick=False,
         startup_runs=40,
     ),

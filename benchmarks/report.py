@@ -368,8 +368,9 @@ def _cold_open(results: Results) -> list[str]:
         "## Cold open of a store with many threads",
         "",
         "A new store object (or connection) on existing data, then the newest 20 threads. "
-        'The OS page cache is warm; "cold" is the process\'s view. On S3 the open includes '
-        "the start-up probe of conditional writes. A `memory://` store has nothing to open "
+        'The OS page cache is warm; "cold" is the process\'s view. On S3 the open reads the '
+        "store's marker (the probe of conditional writes runs before a first write, and a "
+        "pass is recorded there). A `memory://` store has nothing to open "
         "and `SQLiteSession` cannot list its sessions, so neither is here.",
         "",
         *_table(("contender", "threads", "open + first page of threads"), rows),
@@ -420,14 +421,10 @@ def _object_storage(results: Results, plots: dict[str, str]) -> list[str]:
         "answer arrived, read off the proxy's timestamps; requests sent together count "
         "once; each operation is called once before it is measured, and that first "
         "call's count is shown apart (it pays for what the store then remembers, such "
-        "as a thread's current generation). *Store's count* is what the backend's own "
-        "`measure()` reports for a warm call. The two differ in two places. The HTTP "
-        "client waits for `100 Continue` before a PUT's body, so each PUT is two exchanges "
-        "on the wire. And a full read sends a hundred GETs at once, more than the client's "
-        "pool of 64 connections, so part of each batch waits for a free connection (with a "
-        "pool of 256 the wire count falls to about the store's). Loopback moto serves one "
-        "request at a time, so its latencies are not S3's; the round-trip counts carry "
-        "over.",
+        "as a thread's claim and chunk). *Store's count* is what the backend's own "
+        "`measure()` reports for a warm call; where the wire shows more, requests waited "
+        "for a free connection of the client's pool. Loopback moto serves one request at a "
+        "time, so its latencies are not S3's; the round-trip counts carry over.",
         "",
         *_table(header, rows),
         *_image(plots, "s3", "sequential round trips per S3 operation"),
@@ -527,8 +524,13 @@ def _object_storage_counts(results: Results) -> list[str]:
         f"## {S3_DIRECT}: the backend's own request counts",
         "",
         "From `benchmarks/object_storage.py`, run as part of this command: requests as "
-        "sent (a botocore hook) and sequential round trips as the store counts them, with "
-        "fixtures written straight into its layout.",
+        "sent (a botocore hook) and sequential round trips as the store counts them, for a "
+        "process that has seen the thread unless the row says *fresh process*. Messages "
+        "are written through the API (`append_messages`, a chunk's worth per batch: the "
+        "layout one-by-one appends make); the catalog of threads is written straight into "
+        "the in-process moto server's storage, in the backend's layout, with claims only "
+        "for the threads used as cursors (creating 10^6 threads through loopback moto "
+        "would take hours).",
         "",
         *_table(("operation", "requests", "round trips"), rows),
     ]

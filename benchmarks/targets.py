@@ -4,7 +4,10 @@
   of the Agents SDK's ``SQLiteSession``;
 - a page of 20 costs the same at 10^2 and 10^5 messages ("flat": the larger thread's
   median within 1.5x of the smaller's, at every page position);
-- on S3, a page of 20 waits for at most 2 round trips in turn;
+- on S3, a page of 20 waits for at most 2 round trips in turn, on the wire; and, as the
+  backend counts its requests, a page of 20 messages, runs or steps is at most 4 requests
+  in 2 round trips, a page of threads at most 3 requests whatever the catalog's size, an
+  append (one message or a batch) 2 round trips, and opening a probed store 1 request;
 - the memory backend within 5x of the plain dict-and-list store, per operation;
 - threadstore on PostgreSQL within 1.3x of bare psycopg on the same server, per
   operation (writers: aggregate throughput); appends against bare psycopg numbering
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmarks.backend_benchmarks import OBJECT_STORAGE
 from benchmarks.lineup import (
     AGENTS,
     LOCAL,
@@ -29,7 +33,7 @@ from benchmarks.lineup import (
     SQLITE_FULL,
     THREADSTORE_SQLITE,
 )
-from benchmarks.results import Results
+from benchmarks.results import Count, Results
 from benchmarks.units import duration, ratio
 
 __all__ = ["FLAT", "Target", "memory_ratios", "paired", "postgres_ratios", "targets"]
@@ -37,6 +41,9 @@ __all__ = ["FLAT", "Target", "memory_ratios", "paired", "postgres_ratios", "targ
 APPEND_VS_SQLITE = 1.5
 FLAT = 1.5
 S3_PAGE_ROUND_TRIPS = 2
+S3_PAGE_REQUESTS = 4
+S3_THREAD_PAGE_REQUESTS = 3
+S3_APPEND_ROUND_TRIPS = 2
 MEMORY_VS_PLAIN = 5.0
 POSTGRES_VS_PSYCOPG = 1.3
 STARTUP_ABOVE_BARE = 0.100
@@ -120,6 +127,64 @@ def _s3_target(results: Results) -> Target:
     trips = worst.extra["round_trips"]
     outcome = f"at most {trips:g} on the wire ({worst.extra['op']})"
     return Target(goal, outcome, trips <= S3_PAGE_ROUND_TRIPS)
+
+
+def _worst(goal: str, counts: list[Count], requests: int, round_trips: int) -> Target:
+    """Whether every count stays within ``requests`` and ``round_trips``; the worst shown."""
+    if not counts:
+        return Target(goal, "not measured", None)
+    worst = max(
+        counts,
+        key=lambda c: (
+            c.requests > requests or c.round_trips > round_trips,
+            c.requests,
+            c.round_trips,
+        ),
+    )
+    outcome = (
+        f"worst of {len(counts)}: {_many(worst.requests, 'request')}, "
+        f"{_many(worst.round_trips, 'round trip')} ({worst.operation})"
+    )
+    met = all(c.requests <= requests and c.round_trips <= round_trips for c in counts)
+    return Target(goal, outcome, met)
+
+
+def _many(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _s3_count_targets(results: Results) -> list[Target]:
+    """The S3 backend's own request counts, against the goals of its design."""
+    counts = [c for c in results.counts if c.workload == OBJECT_STORAGE]
+    pages = [c for c in counts if c.operation.startswith("page of 20")]
+    threads = [c for c in counts if c.operation.startswith("list_threads")]
+    appends = [c for c in counts if c.operation.startswith("append")]
+    opens = [c for c in counts if c.operation.startswith("open")]
+    largest = max((c.size for c in threads), default=0)
+    unlimited = 10**9
+    return [
+        _worst(
+            f"S3 page of 20 messages, runs or steps in at most {S3_PAGE_REQUESTS} requests "
+            f"and {S3_PAGE_ROUND_TRIPS} round trips",
+            pages,
+            S3_PAGE_REQUESTS,
+            S3_PAGE_ROUND_TRIPS,
+        ),
+        _worst(
+            f"S3 page of 20 threads in at most {S3_THREAD_PAGE_REQUESTS} requests, "
+            f"both orders, at {largest:,} threads",
+            threads,
+            S3_THREAD_PAGE_REQUESTS,
+            unlimited,
+        ),
+        _worst(
+            f"S3 append (one, or a batch) in at most {S3_APPEND_ROUND_TRIPS} round trips",
+            appends,
+            unlimited,
+            S3_APPEND_ROUND_TRIPS,
+        ),
+        _worst("S3 open of a store probed before: 1 request", opens, 1, 1),
+    ]
 
 
 def paired(results: Results, baseline: str, contender: str) -> list[tuple[str, float, float]]:
@@ -221,6 +286,7 @@ def targets(results: Results) -> list[Target]:
         *_append_targets(results),
         *_flat_targets(results),
         _s3_target(results),
+        *_s3_count_targets(results),
         _memory_target(results),
         _postgres_target(results),
         _startup_target(results),

@@ -4,7 +4,7 @@
 (nothing acknowledged missing, nothing twice, nothing torn or out of order, every run and
 step status one the writers' log allows), then to
 :func:`threadstore.integrity.verify_store`. Findings a dead writer may leave (a claim
-without its slot, a late head hint, objects of a deleted thread) must be repairable:
+without its commit, a late tail pointer, objects of a deleted thread) must be repairable:
 ``verify_store(repair=True)`` must make the store clean, and the oracle must still hold
 afterwards, so the repair lost no acknowledged write.
 """
@@ -31,10 +31,10 @@ LOCAL_LEFTOVERS = frozenset(
 halfway, the files of a deleted thread not yet removed, a temporary entry, bytes of a
 write that never finished, an index behind."""
 
-S3_LEFTOVERS = frozenset(
-    {"dangling-claim", "head-hint-behind", "orphaned-generation", "orphaned-steps"}
-)
-"""What an S3 writer that dies (or gives up) mid-operation may leave: each repairable."""
+S3_LEFTOVERS = frozenset({"dangling-claim", "tail-hint-behind", "orphaned-data"})
+"""What an S3 writer that dies (or gives up) mid-operation may leave, each repairable: an
+append's claims without its commit, a tail pointer not yet moved on, the lists of a
+record deleted before its clean-up."""
 
 
 def observe(

@@ -67,7 +67,7 @@ def test_writes_under_faults_happen_once_or_fail_clearly(
             work.step()
         proxy.plan = None
     # A request the store gave up on (read timeout) may still be on its way to moto:
-    # a late plain PUT of a head hint would land after the repair below.
+    # a late write would land after the repair below.
     assert proxy.settle(), "requests still in flight after a minute"
     injected = proxy.injected[kind]
     assert injected > 0, "the plan injected nothing: the test would prove nothing"

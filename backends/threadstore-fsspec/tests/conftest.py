@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from s3_bucket import BUCKET
 from threadstore_fsspec.testing import moto_server, use_dummy_credentials
 
 if not os.environ.get("THREADSTORE_TEST_S3_URL"):
     use_dummy_credentials()
-
-BUCKET = "threadstore-tests"
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from threadstore_fsspec import FsspecThreadStore
+from threadstore_fsspec.probe import check_client
 from threadstore_fsspec.testing import FaultProxy
 
 from threadstore import Message, Run, open_store
 from threadstore.errors import (
     AlreadyExistsError,
     BackendError,
+    BackendNotFoundError,
     InvalidRequestError,
     ThreadNotFound,
 )
@@ -34,8 +40,14 @@ def test_probe_refuses_a_store_that_ignores_conditions(
     proxy: FaultProxy, url_via: Callable[..., str]
 ) -> None:
     proxy.strip_conditions = True
+    url = url_via()
+    with open_store(url) as store:  # reading needs no conditions, and writes nothing
+        assert store.list_threads().data == []
+        assert {method for method, _ in proxy.requests} == {"GET"}
+        with pytest.raises(BackendError, match="ignored If-None-Match"):
+            store.create_thread()
     with pytest.raises(BackendError, match="ignored If-None-Match"):
-        open_store(url_via())
+        open_store(url, check_conditional_writes="always")
 
 
 def test_probe_can_be_switched_off_explicitly(
@@ -44,6 +56,22 @@ def test_probe_can_be_switched_off_explicitly(
     proxy.strip_conditions = True
     with open_store(url_via(check_conditional_writes="false")) as store:
         assert store.create_thread().id
+
+
+def test_a_probe_that_passed_is_not_run_again(
+    proxy: FaultProxy, url_via: Callable[..., str]
+) -> None:
+    url = url_via()
+    probes = lambda: sum("/probe/" in path for _, path in proxy.requests)
+    with open_store(url) as store:
+        store.create_thread()
+    assert probes() == 6  # five checks and the clean-up
+    proxy.requests.clear()
+    with open_store(url) as store:
+        store.create_thread()
+    assert probes() == 0
+    with open_store(url, check_conditional_writes="always"):
+        assert probes() == 6
 
 
 def test_probe_refuses_a_botocore_without_the_fields(
@@ -55,35 +83,41 @@ def test_probe_refuses_a_botocore_without_the_fields(
         members = client.meta.service_model.operation_model("PutObject").input_shape.members
         monkeypatch.delitem(members, "IfNoneMatch")
         with pytest.raises(BackendError, match="does not know PutObject IfNoneMatch"):
-            store._run(store._objects.probe, store._layout.root)
+            check_client(client)
 
 
-def test_other_fsspec_protocols_fail_closed(s3_endpoint: str) -> None:
-    for url in ["fsspec+memory://bucket/x", "fsspec+file://bucket/x"]:
-        with pytest.raises(BackendError, match="not supported"):
-            open_store(url)
+@pytest.mark.parametrize("url", ["gs://bucket/x", "az://c/x", "abfs://c/x", "fsspec+memory://b/x"])
+def test_only_s3_schemes_are_served(url: str) -> None:
+    with pytest.raises(BackendNotFoundError, match="no backend for"):
+        open_store(url)
 
 
-def test_lost_answer_to_a_create_is_reconciled(
+def test_only_s3_schemes_are_listed() -> None:
+    """``threadstore backends`` shows what works, and nothing else from this distribution."""
+    script = Path(sys.executable).with_name("threadstore")
+    listed = subprocess.run(
+        [str(script), "backends", "--json"], capture_output=True, text=True, check=True
+    )
+    rows = json.loads(listed.stdout)
+    ours = {row["scheme"] for row in rows if row["distribution"] == "threadstore-fsspec"}
+    assert ours == {"s3", "s3a"}
+
+
+def test_lost_answer_to_a_commit_is_reconciled(
     proxy: FaultProxy, url_via: Callable[..., str]
 ) -> None:
-    """The slot PUT lands but its answer is lost; the retry sees 412 and finds our token."""
+    """The chunk PUT lands but its answer is lost; the retry sees 412, and the chunk
+    shows the batch's token: committed once."""
     with open_store(url_via()) as store:
         thread = store.create_thread()
-        lost = {"done": False}
-
-        def lose_first_slot_write(method: str, path: str, headers: dict[str, str]) -> bool:
-            if method == "PUT" and "/seq/" in path and not lost["done"]:
-                lost["done"] = True
-                return True
-            return False
-
-        proxy.lose_answer = lose_first_slot_write
+        store.append_message(thread.id, Message.user("first"))
+        proxy.lose_answer = lambda method, path, headers: (
+            method == "PUT" and "/messages/chunks/" in path and not proxy.lost
+        )
         sent = store.append_message(thread.id, Message.user("once"))
         store.append_message(thread.id, Message.user("twice"))
         assert proxy.lost
-        assert "412" not in proxy.lost[0]
-        assert [m.text for m in store.iter_messages(thread.id)] == ["once", "twice"]
+        assert [m.text for m in store.iter_messages(thread.id)] == ["first", "once", "twice"]
         assert store.get_message(thread.id, sent.id) == sent
 
 
@@ -94,9 +128,10 @@ def test_lost_answer_to_a_claim_is_reconciled(
     with open_store(url_via()) as store:
         thread = store.create_thread()
         proxy.lose_answer = lambda method, path, headers: (
-            method == "PUT" and "/id/msg_mine" in path and not proxy.lost
+            method == "PUT" and "/ids/msg_mine" in path and not proxy.lost
         )
         store.append_message(thread.id, Message.user("mine", id="msg_mine"))
+        assert proxy.lost
         assert [m.id for m in store.iter_messages(thread.id)] == ["msg_mine"]
         with pytest.raises(AlreadyExistsError):
             store.append_message(thread.id, Message.user("again", id="msg_mine"))
@@ -121,13 +156,16 @@ def test_lost_answer_to_a_compare_and_set_is_reconciled(
 def test_lost_answer_to_a_thread_delete_is_reconciled(
     proxy: FaultProxy, url_via: Callable[..., str]
 ) -> None:
-    """The conditional DELETE of the thread lands but its answer is lost: the retry finds
-    the thread gone, and the caller who deleted it is told so, not "not found"."""
+    """The tombstone's If-Match PUT lands but its answer is lost: the retry sees 412, the
+    entry names our write, and the caller who deleted it is told so, not "not found"."""
     with open_store(url_via()) as store:
         thread = store.create_thread()
         store.append_message(thread.id, Message.user("gone"))
         proxy.lose_answer = lambda method, path, headers: (
-            method == "DELETE" and f"/threads/{thread.id}" in path and not proxy.lost
+            method == "PUT"
+            and "/threads/chunks/" in path
+            and "if-match" in headers
+            and not proxy.lost
         )
         assert store.delete_thread(thread.id).deleted
         assert proxy.lost

@@ -12,14 +12,13 @@ import json
 from collections.abc import Callable, Iterator
 
 import pytest
-import s3fs
-from threadstore_fsspec import FsspecThreadStore, check
+from s3_bucket import bucket, chunks_of, read_object
+from threadstore_fsspec import CHUNK_RECORDS, FsspecThreadStore, check
 from threadstore_fsspec.testing import Fault, FaultPlan, FaultProxy
 
 from threadstore import Message, Run, RunStep, open_store
-from threadstore.errors import BackendError, RunNotFound
+from threadstore.errors import BackendError
 from threadstore.integrity import verify_store
-from threadstore.url import StoreURL
 
 
 @pytest.fixture
@@ -59,17 +58,8 @@ def repaired_clean(store: FsspecThreadStore, *expected: str) -> None:
     assert verify_store(store).ok
 
 
-def bucket_files(store: FsspecThreadStore) -> tuple[s3fs.S3FileSystem, str]:
-    """Direct access to the bucket, under the store's prefix (no threadstore code)."""
-    url = StoreURL.parse(store._shown_as)
-    fs = s3fs.S3FileSystem(endpoint_url=url.params["endpoint_url"], skip_instance_cache=True)
-    return fs, f"{url.host}/{url.path.strip('/')}/"
-
-
-def messages_prefix(store: FsspecThreadStore, thread_id: str) -> str:
-    fs, root = bucket_files(store)
-    generation = json.loads(fs.cat(f"{root}threads/{thread_id}"))["data"]["gen"]
-    return f"{root}thread-data/{thread_id}/{generation}/messages/"
+def url_of(store: FsspecThreadStore) -> str:
+    return store._shown_as
 
 
 def test_a_store_written_normally_has_no_findings(store: FsspecThreadStore) -> None:
@@ -85,79 +75,99 @@ def test_a_store_written_normally_has_no_findings(store: FsspecThreadStore) -> N
     assert report.storage_checked
 
 
-def test_a_claim_without_its_slot_is_placed_once(
+def test_an_append_that_stopped_after_its_claim_is_aborted(
     store: FsspecThreadStore, proxy: FaultProxy
 ) -> None:
     thread = store.create_thread()
     kept = store.append_message(thread.id, Message.user("kept"))
-    refuse(proxy, "PUT", "/messages/seq/")
+    stopped = Message.user("stopped after its claim")
+    refuse(proxy, "PUT", "/messages/chunks/")
     with pytest.raises(BackendError):
-        store.append_message(thread.id, Message.user("stopped after its claim"))
+        store.append_message(thread.id, stopped)
     proxy.plan = None
     repaired_clean(store, "dangling-claim")
-    texts = [m.text for m in store.iter_messages(thread.id)]
-    assert texts == ["kept", "stopped after its claim"]
+    assert [m.text for m in store.iter_messages(thread.id)] == ["kept"]
     assert store.get_message(thread.id, kept.id) == kept
+    again = store.append_message(thread.id, stopped)  # the ID is free again
+    assert [m.id for m in store.iter_messages(thread.id)] == [kept.id, again.id]
 
 
-def test_slots_beyond_the_head_hint_are_found_and_the_hint_rewritten(
+def test_a_second_append_of_a_stopped_id_aborts_the_first(
     store: FsspecThreadStore, proxy: FaultProxy
 ) -> None:
     thread = store.create_thread()
-    store.append_message(thread.id, Message.user("one"))
-    refuse(proxy, "PUT", "/messages/head")
+    refuse(proxy, "PUT", "/messages/chunks/")
     with pytest.raises(BackendError):
-        store.append_message(thread.id, Message.user("two, hint not written"))
+        store.append_message(thread.id, Message.user("first try", id="msg_retried"))
     proxy.plan = None
-    repaired_clean(store, "head-hint-behind")
-    assert [m.text for m in store.iter_messages(thread.id)] == ["one", "two, hint not written"]
+    store.append_message(thread.id, Message.user("second try", id="msg_retried"))
+    assert [m.text for m in store.iter_messages(thread.id)] == ["second try"]
+    assert checks(store) == []
 
 
-def test_a_head_hint_past_the_last_slot_is_repaired(store: FsspecThreadStore) -> None:
+def test_a_tail_pointer_left_behind_is_moved_on(
+    store: FsspecThreadStore, proxy: FaultProxy
+) -> None:
     thread = store.create_thread()
-    store.append_message(thread.id, Message.user("one"))
-    fs, _ = bucket_files(store)
-    hint = {"creator": "x", "writer": "x", "prev": None, "data": {"head": 40}}
-    fs.pipe(messages_prefix(store, thread.id) + "head", json.dumps(hint).encode())
-    fresh = open_store(store._shown_as, check_conditional_writes=False)
-    with fresh:
-        assert isinstance(fresh, FsspecThreadStore)
-        repaired_clean(fresh, "head-hint-ahead")
-        assert [m.text for m in fresh.list_messages(thread.id).data] == ["one"]
+    store.append_messages(thread.id, [Message.user(f"{i}") for i in range(CHUNK_RECORDS - 1)])
+    refuse(proxy, "PUT", "/threads/chunks/")  # the thread's entry keeps the list's pointer
+    store.append_message(thread.id, Message.user("fills the chunk; the pointer stays"))
+    proxy.plan = None
+    repaired_clean(store, "tail-hint-behind")
+    texts = [m.text for m in store.list_messages(thread.id, limit=2).data]
+    assert texts == ["fills the chunk; the pointer stays", f"{CHUNK_RECORDS - 2}"]
 
 
-def test_a_deleted_generation_left_behind_is_removed(
+def test_what_a_deleted_thread_left_behind_is_removed(
     store: FsspecThreadStore, proxy: FaultProxy
 ) -> None:
     thread = store.create_thread()
     store.append_message(thread.id, Message.user("gone with the thread"))
     kept = store.create_thread()
     store.append_message(kept.id, Message.user("stays"))
+    fs, root = bucket(url_of(store))
     refuse(proxy, "POST", "?delete")
-    with pytest.raises(BackendError):
-        store.delete_thread(thread.id)
+    store.delete_thread(thread.id)  # deleted; its messages could not be removed
     proxy.plan = None
-    repaired_clean(store, "orphaned-generation")
-    fs, root = bucket_files(store)
-    assert not fs.find(f"{root}thread-data/{thread.id}/")
+    assert fs.find(f"{root}threads/owned/{thread.id}/")
+    repaired_clean(store, "orphaned-data")
+    assert not fs.find(f"{root}threads/owned/{thread.id}/")
     assert [m.text for m in store.iter_messages(kept.id)] == ["stays"]
 
 
-def test_steps_of_a_run_that_does_not_exist_are_removed(store: FsspecThreadStore) -> None:
+def test_steps_of_a_deleted_run_are_removed(store: FsspecThreadStore, proxy: FaultProxy) -> None:
     thread = store.create_thread()
-    step = RunStep.model_validate({**_creation("msg_1"), "assistant_id": "asst_1"})
-    with pytest.raises(RunNotFound):
-        store.append_step(thread.id, "run_missing", step)
-    repaired_clean(store, "orphaned-steps")
+    run = store.create_run(thread.id, Run(assistant_id="asst_1"))
+    store.append_step(thread.id, run.id, RunStep.model_validate(_creation("msg_1")))
+    prefix, chunks = chunks_of(url_of(store), "threads", thread.id, "runs")
+    entry = chunks[0][0]
+    assert entry["id"] == run.id
+    fs, _ = bucket(url_of(store))
+    # a run deleted by a writer that died before it removed the run's steps
+    key = f"{prefix}chunks/{0:012d}"
+    stored = json.loads(fs.cat(key))
+    tombstone = {"id": run.id, "t": entry["t"], "w": "x", "p": entry["w"], "deleted": True}
+    stored["data"]["entries"] = [tombstone]
+    fs.pipe(key, json.dumps(stored).encode())
+    fresh = open_store(url_of(store), check_conditional_writes=False)
+    with fresh:
+        assert isinstance(fresh, FsspecThreadStore)
+        repaired_clean(fresh, "orphaned-data")
 
 
 def test_probe_leftovers_are_removed_only_when_old(
     proxy: FaultProxy, make_s3_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = make_s3_url(proxy.url, max_attempts=1)
-    refuse(proxy, "DELETE", "/probe/")
-    with pytest.raises(BackendError):
-        open_store(url)
+    proxy.plan = FaultPlan(  # the probe's clean-up, not its conditional DELETE
+        Fault.INTERNAL_ERROR,
+        rate=1.0,
+        eligible=lambda r: (
+            r.method == "DELETE" and "/probe/" in r.path and "if-match" not in r.headers
+        ),
+    )
+    with open_store(url) as opened:
+        opened.create_thread()  # the probe passed; its clean-up failed
     proxy.plan = None
     with open_store(url) as opened:
         assert isinstance(opened, FsspecThreadStore)
@@ -166,44 +176,60 @@ def test_probe_leftovers_are_removed_only_when_old(
         repaired_clean(opened, "probe-leftover")
 
 
-def test_a_record_in_two_slots_keeps_the_claimed_one(store: FsspecThreadStore) -> None:
+def test_a_record_live_twice_keeps_the_claimed_one(store: FsspecThreadStore) -> None:
     thread = store.create_thread()
     first = store.append_message(thread.id, Message.user("first"))
     store.append_message(thread.id, Message.user("second"))
-    fs, _ = bucket_files(store)
-    prefix = messages_prefix(store, thread.id)
-    fs.pipe(f"{prefix}seq/{3:020d}", fs.cat(f"{prefix}seq/{1:020d}"))
-    fs.pipe(f"{prefix}head", fs.cat(f"{prefix}head").replace(b'"head":2', b'"head":3'))
-    assert [m.id for m in store.iter_messages(thread.id)].count(first.id) == 2
-    repaired_clean(store, "duplicate-record")
-    assert [m.text for m in store.iter_messages(thread.id)] == ["first", "second"]
+    fs, _ = bucket(url_of(store))
+    prefix, _ = chunks_of(url_of(store), "threads", thread.id, "messages")
+    key = f"{prefix}chunks/{0:012d}"
+    stored = json.loads(fs.cat(key))
+    stored["data"]["entries"].append(dict(stored["data"]["entries"][0], t="copied"))
+    fs.pipe(key, json.dumps(stored).encode())
+    fresh = open_store(url_of(store), check_conditional_writes=False)
+    with fresh:
+        assert isinstance(fresh, FsspecThreadStore)
+        assert [m.id for m in fresh.iter_messages(thread.id)].count(first.id) == 2
+        repaired_clean(fresh, "duplicate-record")
+        assert [m.text for m in fresh.iter_messages(thread.id)] == ["first", "second"]
 
 
 def test_a_record_without_a_claim_gets_one(store: FsspecThreadStore) -> None:
     thread = store.create_thread()
     message = store.append_message(thread.id, Message.user("orphan"))
-    fs, _ = bucket_files(store)
-    fs.rm(f"{messages_prefix(store, thread.id)}id/{message.id}")
-    fresh = open_store(store._shown_as, check_conditional_writes=False)
+    fs, _ = bucket(url_of(store))
+    prefix, _ = chunks_of(url_of(store), "threads", thread.id, "messages")
+    fs.rm(f"{prefix}ids/{message.id}")
+    fresh = open_store(url_of(store), check_conditional_writes=False)
     with fresh:
         assert isinstance(fresh, FsspecThreadStore)
         repaired_clean(fresh, "unclaimed-record")
         assert fresh.get_message(thread.id, message.id) == message
 
 
+def test_objects_of_the_old_layout_in_a_migrated_store_are_removed(
+    store: FsspecThreadStore,
+) -> None:
+    store.create_thread()
+    fs, root = bucket(url_of(store))
+    fs.pipe(f"{root}thread-data/thread_x/0123456789abcdef/messages/head", b"{}")
+    repaired_clean(store, "legacy-object")
+
+
 def test_damage_no_writer_makes_is_reported_not_repaired(store: FsspecThreadStore) -> None:
     thread = store.create_thread()
     store.append_message(thread.id, Message.user("one"))
-    fs, root = bucket_files(store)
-    prefix = messages_prefix(store, thread.id)
-    fs.pipe(f"{prefix}seq/{3:020d}", fs.cat(f"{prefix}seq/{1:020d}").replace(b"one", b"own"))
-    fs.pipe(f"{prefix}seq/{4:020d}", b"not json")
+    fs, root = bucket(url_of(store))
+    prefix, _ = chunks_of(url_of(store), "threads", thread.id, "messages")
+    fs.pipe(f"{prefix}chunks/{3:012d}", fs.cat(f"{prefix}chunks/{0:012d}"))
+    fs.pipe(f"{prefix}chunks/{4:012d}", b"not json")
     fs.pipe(f"{root}stray.txt", b"hello")
     found = checks(store, repair=True)
-    assert ("slot-gap", False) in found
+    assert ("chunk-gap", False) in found
     assert ("corrupt-object", False) in found
     assert ("unknown-object", False) in found
     assert fs.exists(f"{root}stray.txt")
+    assert read_object(fs, f"{prefix}chunks/{3:012d}")
 
 
 def _creation(message_id: str) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """``threadstore migrate URL``: bring a store's stored format to the installed backend's.
 
-Backends whose stored format has versions (SQL tables, the local disk's files) offer it
+Backends whose stored format has versions (SQL tables, the local disk's files, an
+object-storage prefix's layout) offer it
 through a classmethod ``migrate_schema(url, **options) -> (before, after)``; others have
 nothing to migrate.
 """

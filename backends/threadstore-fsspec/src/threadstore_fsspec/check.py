@@ -1,33 +1,31 @@
 """The object-storage backend's own integrity check: what the protocol cannot see.
 
-:meth:`FsspecThreadStore.check_storage` lists every object under the store's prefix and
-reads the bookkeeping objects the protocol hides (ID claims, head hints, generations,
-probe objects). What a writer that died mid-operation leaves behind is found here, and
-with ``repair=True`` finished or removed without losing an acknowledged write:
+``FsspecThreadStore.check_storage`` lists every object under the store's prefix, reads
+every chunk and claim, and reports what a writer that died mid-operation leaves behind;
+with ``repair=True`` it finishes or removes it without losing an acknowledged write:
 
-- ``dangling-claim``: an ID claim whose slot was never written (the writer died between
-  the two steps of an append). Repair: place it, exactly as the next append of that ID
-  would, so the record appears once (an unacknowledged append may land; it never lands
-  twice).
-- ``misplaced-claim``, ``unclaimed-record``, ``duplicate-record``: a claim that does not
-  name the slot holding its record, a live record without a claim, or one record in two
-  slots. The protocol never makes these; a repair points the claim at the record's first
-  slot and turns later copies into tombstones, so reads by ID and listings agree.
-- ``head-hint-behind`` / ``head-hint-ahead``: the head hint names a slot before the last
-  one (a writer died before updating it; harmless, reads look ahead) or past it (reads
-  would fail). Repair: write the true head.
-- ``slot-gap``, ``corrupt-object``, ``unknown-object``: damage no protocol write makes;
-  reported, never repaired (there is nothing to rebuild them from).
-- ``orphaned-generation``: objects under a generation of a thread that was deleted (or
-  re-created) — a delete that died before its clean-up, or a late append. Repair:
-  delete them; a generation is random and never current again.
-- ``orphaned-steps``: steps of a run that was deleted (its delete died before removing
-  them). Repair: delete them, after reading the run once more.
+- ``dangling-claim``: a claim whose append never committed (its writer died between
+  claiming and committing). Repair: abort it (an ``{"abort": token}`` entry, as a
+  second append of the ID would write) and drop the claim; the append never lands.
+- ``tail-hint-behind``: a list's tail pointer (in its owner's entry, or the marker)
+  names a chunk before the one the next append starts (its writer died after the
+  commit). Harmless, reads follow full chunks forward; repair: move it on.
+- ``orphaned-data``: the lists of a record that was deleted, or of a generation that is
+  not its record's (a delete that died before its clean-up, or a late append).
+  Repair: delete them.
 - ``probe-leftover``: a start-up probe object of an opener that died. Repair: delete it,
-  once it is older than :data:`PROBE_GRACE_SECONDS` (a live probe takes milliseconds).
+  once it is older than :data:`PROBE_GRACE_SECONDS`.
+- ``legacy-object``: an object of the 0.1 layout in a migrated store (a migration that
+  died after writing the marker). Repair: delete it.
+- ``unclaimed-record``, ``misplaced-claim``, ``duplicate-record``, ``tail-hint-ahead``:
+  a live record without its claim, a claim naming a chunk after its record's, one ID
+  live twice, a pointer past the list. The protocol never makes these; a repair points
+  the claim at the record, tombstones later copies, sets the pointer.
+- ``chunk-gap``, ``chunk-short``, ``corrupt-object``, ``unknown-object``: damage no
+  protocol write makes; reported, never repaired.
 
-Run it on a quiet store: an append in flight looks like a dangling claim or a hint
-behind, and a repair then finishes it for its writer (both converge on one slot).
+Run it on a quiet store: an append in flight looks like a dangling claim, and a repair
+aborts it (its writer then gets ``AlreadyExistsError`` or a ``BackendError``).
 """
 
 from __future__ import annotations
@@ -37,14 +35,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from threadstore.backend import MESSAGES, RUNS, STEPS, CorruptDataError, Finding, Kind
-from threadstore.ids import ID_PATTERN
-from threadstore_fsspec.objects import Blob, new_token
-
-if TYPE_CHECKING:
-    from threadstore_fsspec.store import FsspecThreadStore
+from threadstore.backend import KINDS, CorruptDataError, Finding, Kind
+from threadstore_fsspec.chunks import Chunk, tail, tombstone
+from threadstore_fsspec.layout import Layout, parse_key
+from threadstore_fsspec.legacy import is_legacy
+from threadstore_fsspec.lists import Lists, Owner, Target
+from threadstore_fsspec.objects import Blob, S3Objects, new_token
 
 __all__ = ["PROBE_GRACE_SECONDS", "StorageChecker"]
 
@@ -54,115 +52,98 @@ _BATCH = 200
 
 
 @dataclass
-class _Log:
-    """The objects of one ordered list, as listed."""
+class _List:
+    """The objects of one list, as listed."""
 
     kind: Kind[Any]
-    prefix: str
-    slots: set[int] = field(default_factory=set)
+    log: str
+    owners: tuple[tuple[str, str, str], ...]
+    chunks: set[int] = field(default_factory=set)
     claims: set[str] = field(default_factory=set)
-    has_head: bool = False
 
 
 @dataclass
-class _Generation:
-    thread_id: str
-    generation: str
-    keys: int = 0
-    logs: dict[str, _Log] = field(default_factory=dict)
+class _Entries:
+    """A list's entries as read, indexed: every (ID, token) added, the aborted tokens,
+    and each ID's live places."""
 
+    added: dict[tuple[str, Any], tuple[int, int]] = field(default_factory=dict)
+    aborted: set[str] = field(default_factory=set)
+    live: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
 
-@dataclass
-class _Read:
-    """A log's objects, read: slots by number, claims by ID (``None``: unreadable)."""
-
-    slots: dict[int, Blob | None]
-    claims: dict[str, Blob | None]
-    hint: int
+    def add(self, number: int, index: int, entry: dict[str, Any]) -> None:
+        if "abort" in entry:
+            self.aborted.add(entry["abort"])
+            return
+        self.added.setdefault((entry["id"], entry["t"]), (number, index))
+        if "record" in entry:
+            self.live[entry["id"]].append((number, index))
 
 
 class StorageChecker:
     """One run of the check over one store (async, on the store's event loop)."""
 
-    def __init__(self, store: FsspecThreadStore, repair: bool) -> None:
-        self.store = store
-        self.objects = store._objects
-        self.layout = store._layout
+    def __init__(self, objects: S3Objects, lists: Lists, shown_as: str, repair: bool) -> None:
+        self.objects = objects
+        self.lists = lists
+        self.layout: Layout = lists.layout
+        self.shown_as = shown_as
         self.repair = repair
         self.findings: list[Finding] = []
-        self.stale_probes: list[str] = []
+        self.live: dict[tuple[str, str], tuple[Chunk, dict[str, Any]]] = {}
+        """(list, ID) → the chunk and entry of every live record that owns lists."""
 
     async def run(self) -> list[Finding]:
         root = self.layout.root
-        entries = await self.objects.entries(root)
-        generations: dict[tuple[str, str], _Generation] = {}
-        for key, modified in entries:
-            self._sort(key[len(root) :], key, modified, generations)
-        for key in self.stale_probes:
-            await self.objects.delete(key)
-        threads = {thread_id for thread_id, _ in generations}
-        current = dict(zip(threads, await self._generations(threads), strict=True))
-        for (thread_id, generation), found in sorted(generations.items()):
-            if current.get(thread_id) != generation:
-                await self._orphaned_generation(found)
-            else:
-                await self._check_generation(found)
+        kinds = {kind.name: kind for kind in KINDS}
+        found: dict[str, _List] = {}
+        stale_probes: list[str] = []
+        legacy: list[str] = []
+        for key, modified in await self.objects.entries(root):
+            part = parse_key(root, key, kinds)
+            if part.what in ("chunk", "claim"):
+                kind = kinds[part.log.rstrip("/").rsplit("/", 1)[-1]]
+                listed = found.setdefault(part.log, _List(kind, part.log, part.owners))
+                if part.what == "chunk":
+                    listed.chunks.add(int(part.name))
+                else:
+                    listed.claims.add(part.name)
+            elif part.what == "probe":
+                if self._probe_leftover(key, modified):
+                    stale_probes.append(key)
+            elif is_legacy(root, key):
+                legacy.append(key)
+            elif part.what != "marker":
+                self._find("unknown-object", key, "not an object this backend writes")
+        await self._legacy(legacy)
+        if self.repair:
+            await self.objects.delete_keys(stale_probes)
+        orphans: set[tuple[str, str, str]] = set()
+        for listed in sorted(found.values(), key=lambda item: (len(item.owners), item.log)):
+            dead = next((o for o in listed.owners if o in orphans), None)
+            if dead is None and listed.owners:
+                owner_log, owner_id, generation = listed.owners[-1]
+                live = self.live.get((owner_log, owner_id))
+                if live is None or live[1].get("gen") != generation:
+                    dead = listed.owners[-1]
+            if dead is not None:
+                if dead not in orphans:
+                    orphans.add(dead)
+                    await self._orphaned(dead)
+                continue
+            await self._check_list(listed)
         return self.findings
 
-    # --- sorting the listing ---------------------------------------------------------------
-
-    def _sort(
-        self,
-        relative: str,
-        key: str,
-        modified: float,
-        generations: dict[tuple[str, str], _Generation],
-    ) -> None:
-        parts = relative.split("/")
-        if parts[0] == "threads" and len(parts) == 2 and ID_PATTERN.fullmatch(parts[1]):
-            return
-        if parts[0] == "probe" and len(parts) == 2:
-            self._probe_leftover(key, modified)
-            return
-        if parts[0] == "thread-data" and len(parts) >= 5 and ID_PATTERN.fullmatch(parts[1]):
-            thread_id, generation, rest = parts[1], parts[2], parts[3:]
-            found = generations.setdefault(
-                (thread_id, generation), _Generation(thread_id, generation)
-            )
-            found.keys += 1
-            if self._place_key(found, rest):
-                return
-        self._find("unknown-object", key, "not an object this backend writes")
-
-    def _place_key(self, found: _Generation, rest: list[str]) -> bool:
-        """File a key of a generation under its log; whether it is one this backend writes."""
-        base = self.layout.data(found.thread_id, found.generation)
-        if rest[0] in ("messages", "runs"):
-            kind: Kind[Any] = MESSAGES if rest[0] == "messages" else RUNS
-            prefix, tail = f"{base}{rest[0]}/", rest[1:]
-        elif rest[0] == "steps" and len(rest) >= 3 and ID_PATTERN.fullmatch(rest[1]):
-            kind, prefix, tail = STEPS, f"{base}steps/{rest[1]}/", rest[2:]
-        else:
-            return False
-        log = found.logs.setdefault(prefix, _Log(kind, prefix))
-        if tail == ["head"]:
-            log.has_head = True
-        elif len(tail) == 2 and tail[0] == "seq" and tail[1].isdigit() and len(tail[1]) == 20:
-            log.slots.add(int(tail[1]))
-        elif len(tail) == 2 and tail[0] == "id" and ID_PATTERN.fullmatch(tail[1]):
-            log.claims.add(tail[1])
-        else:
-            return False
-        return True
-
-    # --- reading ----------------------------------------------------------------------------
+    # --- reading ----------------------------------------------------------------------
 
     async def _read(self, keys: list[str]) -> list[Blob | None]:
         """Objects by key, in batches; one that does not parse is reported and read as None."""
         blobs: list[Blob | None] = []
         for start in range(0, len(keys), _BATCH):
             batch = keys[start : start + _BATCH]
-            outcomes = await _settle_all(self.objects.get(key) for key in batch)
+            outcomes = await asyncio.gather(
+                *(self.objects.get(key) for key in batch), return_exceptions=True
+            )
             for key, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, CorruptDataError):
                     self._find("corrupt-object", key, str(outcome))
@@ -173,194 +154,188 @@ class StorageChecker:
                     blobs.append(outcome)
         return blobs
 
-    async def _generations(self, threads: Iterable[str]) -> list[str | None]:
-        ordered = list(threads)
-        blobs = await self._read([self.layout.thread(thread_id) for thread_id in ordered])
-        generations: list[str | None] = []
-        for thread_id, blob in zip(ordered, blobs, strict=True):
-            generation = None if blob is None else blob.data.get("gen")
-            if blob is not None and not isinstance(generation, str):
-                self._find(
-                    "corrupt-object", self.layout.thread(thread_id), "a thread without a generation"
-                )
-            generations.append(generation if isinstance(generation, str) else None)
-        return generations
+    def _chunks(self, listed: _List, blobs: Iterable[tuple[int, Blob | None]]) -> dict[int, Chunk]:
+        chunks: dict[int, Chunk] = {}
+        for number, blob in blobs:
+            key = self.layout.chunk(listed.log, number)
+            if blob is None:
+                continue
+            try:
+                chunks[number] = Chunk.of(number, blob, key)
+            except CorruptDataError as exc:
+                self._find("corrupt-object", key, str(exc))
+        return chunks
 
-    async def _read_log(self, log: _Log) -> _Read:
-        seqs, claims = sorted(log.slots), sorted(log.claims)
-        keys = [self.layout.slot(log.prefix, seq) for seq in seqs]
-        keys += [self.layout.claim(log.prefix, claim) for claim in claims]
+    # --- one list ---------------------------------------------------------------------
+
+    async def _check_list(self, listed: _List) -> None:
+        numbers, ids = sorted(listed.chunks), sorted(listed.claims)
+        keys = [self.layout.chunk(listed.log, n) for n in numbers]
+        keys += [self.layout.claim(listed.log, i) for i in ids]
         blobs = await self._read(keys)
-        slots = dict(zip(seqs, blobs[: len(seqs)], strict=True))
-        read = _Read(slots, dict(zip(claims, blobs[len(seqs) :], strict=True)), 0)
-        if log.has_head:
-            (head,) = await self._read([self.layout.head(log.prefix)])
-            value = None if head is None else head.data.get("head")
-            if type(value) is int:
-                read.hint = value
-            elif head is not None:
-                self._find("corrupt-object", self.layout.head(log.prefix), "a head without a head")
-        for seq, slot in slots.items():
-            if slot is not None and not _well_formed(slot):
-                self._find("corrupt-object", self.layout.slot(log.prefix, seq), "not a slot")
-                slots[seq] = None
-        for claim_id, claim in read.claims.items():
-            if claim is not None and type(claim.data.get("seq")) is not int:
-                self._find("corrupt-object", self.layout.claim(log.prefix, claim_id), "not a claim")
-                read.claims[claim_id] = None
-        return read
+        chunks = self._chunks(listed, zip(numbers, blobs[: len(numbers)], strict=True))
+        claims = {i: b for i, b in zip(ids, blobs[len(numbers) :], strict=True) if b is not None}
+        target = self._target(listed)
+        self._shape(listed, numbers, chunks)
+        log = _Entries()
+        for number, chunk in sorted(chunks.items()):
+            for index, entry in enumerate(chunk.entries):
+                log.add(number, index, entry)
+                if "record" in entry and listed.kind.children:
+                    self.live[(listed.log, entry["id"])] = (chunk, entry)
+        for record_id, claim in sorted(claims.items()):
+            await self._claim(target, chunks, log, record_id, claim)
+        for record_id, places in sorted(log.live.items()):
+            held = claims.get(record_id)
+            if held is None:
+                await self._unclaimed(target, chunks, record_id, places[0])
+            claimed = None if held is None else log.added.get((record_id, held.data.get("t")))
+            kept = claimed if claimed in places else places[0]
+            for number, index in places:
+                if (number, index) != kept:
+                    await self._duplicate(target, chunks[number], index, kept[0])
+        await self._pointer(target, listed, chunks)
 
-    # --- checks -------------------------------------------------------------------------------
+    def _target(self, listed: _List) -> Target:
+        owners = []
+        for owner_log, owner_id, generation in listed.owners:
+            chunk, _ = self.live[(owner_log, owner_id)]
+            owners.append(Owner(owner_log, owner_id, chunk.number, generation))
+        holding = self.live[listed.owners[-1][:2]][0] if listed.owners else None
+        return Target(listed.kind, listed.log, owners, None, holding)
 
-    async def _check_generation(self, found: _Generation) -> None:
-        runs_prefix = f"{self.layout.data(found.thread_id, found.generation)}runs/"
-        logs = sorted(found.logs.values(), key=lambda log: (log.kind is STEPS, log.prefix))
-        live_runs: set[str] = set()
-        for log in logs:
-            if log.kind is STEPS:
-                run_id = log.prefix.rstrip("/").rsplit("/", 1)[1]
-                if run_id not in live_runs and not await self._run_lives(runs_prefix, run_id):
-                    await self._orphaned_steps(log, run_id)
-                    continue
-            read = await self._read_log(log)
-            self._gaps(log, read)
-            await self._claims(log, read)
-            await self._head(log, read)
-            if log.kind is RUNS:
-                live_runs |= {
-                    slot.data["id"]
-                    for slot in read.slots.values()
-                    if slot is not None and "record" in slot.data
-                }
-
-    def _gaps(self, log: _Log, read: _Read) -> None:
-        top = max(log.slots, default=0)
-        missing = sorted(set(range(1, top + 1)) - log.slots)
-        if missing:
-            shown = ", ".join(str(seq) for seq in missing[:10])
+    def _shape(self, listed: _List, numbers: list[int], chunks: dict[int, Chunk]) -> None:
+        if numbers and numbers != list(range(numbers[-1] + 1)):
+            missing = sorted(set(range(numbers[-1] + 1)) - set(numbers))
+            shown = ", ".join(str(n) for n in missing[:10])
             self._find(
-                "slot-gap",
-                f"{log.prefix}seq/",
-                f"slots {shown} are missing below slot {top}: the list has lost records",
+                "chunk-gap",
+                f"{listed.log}chunks/",
+                f"chunks {shown} are missing below chunk {numbers[-1]}: the list has lost records",
             )
+        for number in numbers[:-1]:
+            chunk = chunks.get(number)
+            if chunk is not None and not chunk.full:
+                self._find(
+                    "chunk-short",
+                    self.layout.chunk(listed.log, number),
+                    f"{len(chunk.entries)} entries in a chunk that is not the last",
+                )
 
-    async def _head(self, log: _Log, read: _Read) -> None:
-        top = max(log.slots, default=0)
-        if read.hint == top:
+    async def _claim(
+        self, target: Target, chunks: dict[int, Chunk], log: _Entries, record_id: str, claim: Blob
+    ) -> None:
+        key = self.layout.claim(target.log, record_id)
+        token, start = str(claim.data.get("t")), int(claim.data.get("chunk", 0))
+        place = log.added.get((record_id, token))
+        if place is not None:
+            if place[0] < start:
+                detail = f"the claim names chunk {start}, but its record is in chunk {place[0]}"
+                if self.repair:
+                    data = {**claim.data, "chunk": place[0]}
+                    await self.objects.swap(key, data, claim, new_token())
+                self._find("misplaced-claim", key, detail, repaired=self.repair)
             return
-        key = self.layout.head(log.prefix)
-        if read.hint < top:
-            check = "head-hint-behind"
-            detail = f"slots {read.hint + 1}..{top} lie beyond the head hint {read.hint}"
-        else:
-            check = "head-hint-ahead"
-            detail = f"the head hint {read.hint} names a slot past the last one ({top})"
-        if self.repair:
-            await self.objects.put(key, {"head": top}, new_token())
-        self._find(check, key, detail, repaired=self.repair)
-
-    async def _claims(self, log: _Log, read: _Read) -> None:
-        """Claims and slots must name each other: one live slot per claimed ID."""
-        live: dict[str, list[int]] = defaultdict(list)
-        tombstones: dict[str, set[int]] = defaultdict(set)
-        for seq, slot in sorted(read.slots.items()):
-            if slot is None:
-                continue
-            if "record" in slot.data:
-                live[slot.data["id"]].append(seq)
-            else:
-                tombstones[slot.data["id"]].add(seq)
-        top = max(log.slots, default=0)
-        for record_id in sorted(set(read.claims) | set(live)):
-            claim = read.claims.get(record_id)
-            if record_id in read.claims and claim is None:
-                continue  # unreadable: reported already
-            holders = live.get(record_id, [])
-            claimed = None if claim is None else int(claim.data["seq"])
-            if claim is not None and (claimed in holders or claimed in tombstones[record_id]):
-                keep = claimed
-            elif holders:
-                keep = holders[0]
-                await self._claim_slot(log, record_id, claim, holders[0], read)
-            else:
-                assert claim is not None
-                await self._dangling(log, record_id, claim, top)
-                continue
-            for seq in holders:
-                if seq != keep:
-                    await self._duplicate(log, record_id, seq, keep, read.slots[seq])
-
-    async def _claim_slot(
-        self, log: _Log, record_id: str, claim: Blob | None, seq: int, read: _Read
-    ) -> None:
-        key = self.layout.claim(log.prefix, record_id)
-        slot = read.slots[seq]
-        assert slot is not None
-        body = {"seq": seq, "record": slot.data["record"]}
-        if claim is None:
-            detail = f"slot {seq} holds {record_id!r}, which has no claim: reads by ID miss it"
-            if self.repair:
-                await self.objects.create(key, body, new_token())
-            self._find("unclaimed-record", key, detail, repaired=self.repair)
-        else:
-            detail = f"the claim names slot {claim.data['seq']}, but {record_id!r} is in {seq}"
-            if self.repair:
-                await self.objects.swap(key, body, claim, new_token())
+        if token in log.aborted:
+            return
+        live = log.live.get(record_id)
+        if live:
+            number, index = live[0]
+            detail = f"the claim names another append than the live record's (chunk {number})"
+            if self.repair and not await self.lists.holds(target, record_id, claim):
+                data = _claim_of(chunks[number].entries[index], number)
+                await self.objects.swap(key, data, claim, new_token())
             self._find("misplaced-claim", key, detail, repaired=self.repair)
+            return
+        detail = (
+            f"{record_id!r} was claimed, but its append never committed: it stopped "
+            "between the claim and the commit"
+        )
+        if self.repair and not await self.lists.holds(target, record_id, claim):
+            await self.objects.delete(key, claim)
+        self._find("dangling-claim", key, detail, repaired=self.repair)
 
-    async def _duplicate(
-        self, log: _Log, record_id: str, seq: int, keep: int, slot: Blob | None
+    async def _unclaimed(
+        self, target: Target, chunks: dict[int, Chunk], record_id: str, place: tuple[int, int]
     ) -> None:
-        key = self.layout.slot(log.prefix, seq)
-        if self.repair and slot is not None:
-            tombstone = {"id": record_id, "deleted": True}
-            await self.objects.swap(key, tombstone, slot, new_token())
+        number, index = place
+        entry = chunks[number].entries[index]
+        key = self.layout.claim(target.log, record_id)
+        if self.repair:
+            await self.objects.create(key, _claim_of(entry, number), new_token())
+        self._find(
+            "unclaimed-record",
+            key,
+            f"{record_id!r} is in chunk {number} but has no claim: reads by ID miss it",
+            repaired=self.repair,
+        )
+
+    async def _duplicate(self, target: Target, chunk: Chunk, index: int, kept: int) -> None:
+        entry = chunk.entries[index]
+        key = self.layout.chunk(target.log, chunk.number)
+        if self.repair:
+            token = new_token()
+            await self.objects.swap(
+                key, chunk.replaced(index, tombstone(entry, token)), chunk.blob, token
+            )
         self._find(
             "duplicate-record",
             key,
-            f"{record_id!r} is listed here and in slot {keep}",
+            f"{entry['id']!r} is live here and in chunk {kept}",
             repaired=self.repair,
         )
 
-    async def _dangling(self, log: _Log, record_id: str, claim: Blob, top: int) -> None:
-        key = self.layout.claim(log.prefix, record_id)
-        detail = (
-            f"{record_id!r} was claimed for slot {claim.data['seq']}, which does not hold it: "
-            "its append stopped between the claim and the slot"
-        )
+    async def _pointer(self, target: Target, listed: _List, chunks: dict[int, Chunk]) -> None:
+        if not chunks:
+            return
+        last = max(chunks)
+        expected = last + 1 if chunks[last].full else last
+        if target.owners:
+            pointer = tail(target.entry or {}, listed.kind.name)
+            where = self.layout.chunk(target.owners[-1].log, target.owners[-1].chunk)
+        else:
+            pointer = tail(self.lists.marker.data, listed.kind.name)
+            where = self.layout.marker
+        if pointer == expected:
+            return
+        check = "tail-hint-behind" if pointer < expected else "tail-hint-ahead"
+        detail = f"the list's tail pointer is {pointer}; the next append starts chunk {expected}"
         if self.repair:
-            await self.store._place(log.prefix, record_id, claim, top)
-        self._find("dangling-claim", key, detail, repaired=self.repair)
+            await self.lists.point(target, expected, exact=True)
+        self._find(check, where, detail, repaired=self.repair)
 
-    async def _run_lives(self, runs_prefix: str, run_id: str) -> bool:
-        return await self.store._locate(runs_prefix, run_id) is not None
+    # --- what lies outside the lists ------------------------------------------------------
 
-    async def _orphaned_steps(self, log: _Log, run_id: str) -> None:
-        detail = f"steps of run {run_id!r}, which does not exist (its delete stopped early)"
-        repaired = False
-        if self.repair and not await self._run_lives(
-            log.prefix.removesuffix(f"steps/{run_id}/") + "runs/", run_id
-        ):
-            await self.objects.delete_prefix(log.prefix)
-            repaired = True
-        self._find("orphaned-steps", log.prefix, detail, repaired=repaired)
-
-    async def _orphaned_generation(self, found: _Generation) -> None:
-        prefix = self.layout.data(found.thread_id, found.generation)
+    async def _orphaned(self, owner: tuple[str, str, str]) -> None:
+        owner_log, owner_id, generation = owner
+        prefix = self.layout.owned(owner_log, owner_id, generation)
+        removed = False
         if self.repair:
             await self.objects.delete_prefix(prefix)
+            removed = True
         self._find(
-            "orphaned-generation",
+            "orphaned-data",
             prefix,
-            f"{found.keys} object(s) of a deleted generation of thread {found.thread_id!r}",
+            f"lists of {owner_id!r} in a generation that is not (or no longer) its record's",
+            repaired=removed,
+        )
+
+    async def _legacy(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        if self.repair:
+            await self.objects.delete_keys(keys)
+        self._find(
+            "legacy-object",
+            keys[0],
+            f"{len(keys)} object(s) of the 0.1 layout, left by a migration that stopped late",
             repaired=self.repair,
         )
 
-    def _probe_leftover(self, key: str, modified: float) -> None:
+    def _probe_leftover(self, key: str, modified: float) -> bool:
+        """Report a probe object; whether it is old enough to delete."""
         age = time.time() - modified
         stale = age >= PROBE_GRACE_SECONDS
-        if self.repair and stale:
-            self.stale_probes.append(key)
         detail = "a start-up probe object of an opener that died"
         if not stale:
             detail += (
@@ -368,20 +343,15 @@ class StorageChecker:
                 f"{PROBE_GRACE_SECONDS:.0f}s)"
             )
         self._find("probe-leftover", key, detail, repaired=self.repair and stale)
+        return stale
 
     def _find(self, check: str, key: str, detail: str, *, repaired: bool = False) -> None:
-        self.findings.append(Finding(check, f"{self.store._shown_as} {key}", detail, repaired))
+        self.findings.append(Finding(check, f"{self.shown_as} {key}", detail, repaired))
 
 
-def _well_formed(slot: Blob) -> bool:
-    data = slot.data
-    if not isinstance(data.get("id"), str):
-        return False
-    if "record" in data:
-        record = data["record"]
-        return isinstance(record, dict) and record.get("id") == data["id"]
-    return data.get("deleted") is True
-
-
-async def _settle_all(steps: Iterable[Any]) -> list[Any]:
-    return list(await asyncio.gather(*steps, return_exceptions=True))
+def _claim_of(entry: dict[str, Any], number: int) -> dict[str, Any]:
+    """The claim an append makes for ``entry``, once it is in chunk ``number``."""
+    data = {"id": entry["id"], "t": entry["t"], "chunk": number}
+    if "gen" in entry:
+        data["gen"] = entry["gen"]
+    return data

@@ -1,132 +1,130 @@
-"""Conditional object writes on S3 through s3fs: create-only and compare-and-set, reconciled.
+"""Objects in one S3 bucket: reads, listings, create-only and compare-and-set writes.
 
-Every object is a JSON envelope ``{"creator", "writer", "prev", "data"}``: the token of
-the write that created it, of the write that last replaced it, and of the version that
-write replaced. Tokens make every version's bytes (so its ETag) unique, and they settle
-an ambiguous outcome (a timeout, a 5xx, a retried request answered 412) by reading the
-object back, as Delta Lake's conditional S3 log store does. Retries happen here only:
-botocore and s3fs are told not to retry, so this module knows which attempts may have
-landed.
+Every object is a JSON envelope ``{"creator", "writer", "data"}``: the token of the
+logical write that created it and of the one that wrote this version. Tokens make every
+version's bytes (so its ETag) unique, and they settle an ambiguous outcome (a timeout, a
+5xx, a retried request answered 412) by reading the object back, as Delta Lake's
+conditional S3 log store does. Retries happen here only: botocore is told not to retry,
+so this module knows which attempts may have landed.
+
+Requests go straight to the aiobotocore client that s3fs builds (``put_object``,
+``get_object``, ``list_objects_v2``, ``delete_object(s)``): botocore refuses a parameter
+it does not know, where s3fs would drop it silently (an ``IfNoneMatch`` dropped that way
+turns a create into an overwrite). Errors keep botocore's exception as ``__cause__`` and
+say what to do: a missing bucket, missing or refused credentials, an endpoint that does
+not answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
+from enum import Enum
 from typing import Any, TypeVar
 
 import aiohttp
 import s3fs  # type: ignore[import-untyped]
 from aiobotocore.httpsession import AIOHTTPSession  # type: ignore[import-untyped]
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from botocore import exceptions as boto  # type: ignore[import-untyped]
 from botocore.handlers import add_expect_header  # type: ignore[import-untyped]
-from s3fs.core import S3_RETRYABLE_ERRORS  # type: ignore[import-untyped]
 
 from threadstore.errors import BackendError, CorruptDataError
+from threadstore_fsspec.rounds import count_request, gather
 
-__all__ = ["Blob", "NoResendSession", "S3Objects", "both", "gather", "new_token", "request_depth"]
+__all__ = ["Blob", "NoResendSession", "S3Objects", "Swap", "new_token"]
 
 T = TypeVar("T")
-A = TypeVar("A")
-B = TypeVar("B")
 
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+_NO_BUCKET = frozenset({"NoSuchBucket"})
 _CONDITION_FAILED = frozenset({"PreconditionFailed", "412"})
 _CONDITION_CONFLICT = frozenset({"ConditionalRequestConflict", "409", "OperationAborted"})
 _THROTTLED = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"})
-_BOGUS_ETAG = '"00000000000000000000000000000000"'
+_REFUSED = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+        "SignatureDoesNotMatch",
+        "AuthorizationHeaderMalformed",
+    }
+)
+_NOT_SENT = (boto.EndpointConnectionError, boto.ConnectTimeoutError, boto.ProxyConnectionError)
+"""Failures before the request left the machine: it cannot have been applied."""
 _NO_ANSWER = (
-    BotoCoreError,
+    boto.ConnectionError,
+    boto.HTTPClientError,
+    boto.IncompleteReadError,
     aiohttp.ClientError,
     TimeoutError,
     ConnectionError,
-    *S3_RETRYABLE_ERRORS,
+)
+"""Failures that may have happened after the store applied the request."""
+_NO_CREDENTIALS = (
+    boto.NoCredentialsError,
+    boto.PartialCredentialsError,
+    boto.CredentialRetrievalError,
+    boto.NoAuthTokenError,
+    boto.TokenRetrievalError,
+    boto.SSOError,
+    boto.LoginError,
 )
 
 
 def new_token() -> str:
     """A fresh writer token: names one logical write across all of its attempts."""
-    return secrets.token_hex(12)
+    return secrets.token_hex(8)
 
 
-# --- sequential round trips ---------------------------------------------------------------
-
-_depth: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("depth", default=None)
+# --- failures -------------------------------------------------------------------------------
 
 
-def request_depth() -> list[int]:
-    """Start counting, for the current task, the longest chain of requests waited for in turn.
-
-    Returns the counter cell; requests issued concurrently through :func:`gather` count
-    as one step of the chain. This is what "sequential round trips" means in the docs.
-    """
-    cell = [0]
-    _depth.set(cell)
-    return cell
-
-
-def _count_request() -> None:
-    cell = _depth.get()
-    if cell is not None:
-        cell[0] += 1
-
-
-async def gather(*steps: Awaitable[T]) -> list[T]:
-    """``asyncio.gather`` that keeps :func:`request_depth` true: the longest branch counts."""
-    cell = _depth.get()
-    if cell is None:
-        return list(await asyncio.gather(*steps))
-    start = cell[0]
-    branches: list[list[int]] = []
-
-    async def branch(step: Awaitable[T]) -> T:
-        own = [start]
-        branches.append(own)
-        _depth.set(own)
-        return await step
-
-    results = await asyncio.gather(*(branch(step) for step in steps))
-    cell[0] = max([start, *(own[0] for own in branches)])
-    return list(results)
-
-
-async def both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
-    """Two different requests at once (one round trip), typed."""
-    results: list[Any] = await gather(first, second)
-    return results[0], results[1]
-
-
-# --- errors -------------------------------------------------------------------------------
+class _Kind(Enum):
+    ANSWERED = "answered"
+    """The store answered with an error code and an HTTP status."""
+    NOT_SENT = "not sent"
+    NO_ANSWER = "no answer"
+    NO_CREDENTIALS = "no credentials"
+    CLIENT = "client"
+    """The client refused to build the request (configuration, parameters)."""
 
 
 @dataclass(frozen=True)
 class _Failure:
     """What a failed request tells: its S3 error code and HTTP status (0 if none came back)."""
 
+    kind: _Kind
     code: str
-    status: int
+    status: int = 0
 
     @classmethod
     def of(cls, exc: Exception) -> _Failure:
         """Classify a failed request; anything that is not a storage failure is re-raised."""
-        error = exc if isinstance(exc, ClientError) else exc.__cause__
-        if isinstance(error, ClientError):
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            return cls(code, status)
+        if isinstance(exc, boto.ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            return cls(_Kind.ANSWERED, code, status)
+        name = type(exc).__name__
+        if isinstance(exc, _NO_CREDENTIALS):
+            return cls(_Kind.NO_CREDENTIALS, name)
+        if isinstance(exc, _NOT_SENT):
+            return cls(_Kind.NOT_SENT, name)
         if isinstance(exc, _NO_ANSWER):
-            return cls(type(exc).__name__, 0)
+            return cls(_Kind.NO_ANSWER, name)
+        if isinstance(exc, boto.BotoCoreError):
+            return cls(_Kind.CLIENT, name)
         raise exc
 
     @property
     def not_found(self) -> bool:
-        return self.code in _NOT_FOUND or self.status == 404
+        return self.code in _NOT_FOUND or (self.status == 404 and self.code not in _NO_BUCKET)
 
     @property
     def condition_failed(self) -> bool:
@@ -134,9 +132,10 @@ class _Failure:
 
     @property
     def definitely_not_applied(self) -> bool:
-        """A refusal that happened before the store changed anything: safe to send again."""
+        """A refusal before the store changed anything: safe to send again."""
         return (
-            self.code in _CONDITION_CONFLICT
+            self.kind is _Kind.NOT_SENT
+            or self.code in _CONDITION_CONFLICT
             or self.code in _THROTTLED
             or self.status in (409, 429, 503)
         )
@@ -144,14 +143,57 @@ class _Failure:
     @property
     def transient(self) -> bool:
         """Worth another attempt: throttling, a 5xx, or no answer at all (timeout, reset)."""
-        return self.definitely_not_applied or self.status >= 500 or self.status == 0
+        if self.kind in (_Kind.NOT_SENT, _Kind.NO_ANSWER):
+            return True
+        return self.kind is _Kind.ANSWERED and (self.definitely_not_applied or self.status >= 500)
 
     def describe(self) -> str:
         return f"{self.code or 'error'} (HTTP {self.status})" if self.status else self.code
 
 
-def _backend_error(operation: str, key: str, failure: _Failure) -> BackendError:
-    return BackendError(f"object storage refused {operation} of {key}: {failure.describe()}")
+@dataclass(frozen=True)
+class Place:
+    """Where requests go, as error messages may show it (no credential in it)."""
+
+    bucket: str
+    endpoint: str
+    """The endpoint as shown (secrets masked), or "" for AWS's own."""
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def failed(self, operation: str, key: str, failure: _Failure) -> BackendError:
+        """The error for ``operation`` on ``key``, saying what to do about it."""
+        at = f" at {self.endpoint}" if self.endpoint else ""
+        what = f"{operation} of {self.url(key)}"
+        if failure.code in _NO_BUCKET:
+            return BackendError(
+                f"the bucket {self.bucket!r} does not exist{at} ({what} failed): create it "
+                f"(for example `aws s3 mb s3://{self.bucket}`) or correct the URL"
+            )
+        if failure.kind is _Kind.NO_CREDENTIALS:
+            return BackendError(
+                f"no AWS credentials for {what} ({failure.code}): pass key= and secret= (as "
+                "options or in the URL's query), set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or give anon=true for a public bucket"
+            )
+        if failure.code in _REFUSED or failure.status == 403:
+            return BackendError(
+                f"object storage{at} refused {what}: {failure.describe()}; check the "
+                "credentials (key=, secret=, token=, profile=) and that they may read and "
+                f"write s3://{self.bucket}/"
+            )
+        if failure.kind in (_Kind.NOT_SENT, _Kind.NO_ANSWER):
+            return BackendError(
+                f"could not reach the object store{at or ' (AWS)'} for {what}: "
+                f"{failure.describe()}; check endpoint_url and that the service is running"
+            )
+        if failure.kind is _Kind.CLIENT:
+            return BackendError(
+                f"the S3 client could not send {what}: {failure.code}; check the URL's "
+                "options (endpoint_url, region, profile)"
+            )
+        return BackendError(f"object storage{at} refused {what}: {failure.describe()}")
 
 
 class NoResendSession(AIOHTTPSession):  # type: ignore[misc]
@@ -168,48 +210,57 @@ class NoResendSession(AIOHTTPSession):  # type: ignore[misc]
         return session
 
 
-# --- the object layer ------------------------------------------------------------------------
+# --- objects --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Blob:
-    """One version of an object: its envelope and the ETag that names the version."""
+    """One version of an object: what it holds, and the ETag that names the version."""
 
-    envelope: dict[str, Any]
+    data: dict[str, Any]
     etag: str
-
-    @property
-    def data(self) -> dict[str, Any]:
-        value: dict[str, Any] = self.envelope["data"]
-        return value
-
-    @property
-    def creator(self) -> str:
-        return str(self.envelope.get("creator", ""))
-
-    @property
-    def writer(self) -> str:
-        return str(self.envelope.get("writer", ""))
+    creator: str
+    writer: str
+    size: int = 0
 
 
-def _envelope(data: dict[str, Any], creator: str, writer: str, prev: str | None) -> bytes:
-    body = {"creator": creator, "writer": writer, "prev": prev, "data": data}
-    return json.dumps(body, separators=(",", ":")).encode()
+class Swap(Enum):
+    """How a compare-and-set that did not clearly win ended."""
+
+    LOST = "lost"
+    """Another write replaced the base first; ours did not land."""
+    UNSURE = "unsure"
+    """An attempt got no answer and a later one found the base replaced: ours may have
+    landed. The caller reads the object and decides from its content."""
+
+
+def envelope(data: dict[str, Any], creator: str, writer: str) -> bytes:
+    body = {"creator": creator, "writer": writer, "data": data}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _parse(raw: bytes, key: str) -> tuple[dict[str, Any], str, str]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get("data"), dict):
+        raise CorruptDataError(f"corrupt object at {key}: not a threadstore envelope")
+    return value["data"], str(value.get("creator", "")), str(value.get("writer", ""))
 
 
 class S3Objects:
     """Objects in one bucket, read and written with conditional PUTs (async, on s3fs's loop).
 
-    ``fs`` must be built without a listings cache; every call goes through
-    ``fs._call_s3`` (``put_object``/``get_object``/``list_objects_v2``/``delete_object``).
+    ``fs`` must be built without a listings cache.
     """
 
-    def __init__(self, fs: s3fs.S3FileSystem, bucket: str, *, attempts: int) -> None:
+    def __init__(self, fs: s3fs.S3FileSystem, place: Place, *, attempts: int) -> None:
         self.fs = fs
-        self.bucket = bucket
+        self.place = place
+        self.bucket = place.bucket
         self.attempts = attempts
-        fs.retries = 1  # retried here, where the outcome of each attempt is known
-        self._tuned = False
+        self._client: Any = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -217,20 +268,23 @@ class S3Objects:
         return loop
 
     async def client(self) -> Any:
-        return await self.fs.set_session()
+        """The aiobotocore client, made on first use; its ``Expect: 100-continue`` is off."""
+        if self._client is None:
+            try:
+                client = await self.fs.set_session()
+            except Exception as exc:
+                failure = _Failure.of(exc)
+                raise self.place.failed("opening a client for", "", failure) from exc
+            # botocore asks for `Expect: 100-continue` on every body it can read, which
+            # costs each small PUT a second round trip.
+            client.meta.events.unregister("before-call.s3", add_expect_header)
+            self._client = client
+        return self._client
 
     async def _call(self, operation: str, **params: Any) -> Any:
-        if not self._tuned:
-            await self._tune()
-        _count_request()
-        return await self.fs._call_s3(operation, Bucket=self.bucket, **params)
-
-    async def _tune(self) -> None:
-        """Send small PUTs whole: botocore asks for ``Expect: 100-continue`` on every
-        body it can read, which costs each conditional PUT a second round trip."""
-        client = await self.fs.set_session()
-        client.meta.events.unregister("before-call.s3", add_expect_header)
-        self._tuned = True
+        client = await self.client()
+        count_request()
+        return await getattr(client, operation)(Bucket=self.bucket, **params)
 
     async def _pause(self, attempt: int) -> None:
         await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
@@ -243,7 +297,7 @@ class S3Objects:
             except Exception as exc:
                 failure = _Failure.of(exc)
                 if not failure.transient or attempt + 1 == self.attempts:
-                    raise _backend_error(operation, key, failure) from None
+                    raise self.place.failed(operation, key, failure) from exc
             await self._pause(attempt)
         raise AssertionError("unreachable")
 
@@ -261,7 +315,8 @@ class S3Objects:
                 raise
             async with response["Body"] as stream:
                 raw = await stream.read()
-            return Blob(_parse(raw, key), str(response["ETag"]))
+            data, creator, writer = _parse(raw, key)
+            return Blob(data, str(response["ETag"]), creator, writer, len(raw))
 
         return await self._retrying("a read", key, call)
 
@@ -291,9 +346,11 @@ class S3Objects:
         found: list[tuple[str, float]] = []
         params: dict[str, Any] = {"Prefix": prefix, "MaxKeys": 1000}
         while True:
-            response = await self._retrying(
-                "a listing", prefix, partial(self._call, "list_objects_v2", **params)
-            )
+
+            async def call() -> Any:
+                return await self._call("list_objects_v2", **params)
+
+            response = await self._retrying("a listing", prefix, call)
             contents = response.get("Contents", [])
             found.extend((item["Key"], item["LastModified"].timestamp()) for item in contents)
             if not response.get("IsTruncated") or not contents:
@@ -303,18 +360,24 @@ class S3Objects:
     # --- writes ----------------------------------------------------------------------
 
     async def put(self, key: str, data: dict[str, Any], token: str) -> None:
-        """Overwrite unconditionally (for hints, which readers never trust alone)."""
-        body = _envelope(data, token, token, None)
-        await self._retrying("a write", key, lambda: self._call("put_object", Key=key, Body=body))
+        """Overwrite unconditionally (for objects no one else writes at the same time)."""
+        body = envelope(data, token, token)
 
-    async def create(self, key: str, data: dict[str, Any], token: str) -> tuple[bool, Blob | None]:
-        """Create the object if absent (``If-None-Match: *``).
+        async def call() -> Any:
+            return await self._call("put_object", Key=key, Body=body)
+
+        await self._retrying("a write", key, call)
+
+    async def create(
+        self, key: str, data: dict[str, Any], token: str, operation: str = "a create"
+    ) -> tuple[bool, Blob | None]:
+        """Create the object if absent (``If-None-Match: *``); errors name ``operation``.
 
         Returns ``(True, ours)`` when this write (token ``token``) made it, even if a
         retry of it was answered 412; else ``(False, theirs)``, where ``theirs`` is
-        ``None`` only if the object vanished again (its thread was deleted).
+        ``None`` only if the object vanished again (its owner was deleted).
         """
-        body = _envelope(data, token, token, None)
+        body = envelope(data, token, token)
         for attempt in range(self.attempts):
             try:
                 response = await self._call("put_object", Key=key, Body=body, IfNoneMatch="*")
@@ -327,21 +390,20 @@ class S3Objects:
                     if current is not None or attempt + 1 == self.attempts:
                         return False, current
                 elif not failure.transient or attempt + 1 == self.attempts:
-                    raise _backend_error("a create", key, failure) from None
+                    raise self.place.failed(operation, key, failure) from exc
                 await self._pause(attempt)
                 continue
-            return True, Blob(json.loads(body), str(response["ETag"]))
+            return True, Blob(data, str(response["ETag"]), token, token, len(body))
         raise AssertionError("unreachable")
 
-    async def swap(self, key: str, data: dict[str, Any], base: Blob, token: str) -> Blob | None:
+    async def swap(self, key: str, data: dict[str, Any], base: Blob, token: str) -> Blob | Swap:
         """Replace ``base`` with ``data`` if ``base`` is still current (``If-Match``).
 
-        Returns the new version, or ``None`` if another write replaced ``base`` first.
-        When an attempt's outcome was unknown and the object changed, the chain of
-        tokens decides: ours is current (won), the current version replaced ``base``
-        (lost), or anything else raises :class:`BackendError` rather than guess.
+        Returns the new version; :attr:`Swap.LOST` if another write replaced ``base``
+        first; :attr:`Swap.UNSURE` if an attempt got no answer and a later one found
+        ``base`` gone (ours may be what replaced it: the caller reads and decides).
         """
-        body = _envelope(data, base.creator, token, base.writer)
+        body = envelope(data, base.creator, token)
         uncertain = False
         for attempt in range(self.attempts):
             try:
@@ -349,35 +411,20 @@ class S3Objects:
             except Exception as exc:
                 failure = _Failure.of(exc)
                 if failure.condition_failed or failure.not_found:
-                    if not uncertain:
-                        return None
-                    return await self._settle_swap(key, base, token)
+                    return Swap.UNSURE if uncertain else Swap.LOST
                 if not failure.transient or attempt + 1 == self.attempts:
-                    raise _backend_error("a compare-and-set", key, failure) from None
+                    raise self.place.failed("a compare-and-set", key, failure) from exc
                 uncertain = uncertain or not failure.definitely_not_applied
                 await self._pause(attempt)
                 continue
-            return Blob(json.loads(body), str(response["ETag"]))
+            return Blob(data, str(response["ETag"]), base.creator, token, len(body))
         raise AssertionError("unreachable")
-
-    async def _settle_swap(self, key: str, base: Blob, token: str) -> Blob | None:
-        current = await self.get(key)
-        if current is not None and current.writer == token:
-            return current
-        if current is None or current.envelope.get("prev") == base.writer:
-            return None
-        raise BackendError(
-            f"the outcome of a compare-and-set of {key} is unknown: the request failed "
-            "without an answer and the object has changed twice since; not retrying blindly"
-        )
 
     async def delete(self, key: str, base: Blob | None = None) -> bool:
         """Delete the object (only version ``base`` if given); whether it was deleted.
 
         An attempt that got no answer may have deleted it: if a later attempt finds the
-        object gone, that counts as deleted here (a concurrent deleter of the same
-        version would succeed too; reporting "not found" to the caller that deleted it
-        would be wrong).
+        object gone, that counts as deleted here.
         """
         condition = {} if base is None else {"IfMatch": base.etag}
         uncertain = False
@@ -391,91 +438,64 @@ class S3Objects:
                 if failure.condition_failed:
                     return False
                 if not failure.transient or attempt + 1 == self.attempts:
-                    raise _backend_error("a delete", key, failure) from None
+                    raise self.place.failed("a delete", key, failure) from exc
                 uncertain = uncertain or not failure.definitely_not_applied
                 await self._pause(attempt)
                 continue
             return True
         raise AssertionError("unreachable")
 
-    async def delete_prefix(self, prefix: str) -> None:
-        """Delete every object under ``prefix`` (1 LIST and 1 batch delete per 1000)."""
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (1 LIST and 1 batch delete per 1000);
+        how many there were."""
+        deleted = 0
         while True:
             keys, _ = await self.keys_after(prefix, None)
             if not keys:
-                return
-            batch = {"Objects": [{"Key": key} for key in keys], "Quiet": True}
-            await self._retrying(
-                "a delete", prefix, partial(self._call, "delete_objects", Delete=batch)
-            )
+                return deleted
+            await self.delete_keys(keys)
+            deleted += len(keys)
 
-    # --- the start-up probe ------------------------------------------------------------
+    async def delete_keys(self, keys: list[str]) -> None:
+        """Delete these objects, unconditionally: one batch request per 1000."""
+        for start in range(0, len(keys), 1000):
+            batch = {"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True}
 
-    async def probe(self, root: str) -> None:
-        """Fail closed unless the store honours every condition this backend relies on."""
-        client = await self.client()
-        model = client.meta.service_model
-        for operation, field in (
-            ("PutObject", "IfNoneMatch"),
-            ("PutObject", "IfMatch"),
-            ("DeleteObject", "IfMatch"),
-        ):
-            if field not in model.operation_model(operation).input_shape.members:
-                raise BackendError(
-                    f"the installed botocore does not know {operation} {field}: it would "
-                    "silently drop the condition; upgrade with pip install -U 's3fs>=2026.2.0'"
-                )
-        token = new_token()
-        key, absent = f"{root}probe/{token}", f"{root}probe/{token}-absent"
-        try:
-            await self._probe_writes(key, absent, token)
-        finally:
-            await self.delete(key)
+            async def call(batch: dict[str, Any] = batch) -> Any:
+                return await self._call("delete_objects", Delete=batch)
 
-    async def _probe_writes(self, key: str, absent: str, token: str) -> None:
-        created, _ = await self.create(key, {}, token)
-        if not created:
-            raise BackendError(f"the start-up probe could not create {key}")
-        checks: list[tuple[str, str, dict[str, Any]]] = [
-            ("If-None-Match on an existing object", key, {"IfNoneMatch": "*"}),
-            ("If-Match with a stale ETag", key, {"IfMatch": _BOGUS_ETAG}),
-            ("If-Match on a missing object", absent, {"IfMatch": _BOGUS_ETAG}),
-        ]
-        for what, target, condition in checks:
+            await self._retrying("a delete", keys[start], call)
+
+    async def conditional_put(self, operation: str, key: str, **condition: str) -> bool:
+        """A PUT with ``condition``, for the start-up probe: whether it was stored; False
+        if the condition refused it (412, or 404 for ``If-Match`` on a missing key). Any
+        other failure raises, naming ``operation``."""
+        return await self._one(operation, key, "put_object", Body=b"{}", **condition)
+
+    async def conditional_delete(self, operation: str, key: str, etag: str) -> bool:
+        """A DELETE with ``If-Match: etag``: whether it deleted (see :meth:`conditional_put`)."""
+        return await self._one(operation, key, "delete_object", IfMatch=etag)
+
+    async def _one(self, operation: str, key: str, call: str, **params: Any) -> bool:
+        """Send again what failed in transit: the answer to a condition does not change."""
+        for attempt in range(self.attempts):
             try:
-                await self._call("put_object", Key=target, Body=b"{}", **condition)
+                await self._call(call, Key=key, **params)
             except Exception as exc:
                 failure = _Failure.of(exc)
                 if failure.condition_failed or failure.not_found:
-                    continue
-                raise _backend_error("the start-up probe", target, failure) from None
-            if target == absent:
-                await self.delete(absent)
-            raise _unsupported(what)
-        if await self.delete(key, Blob({}, _BOGUS_ETAG)):
-            raise _unsupported("If-Match on a delete")
+                    return False
+                if not failure.transient or attempt + 1 == self.attempts:
+                    raise self.place.failed(operation, key, failure) from exc
+                await self._pause(attempt)
+                continue
+            return True
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         creator = getattr(self.fs, "_s3creator", None)
+        self._client = None
         if creator is not None:
             self.fs._s3creator = None
             self.fs._s3 = None
             await creator.__aexit__(None, None, None)
-
-
-def _unsupported(what: str) -> BackendError:
-    return BackendError(
-        f"this object store ignored {what}: it cannot do the conditional writes that keep "
-        "appends exactly-once and updates atomic, so the store refuses to open "
-        "(check_conditional_writes=false skips this check, at the risk of losing data)"
-    )
-
-
-def _parse(raw: bytes, key: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict) or not isinstance(value.get("data"), dict):
-        raise CorruptDataError(f"corrupt object at {key}: not a threadstore envelope")
-    return value
