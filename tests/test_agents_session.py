@@ -34,6 +34,7 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_reasoning_item import Summary
 from pydantic import ConfigDict, TypeAdapter
+from threadstore_fsspec.testing import DUMMY_CREDENTIALS, moto_server
 
 from threadstore import Conversation, open_store
 from threadstore.errors import InvalidRequestError
@@ -47,6 +48,7 @@ RESPONSES_INPUT: TypeAdapter[Any] = TypeAdapter(
     ResponseInputItemParam, config=ConfigDict(extra="forbid")
 )
 NO_TRACING = RunConfig(tracing_disabled=True)
+BUCKET = "threadstore-session-tests"
 
 
 @pytest.fixture
@@ -54,10 +56,27 @@ def anyio_backend() -> str:
     return "asyncio"  # the Agents SDK runs on asyncio
 
 
-@pytest.fixture(params=["memory", "example", "file"])
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1, reached with dummy credentials (this module's only)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in DUMMY_CREDENTIALS.items():
+            patch.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        with moto_server(BUCKET) as endpoint:
+            yield endpoint
+
+
+@pytest.fixture(params=["memory", "example", "file", "s3", "sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "memory":
         return f"memory://agents-{uuid.uuid4().hex}"
+    if request.param == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        return f"s3://{BUCKET}/{uuid.uuid4().hex}?endpoint_url={endpoint}"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
     return f"{request.param}://{tmp_path / 'store'}"
 
 
