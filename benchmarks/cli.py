@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks import backend_benchmarks, local_engine, machine
+from benchmarks.contenders.agents_session import agents_version
 from benchmarks.contenders.base import Contender, Role
 from benchmarks.corpus import Corpus
 from benchmarks.fixtures import Fixtures
@@ -165,6 +166,14 @@ def _measure(bench: Bench, runner: _Runner, contenders: list[Contender]) -> None
             )
 
 
+def _sessions(bench: Bench, s3: LoopbackS3 | None, cleanup: ExitStack) -> None:
+    """The Agents SDK's session memory: ThreadStoreSession beside SQLiteSession."""
+    from benchmarks.session import lineup as sessions
+    from benchmarks.session import measure_sessions
+
+    measure_sessions(bench, sessions(bench.workdir, s3, cleanup))
+
+
 def _writers(bench: Bench, contenders: list[Contender]) -> None:
     profile = bench.profile
     writing = [c for c in contenders if c.takes(Role.WRITERS)]
@@ -292,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             contender.open()
             cleanup.callback(contender.close)
         _measure(bench, runner, contenders)
+        if agents_version() is not None:
+            runner.step("agents sessions, in turns", partial(_sessions, bench, s3, cleanup))
+        else:
+            results.skipped.append("agents sessions: openai-agents is not installed")
         runner.step(
             f"{profile.writers} writer processes, in turns", partial(_writers, bench, contenders)
         )

@@ -57,6 +57,8 @@ class Profile:
     """Run the async adapter's own benchmark in its ``--quick`` form."""
     startup_runs: int = 20
     """Fresh processes timed per start-up case."""
+    session_items: int = 1_000
+    """Items in the Agents SDK session whose latest 20 are read."""
 
 
 PROFILES = {
@@ -79,6 +81,7 @@ PROFILES = {
         budget=0.3,
         s3_calls=1,
         min_samples=1,
+        session_items=50,
         local_disk_sizes=(50,),
         object_storage_sizes=(50,),
         startup_runs=1,

@@ -334,6 +334,28 @@ def _runs(results: Results) -> list[str]:
     ]
 
 
+def _sessions(results: Results) -> list[str]:
+    from benchmarks.session import ADD_ONE, LATEST, WORKLOADS, table
+
+    if not results.of(ADD_ONE):
+        return []
+    history = next((f.size for f in results.of(LATEST) if f.size), None)
+    return [
+        "## Agents SDK session memory",
+        "",
+        "The OpenAI Agents SDK's `Session` protocol, driven on one asyncio loop as its "
+        "`Runner` drives it: `add_items` of one item (a user's turn) and of five (a "
+        "model's turn: reasoning, a tool call and its output, the answer, the next "
+        f"question), and `get_items(limit=20)` on a session of {history or '?'} items. "
+        "`ThreadStoreSession` runs on one store per backend, opened once; "
+        "`SQLiteSession` on one file, as documented. Medians; in brackets, the ratio to "
+        "`SQLiteSession` (below 1: faster).",
+        "",
+        *_table(("session", *WORKLOADS.values()), table(results)),
+        "",
+    ]
+
+
 def _cold_open(results: Results) -> list[str]:
     opens = results.of("cold-open")
     if not opens:
@@ -570,6 +592,7 @@ def render(results: Results, plots: dict[str, str]) -> tuple[str, int]:
         partial(_pages, results, plots),
         partial(_full_reads, results, plots),
         partial(_runs, results),
+        partial(_sessions, results),
         partial(_cold_open, results),
         partial(_object_storage, results, plots),
         partial(_memory, results, plots),

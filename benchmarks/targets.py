@@ -11,8 +11,10 @@
 - the memory backend within 5x of the plain dict-and-list store, per operation;
 - threadstore on PostgreSQL within 1.3x of bare psycopg on the same server, per
   operation (writers: aggregate throughput); appends against bare psycopg numbering
-  messages the same way (a per-thread head in the inserting statement).
-- a fresh process that opens ``memory://`` within 100 ms of bare Python.
+  messages the same way (a per-thread head in the inserting statement);
+- a fresh process that opens ``memory://`` within 100 ms of bare Python;
+- the Agents SDK session on the file backend ahead of the SDK's ``SQLiteSession`` at
+  ``add_items`` of 1 and of 5 items and at ``get_items(limit=20)``.
 """
 
 from __future__ import annotations
@@ -248,6 +250,23 @@ def _postgres_target(results: Results) -> Target:
     return _worst_ratio(goal, postgres_ratios(results), POSTGRES_VS_PSYCOPG)
 
 
+def _session_targets(results: Results) -> list[Target]:
+    from benchmarks.session import SESSION_FILE, SESSION_SQLITE, WORKLOADS
+
+    found = []
+    for workload, what in WORKLOADS.items():
+        goal = f"file-backed ThreadStoreSession ahead of SQLiteSession: {what}"
+        ours = next((f for f in results.of(workload) if f.contender == SESSION_FILE), None)
+        peer = next((f for f in results.of(workload) if f.contender == SESSION_SQLITE), None)
+        if ours is None or peer is None:
+            found.append(Target(goal, "not measured", None))
+            continue
+        r = ours.stats.median / peer.stats.median
+        outcome = f"{duration(ours.stats.median)} vs {duration(peer.stats.median)}: {ratio(r)}"
+        found.append(Target(goal, outcome, r < 1.0))
+    return found
+
+
 def _startup_target(results: Results) -> Target:
     from benchmarks.backend_benchmarks import STARTUP
     from benchmarks.startup import BARE, OPEN_MEMORY
@@ -271,4 +290,5 @@ def targets(results: Results) -> list[Target]:
         _memory_target(results),
         _postgres_target(results),
         _startup_target(results),
+        *_session_targets(results),
     ]

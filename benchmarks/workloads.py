@@ -24,13 +24,13 @@ from benchmarks.measure import Stats, interleave, sample
 from benchmarks.profiles import Profile
 from benchmarks.results import Figure, Results
 
-__all__ = ["POSITIONS", "Bench", "appends", "cold_open", "reads", "runs"]
+__all__ = ["POSITIONS", "Bench", "Pace", "appends", "cold_open", "in_turns", "reads", "runs"]
 
 POSITIONS = ("first", "middle", "last")
 
 
 class Pace(Enum):
-    """How an operation takes turns with the others (see :func:`_in_turns`)."""
+    """How an operation takes turns with the others (see :func:`in_turns`)."""
 
     DISK = 1
     """A durable commit: one call per turn, with the other commits and the fsync floor.
@@ -81,7 +81,7 @@ def _appender(contender: Contender, thread_id: str, count: int) -> Callable[[], 
     return lambda: contender.append(thread_id, next(messages))
 
 
-def _in_turns(
+def in_turns(
     bench: Bench,
     ops: dict[str, Callable[[], object]],
     calls: int,
@@ -133,7 +133,7 @@ def appends(bench: Bench, contenders: list[Contender]) -> None:
     paces = {**_paces(contenders, commits=True), FSYNC_FLOOR: Pace.DISK}
     with FsyncRecord(bench.workdir, count + 1, grow=False) as commit:
         ops[FSYNC_FLOOR] = commit
-        for label, stats in _in_turns(bench, ops, count, paces).items():
+        for label, stats in in_turns(bench, ops, count, paces).items():
             if label == FSYNC_FLOOR:
                 bench.results.add(Figure("floor", label, stats, position=ALONGSIDE_APPENDS))
             else:
@@ -182,7 +182,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
                     page = partial(c.page, fixture.thread_id, fixture.cursor(position))
                     pages[c.label] = _count(page)
             ops = _checked_ops(bench, f"{position} page of {size:,}", pages, PAGE_SIZE)
-            for label, stats in _in_turns(bench, ops, profile.reads, paces, warmup=0).items():
+            for label, stats in in_turns(bench, ops, profile.reads, paces, warmup=0).items():
                 bench.results.add(Figure("page", label, stats, size, position))
         full = {
             c.label: partial(c.read_all, fixtures[c.label].thread_id)
@@ -191,7 +191,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
             and size <= (min(profile.sizes) if c.slow else profile.full_read_max)
         }
         ops = _checked_ops(bench, f"full read of {size:,}", full, size)
-        for label, stats in _in_turns(bench, ops, profile.reads, paces, warmup=0).items():
+        for label, stats in in_turns(bench, ops, profile.reads, paces, warmup=0).items():
             bench.results.add(Figure("full-read", label, stats, size))
         count = profile.appends_at_size
         appenders: dict[str, Callable[[], object]] = {
@@ -200,7 +200,7 @@ def reads(bench: Bench, contenders: list[Contender]) -> None:
             if c.takes(Role.APPEND, size)
         }
         commits = _paces(taking, commits=True)
-        for label, stats in _in_turns(bench, appenders, count, commits).items():
+        for label, stats in in_turns(bench, appenders, count, commits).items():
             bench.results.add(Figure("append-at-size", label, stats, size))
 
 
@@ -252,7 +252,7 @@ def runs(bench: Bench, contenders: list[Contender]) -> None:
         for workload, ops in (("run-claim", claims), ("run-complete", completions)):
             if workload == "run-complete":
                 claim_the_rest()
-            timed = _in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, paces)
+            timed = in_turns(bench, {**ops, FSYNC_FLOOR: commit}, count, paces)
             for label, stats in timed.items():
                 if label != FSYNC_FLOOR:
                     bench.results.add(Figure(workload, label, stats))

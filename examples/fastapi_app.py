@@ -1,4 +1,5 @@
-"""An Assistants API v2 server: threads, messages, runs and run steps, over any threadstore.
+"""An Assistants API v2 and Conversations API server over any threadstore: threads,
+messages, runs and run steps, and conversations with their items.
 
 Start it the way FastAPI apps start, from the repository's root::
 
@@ -28,7 +29,11 @@ Serving real traffic: point every process at one bucket, and run as many as you 
 Every Assistants endpoint about storage is served: threads (create, retrieve, modify,
 delete), messages (create, list, retrieve, modify, delete), runs (create, create a
 thread and run it, list, retrieve, modify, cancel, submit tool outputs) and run steps
-(list, retrieve); ``stream=true`` is refused. No model is called: runs are played by
+(list, retrieve); ``stream=true`` is refused. So is every Conversations endpoint:
+conversations (create with up to 20 items, retrieve, update, delete) and their items
+(create, list, retrieve, delete), for ``client.conversations``. A conversation created
+with items is two commits: if the second fails, the reply is a 500 and the
+conversation exists without them (the server logs which). No model is called: runs are played by
 :class:`ScriptedAssistant` in the same process. It claims a queued run, calls the
 run's first function tool if it has one (the run then waits in ``requires_action`` for
 the tool's output), and answers with a message written through a ``message_creation``
@@ -68,6 +73,9 @@ from threadstore.errors import (
 from threadstore.ids import new_id
 from threadstore.models import (
     Attachment,
+    Conversation,
+    ConversationDeleted,
+    ConversationItem,
     FunctionCall,
     FunctionTool,
     FunctionToolCall,
@@ -204,6 +212,23 @@ class ToolOutput(_Body):
 class ToolOutputs(_Body):
     tool_outputs: list[ToolOutput]
     stream: bool | None = None
+
+
+MAX_NEW_ITEMS = 20
+"""Items one request may add to a conversation, as the API allows."""
+
+
+class ConversationCreate(_Body):
+    items: Annotated[list[dict[str, Any]], pydantic.Field(max_length=MAX_NEW_ITEMS)] = []
+    metadata: Metadata | None = None
+
+
+class ConversationModify(_Body):
+    metadata: Metadata
+
+
+class ItemsCreate(_Body):
+    items: Annotated[list[dict[str, Any]], pydantic.Field(min_length=1, max_length=MAX_NEW_ITEMS)]
 
 
 class Paging(pydantic.BaseModel):
@@ -425,7 +450,8 @@ async def _store_to_serve(
 
 
 def _routes(serving: Callable[[], tuple[aio.AsyncThreadStore, ScriptedAssistant]]) -> APIRouter:
-    """Every threads, messages, runs and run steps endpoint of the Assistants API."""
+    """Every threads, messages, runs and run steps endpoint of the Assistants API, and
+    every conversations and items endpoint of the Conversations API."""
     api = APIRouter()
 
     def store() -> aio.AsyncThreadStore:
@@ -555,6 +581,47 @@ def _routes(serving: Callable[[], tuple[aio.AsyncThreadStore, ScriptedAssistant]
         serving()[1].enqueue(thread_id, run_id)
         response.headers["openai-poll-after-ms"] = str(POLL_AFTER_MS)
         return run
+
+    # conversations
+
+    @api.post("/conversations")
+    async def create_conversation(body: ConversationCreate | None = None) -> Conversation:
+        body = body or ConversationCreate()
+        conversation = Conversation(metadata=body.metadata or {})
+        return await store().create_conversation(conversation, items=body.items)
+
+    @api.get("/conversations/{conversation_id}")
+    async def get_conversation(conversation_id: str) -> Conversation:
+        return await store().get_conversation(conversation_id)
+
+    @api.post("/conversations/{conversation_id}")
+    async def update_conversation(conversation_id: str, body: ConversationModify) -> Conversation:
+        return await store().update_conversation(conversation_id, metadata=body.metadata)
+
+    @api.delete("/conversations/{conversation_id}")
+    async def delete_conversation(conversation_id: str) -> ConversationDeleted:
+        return await store().delete_conversation(conversation_id)
+
+    # conversation items (include[] is accepted and ignored: nothing is left out to add)
+
+    @api.post("/conversations/{conversation_id}/items")
+    async def create_items(conversation_id: str, body: ItemsCreate) -> Page[ConversationItem]:
+        added = await store().add_items(conversation_id, body.items)
+        return Page[ConversationItem].of(added, False)
+
+    @api.get("/conversations/{conversation_id}/items")
+    async def list_items(
+        conversation_id: str, paging: Annotated[Paging, Query()]
+    ) -> Page[ConversationItem]:
+        return await store().list_items(conversation_id, **paging.model_dump())
+
+    @api.get("/conversations/{conversation_id}/items/{item_id}")
+    async def get_item(conversation_id: str, item_id: str) -> ConversationItem:
+        return await store().get_item(conversation_id, item_id)
+
+    @api.delete("/conversations/{conversation_id}/items/{item_id}")
+    async def delete_item(conversation_id: str, item_id: str) -> Conversation:
+        return await store().delete_item(conversation_id, item_id)
 
     # run steps
 

@@ -1,8 +1,10 @@
 """Helpers for the command-line tests: run the installed ``threadstore`` script, make
-stores full of every kind of record, and dump a store as the wire JSON of every object."""
+stores full of every kind of record (threads and conversations), and dump a store as the
+wire JSON of every object."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -10,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
-from threadstore import Message, Run, RunStep, Thread
+from threadstore import Conversation, Message, Run, RunStep, Thread
 from threadstore.backends.memory import MemoryThreadStore
 from threadstore.integrity import Finding
 from threadstore.protocol import ThreadStore
-from threadstore.snapshot import read_thread
+from threadstore.snapshot import every, read_thread
+from threadstore.testing.sample_items import MODELLED, SAMPLE_ITEMS
 
 SCRIPT = Path(sys.executable).with_name("threadstore")
 TESTS = Path(__file__).parent
@@ -60,10 +63,11 @@ def data(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 def dump(store: ThreadStore) -> list[dict[str, Any]]:
-    """The wire JSON of every object in the store, threads in ID order, lists in order.
+    """The wire JSON of every object in the store, threads and then conversations in ID
+    order, lists in order.
 
-    (Threads list in creation order, and a copy of some threads first creates those
-    first; a full copy keeps the source's order, which the copy tests check apart.)
+    (Both list in creation order, and a copy of some first creates those first; a full
+    copy keeps the source's order, which the copy tests check apart.)
     """
     objects: list[dict[str, Any]] = []
     for thread_id in sorted(store.list_thread_ids()):
@@ -71,15 +75,43 @@ def dump(store: ThreadStore) -> list[dict[str, Any]]:
         objects.append(snapshot["thread"])
         for name in ("messages", "runs", "steps"):
             objects.extend(snapshot[name])
+    for conversation in sorted(every(store.list_conversations), key=lambda c: c.id):
+        objects.append(conversation.model_dump(mode="json"))
+        objects.extend(item.model_dump(mode="json") for item in store.iter_items(conversation.id))
     return objects
+
+
+CONVERSATION_ITEMS = len(SAMPLE_ITEMS) + len(MODELLED) + 3
+"""The items :func:`fill_conversations` writes: an item of every type, and three more."""
+
+
+def fill_conversations(store: ThreadStore, prefix: str = "conv_cli") -> list[str]:
+    """Two conversations with fixed IDs and timestamps: one holding an item of every type
+    the API lists, one in the short input form (IDs that sort against append order)."""
+    everything = store.create_conversation(
+        Conversation(id=f"{prefix}_0", created_at=1_700_000_100, metadata={"n": "0"}),
+        items=copy.deepcopy([*SAMPLE_ITEMS.values(), *MODELLED.values()]),
+    )
+    short = store.create_conversation(
+        Conversation(id=f"{prefix}_1", created_at=1_700_000_101),
+        items=[
+            {"id": "msg_z", "role": "user", "content": "plain [bold]markup[/bold]"},
+            {"id": "msg_y", "role": "assistant", "content": "an answer"},
+            {"id": "fco_x", "type": "function_call_output", "call_id": "call_1", "output": "1"},
+        ],
+    )
+    return [everything.id, short.id]
 
 
 def _step(details: dict[str, Any], **fields: Any) -> RunStep:
     return RunStep.model_validate({"step_details": details, **fields})
 
 
-def fill(store: ThreadStore, threads: int = 3, prefix: str = "thread_cli") -> list[str]:
-    """Threads holding every shape of record, with fixed IDs and timestamps.
+def fill(
+    store: ThreadStore, threads: int = 3, prefix: str = "thread_cli", conversations: bool = True
+) -> list[str]:
+    """Threads holding every shape of record, with fixed IDs and timestamps, and (unless
+    told not to) the conversations of :func:`fill_conversations`; returns the thread IDs.
 
     Message IDs sort against append order, so a copy that sorted by ID would show.
     """
@@ -198,6 +230,8 @@ def fill(store: ThreadStore, threads: int = 3, prefix: str = "thread_cli") -> li
                 last_error={"code": "server_error", "message": "boom"},
             ),
         )
+    if conversations:
+        fill_conversations(store)
     return made
 
 

@@ -128,7 +128,7 @@ def protocol_operations() -> list[str]:
 @pytest.mark.parametrize("name", [n for n in protocol_operations() if n != "close"])
 def test_every_operation_is_async_with_the_sync_parameters(name: str) -> None:
     operation = getattr(aio.AsyncThreadStore, name)
-    if name == "iter_messages":
+    if name in ("iter_messages", "iter_items"):
         assert inspect.isasyncgenfunction(operation)
     else:
         assert inspect.iscoroutinefunction(operation)
@@ -176,9 +176,21 @@ async def test_every_operation_runs_the_same_sync_method_off_the_loop(anyio_back
         await store.list_steps(thread.id, run.id)
         await store.delete_message(thread.id, message.id)
         await store.delete_thread(thread.id)
+        conversation = await store.create_conversation(items=[{"role": "user", "content": "hi"}])
+        await store.get_conversation(conversation.id)
+        await store.update_conversation(conversation.id, metadata={"c": "1"})
+        await store.list_conversations()
+        items = await store.add_items(conversation.id, [{"role": "assistant", "content": "yo"}])
+        await store.get_item(conversation.id, items[0].id)
+        await store.list_items(conversation.id)
+        newest_first = [i.id async for i in store.iter_items(conversation.id, "desc")]
+        assert newest_first[:1] == [items[0].id]
+        await store.delete_item(conversation.id, items[0].id)
+        await store.delete_conversation(conversation.id)
         await store.aclose()
-    # iter_messages pages through list_messages, so it holds nothing open between pages.
-    assert {name for name, _ in recorder.seen} == set(protocol_operations()) - {"iter_messages"}
+    # The iterators page through list_*, so they hold nothing open between pages.
+    iterators = {"iter_messages", "iter_items"}
+    assert {name for name, _ in recorder.seen} == set(protocol_operations()) - iterators
     assert all(ident != loop_thread for _, ident in recorder.seen)
 
 

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import settings
 
 from threadstore.aio import AsyncThreadStore
-from threadstore.models import Message
+from threadstore.models import ConversationItem, Message
 from threadstore.protocol import Capability, ThreadStore
 from threadstore.registry import open_store
 from threadstore.testing import ThreadStoreConformance, stateful
 from threadstore.url import StoreURL
+
+T = TypeVar("T")
 
 
 class PortalFacade:
@@ -42,16 +44,22 @@ class PortalFacade:
             functools.partial(operation, *args, **kwargs)
         )
 
-    def iter_messages(self, thread_id: str, order: str = "asc") -> Iterator[Message]:
-        messages = self.async_store.iter_messages(thread_id, order)
+    def iter_messages(self, thread_id: str, order: Any = "asc") -> Iterator[Message]:
+        return self._through_portal(self.async_store.iter_messages(thread_id, order))
+
+    def iter_items(self, conversation_id: str, order: Any = "asc") -> Iterator[ConversationItem]:
+        return self._through_portal(self.async_store.iter_items(conversation_id, order))
+
+    def _through_portal(self, records: AsyncIterator[T]) -> Iterator[T]:
+        """An async iterator of the adapter as a sync one, each step awaited on the portal."""
         try:
             while True:
                 try:
-                    yield self._portal.call(messages.__anext__)
+                    yield self._portal.call(records.__anext__)
                 except StopAsyncIteration:
                     return
         finally:
-            self._portal.call(messages.aclose)
+            self._portal.call(records.aclose)
 
     def close(self) -> None:
         self._portal.call(self.async_store.aclose)

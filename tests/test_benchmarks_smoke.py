@@ -34,6 +34,7 @@ def test_smoke_run_writes_the_report_and_its_plots(tmp_path: Path) -> None:
         "## Targets",
         "## Append, one writer",
         "## Page of 20 by thread size",
+        "## Agents SDK session memory",
         "## Start-up",
     ):
         assert heading in report

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import cli, data, fill
-from threadstore import open_store
+from threadstore import Thread, open_store
 from threadstore.snapshot import read_thread
 
 COMMANDS = ("backends", "copy", "demo", "ls", "show", "verify")
@@ -166,7 +166,7 @@ def test_show_prints_stored_text_as_text(store_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (("show", "memory://", "thread_nope"), 3, "thread 'thread_nope' not found"),
+        (("show", "memory://", "thread_nope"), 3, "no thread or conversation 'thread_nope'"),
         (("show", "memory://", "../etc"), 2, "invalid thread id"),
         (("ls", "nosuch://x"), 2, "no backend for nosuch:// (installed: "),
         (("ls", "memory://x:notaport"), 2, "bad port"),
@@ -303,3 +303,53 @@ def test_install_hints_name_what_installs_today() -> None:
         assert found, hint
         project = tomllib.loads((root / found.group(1) / "pyproject.toml").read_text())
         assert scheme in project["project"]["entry-points"]["threadstore.backends"]
+
+
+def test_ls_conversations_lists_them_not_the_threads(store_dir: Path) -> None:
+    page = data(cli("ls", str(store_dir), "--conversations", "--order", "asc", "--json"))
+    assert [c["id"] for c in page["data"]] == ["conv_cli_0", "conv_cli_1"]
+    assert all(c["object"] == "conversation" for c in page["data"])
+    text = cli("ls", str(store_dir), "--conversations", "--limit", "1")
+    assert text.returncode == 0
+    assert "conv_cli_1" in text.stdout
+    assert "thread_cli" not in text.stdout
+    assert f"threadstore ls file://{store_dir} --conversations --limit 1" in text.stdout
+    assert "--after conv_cli_1" in text.stdout
+
+
+def test_show_a_conversation(store_dir: Path) -> None:
+    shown = data(cli("show", str(store_dir), "conv_cli_1", "--json"))
+    with open_store(store_dir) as store:
+        assert shown["conversation"] == store.get_conversation("conv_cli_1").model_dump(mode="json")
+        expected = [item.model_dump(mode="json") for item in store.iter_items("conv_cli_1")]
+    assert shown["items"] == expected
+    assert [item["id"] for item in shown["items"]] == ["msg_z", "msg_y", "fco_x"]
+    text = cli("show", str(store_dir), "conv_cli_1", "--limit", "2")
+    assert text.returncode == 0, text.stderr
+    out = text.stdout
+    for said in ("conversation conv_cli_1", "plain [bold]markup[/bold]", "an answer", "user"):
+        assert said in out
+    assert "fco_x" not in out
+    assert (
+        f"More items: threadstore show file://{store_dir} conv_cli_1 --conversation --limit 2 "
+        "--after msg_y" in out
+    )
+    rest = data(
+        cli("show", str(store_dir), "conv_cli_1", "--conversation", "--after", "msg_y", "--json")
+    )
+    assert [item["id"] for item in rest["items"]] == ["fco_x"]
+
+
+def test_show_an_id_that_names_a_thread_and_a_conversation(tmp_path: Path) -> None:
+    with open_store(tmp_path / "both") as store:
+        fill(store, threads=0)
+        store.create_thread(Thread(id="conv_cli_0"))
+    as_thread = data(cli("show", str(tmp_path / "both"), "conv_cli_0", "--json"))
+    assert as_thread["thread"]["id"] == "conv_cli_0"
+    as_conversation = data(
+        cli("show", str(tmp_path / "both"), "conv_cli_0", "--conversation", "--json")
+    )
+    assert as_conversation["conversation"]["id"] == "conv_cli_0"
+    missing = cli("show", str(tmp_path / "both"), "conv_nope", "--conversation")
+    assert missing.returncode == 3
+    assert "conversation 'conv_nope' not found" in missing.stderr

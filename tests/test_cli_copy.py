@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import SCRIPT, TIMEOUT, cli, cli_after, data, dump, fill
+from cli_support import CONVERSATION_ITEMS, SCRIPT, TIMEOUT, cli, cli_after, data, dump, fill
 from threadstore import Message, Thread, open_store
 from threadstore.snapshot import read_thread
 
-ALL_CREATED = {"thread": 3, "message": 9, "run": 9, "step": 6}
-NONE = dict.fromkeys(ALL_CREATED, 0)
+NONE = dict.fromkeys(("thread", "message", "run", "step", "conversation", "item"), 0)
+THREAD = {**NONE, "thread": 1, "message": 3, "run": 3, "step": 2}
+CONVERSATIONS = {"conversation": 2, "item": CONVERSATION_ITEMS}
+ALL_CREATED = {**NONE, "thread": 3, "message": 9, "run": 9, "step": 6, **CONVERSATIONS}
 
 
 @pytest.fixture
@@ -71,12 +73,19 @@ def test_copy_memory_to_file(tmp_path: Path) -> None:
 
 def test_copy_a_subset_then_the_rest(source: str, target: str) -> None:
     subset = data(cli("copy", source, target, "--thread", "thread_cli_1", "--json"))
-    assert subset["created"] == {"thread": 1, "message": 3, "run": 3, "step": 2}
+    assert subset["created"] == THREAD
     with open_store(target) as store:
         assert store.list_thread_ids() == ["thread_cli_1"]
     rest = data(cli("copy", source, target, "--json"))
-    assert rest["created"] == {"thread": 2, "message": 6, "run": 6, "step": 4}
-    assert rest["unchanged"] == {"thread": 1, "message": 3, "run": 3, "step": 2}
+    assert rest["created"] == {
+        **THREAD,
+        "thread": 2,
+        "message": 6,
+        "run": 6,
+        "step": 4,
+        **CONVERSATIONS,
+    }
+    assert rest["unchanged"] == THREAD
     assert same(source, target)
 
 
@@ -88,8 +97,15 @@ def test_copy_finishes_a_thread_an_interruption_left_half_done(source: str, targ
         store.create_run("thread_cli_0", snapshot.runs[0])
         store.append_step("thread_cli_0", snapshot.runs[0].id, snapshot.steps[0])
     report = data(cli("copy", source, target, "--json"))
-    assert report["unchanged"] == {"thread": 1, "message": 1, "run": 1, "step": 1}
-    assert report["created"] == {"thread": 2, "message": 8, "run": 8, "step": 5}
+    assert report["unchanged"] == {**NONE, "thread": 1, "message": 1, "run": 1, "step": 1}
+    assert report["created"] == {
+        **NONE,
+        "thread": 2,
+        "message": 8,
+        "run": 8,
+        "step": 5,
+        **CONVERSATIONS,
+    }
     assert same(source, target)
 
 
@@ -255,7 +271,8 @@ def test_progress_counts_records_with_a_rate_and_time_left(tmp_path: Path) -> No
 def test_progress_bar_on_a_terminal(source: str, target: str) -> None:
     copied, shown = _on_a_terminal("copy", source, target)
     assert copied.returncode == 0
-    assert "27/27" in shown  # 3 threads, 9 messages, 9 runs, 6 steps
+    total = sum(ALL_CREATED.values())  # threads, conversations and everything under them
+    assert f"{total}/{total}" in shown
 
 
 @pytest.mark.parametrize(
@@ -290,3 +307,18 @@ def test_a_failed_copy_creates_no_target(tmp_path: Path, source: str) -> None:
     nothing = cli("copy", str(empty), str(target))
     assert nothing.returncode == 0, nothing.stderr
     assert not target.exists()
+
+
+def test_copy_one_conversation_then_the_rest(source: str, target: str) -> None:
+    one = data(cli("copy", source, target, "--conversation", "conv_cli_1", "--json"))
+    assert one["created"] == {**NONE, "conversation": 1, "item": 3}
+    with open_store(target) as store:
+        assert [c.id for c in store.list_conversations().data] == ["conv_cli_1"]
+        assert store.list_thread_ids() == []
+    rest = data(cli("copy", source, target, "--json"))
+    assert rest["unchanged"] == {**NONE, "conversation": 1, "item": 3}
+    assert rest["created"]["item"] == CONVERSATION_ITEMS - 3
+    assert same(source, target)
+    missing = cli("copy", source, target, "--conversation", "conv_nope")
+    assert missing.returncode == 3
+    assert "conversation 'conv_nope' not found" in missing.stderr

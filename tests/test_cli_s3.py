@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from cli_support import cli, data, dump, fill
+from cli_support import CONVERSATION_ITEMS, cli, data, dump, fill
 from threadstore import open_store
 
 BUCKET = "threadstore-cli-tests"
@@ -58,7 +58,14 @@ def test_copy_file_to_s3_and_back(s3_endpoint: str, tmp_path: Path) -> None:
     assert there.returncode == 0, there.stderr
     assert "secret=***" in there.stdout
     returned = data(cli("copy", bucket_url, str(back), "--json", env=ENVIRONMENT))
-    assert returned["created"] == {"thread": 1, "message": 3, "run": 3, "step": 2}
+    assert returned["created"] == {
+        "thread": 1,
+        "message": 3,
+        "run": 3,
+        "step": 2,
+        "conversation": 2,
+        "item": CONVERSATION_ITEMS,
+    }
     assert SECRET not in there.stdout + there.stderr + str(returned)
     with open_store(source) as original, open_store(back) as copied:
         assert dump(copied) == dump(original)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import cli, cli_after, data, fill
+from cli_support import CONVERSATION_ITEMS, cli, cli_after, data, fill
 from threadstore import Message, Run, RunStep, open_store
 
 CHECKED_BACKEND = (
@@ -28,7 +28,14 @@ def test_a_clean_store_passes(store_dir: Path) -> None:
     report = data(cli("verify", str(store_dir), "--json"))
     assert report["ok"] is True
     assert report["findings"] == []
-    assert report["checked"] == {"threads": 3, "messages": 9, "runs": 9, "steps": 6}
+    assert report["checked"] == {
+        "threads": 3,
+        "messages": 9,
+        "runs": 9,
+        "steps": 6,
+        "conversations": 2,
+        "items": CONVERSATION_ITEMS,
+    }
     text = cli("verify", str(store_dir))
     assert text.returncode == 0
     assert "No problems found." in text.stdout
@@ -116,3 +123,22 @@ def test_a_backends_own_checks_are_run_and_can_repair() -> None:
     assert repaired.returncode == 0
     assert "repaired tmp-1234" in repaired.stdout
     assert "1 problem repaired." in repaired.stdout
+
+
+def test_a_corrupt_item_is_named_and_the_other_conversations_still_checked(store_dir: Path) -> None:
+    (log,) = store_dir.glob("lists/conversations/*/conv_cli_1.*.jsonl")
+    damaged = log.read_bytes().replace(b'"an answer"', b'"an answer"]')
+    assert damaged != log.read_bytes()
+    log.write_bytes(damaged)
+
+    result = cli("verify", str(store_dir), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    storage, record = report["findings"]
+    assert storage["check"] == "corrupt-log"
+    assert storage["location"] == str(log)
+    assert record["check"] == "corrupt-record"
+    assert record["location"] == "conv_cli_1/items"
+    assert str(log) in record["detail"]
+    assert report["checked"]["conversations"] == 2
+    assert report["checked"]["items"] == CONVERSATION_ITEMS - 3  # all of conv_cli_0's

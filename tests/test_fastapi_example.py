@@ -9,6 +9,7 @@ scripted assistant; the SDK's ``*_poll`` helpers wait for them as they would for
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import re
@@ -34,6 +35,7 @@ from threadstore import aio, open_store
 from threadstore.backends.memory import MemoryThreadStore
 from threadstore.errors import BackendError, ConflictError
 from threadstore.protocol import ThreadStore
+from threadstore.testing.sample_items import MODELLED, SAMPLE_ITEMS
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The Assistants API is deprecated:DeprecationWarning"
@@ -408,6 +410,101 @@ def test_streaming_is_refused_without_writing(client: openai.OpenAI, store: Thre
         client.beta.threads.runs.create(thread.id, assistant_id="asst_1", stream=True)
     assert caught.value.body["param"] == "stream"  # type: ignore[index]
     assert store.list_runs(thread.id).data == []
+
+
+# --- conversations and items ---------------------------------------------------------------
+
+
+def test_conversations_round_trip(client: openai.OpenAI, store: ThreadStore) -> None:
+    created = client.conversations.create(
+        items=[
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"role": "assistant", "content": "hello"},
+        ],
+        metadata={"user": "u1"},
+    )
+    assert isinstance(created, openai.types.conversations.Conversation)
+    assert_same(created, store.get_conversation(created.id))
+    assert_same(client.conversations.retrieve(created.id), store.get_conversation(created.id))
+    stored = list(store.iter_items(created.id))
+    assert [(i.type, getattr(i, "role", None)) for i in stored] == [
+        ("message", "user"),
+        ("message", "assistant"),
+    ]
+
+    updated = client.conversations.update(created.id, metadata={"user": "u2"})
+    assert updated.metadata == {"user": "u2"}
+    assert_same(updated, store.get_conversation(created.id))
+
+    deleted = client.conversations.delete(created.id)
+    assert isinstance(deleted, openai.types.conversations.ConversationDeletedResource)
+    assert (deleted.id, deleted.deleted, deleted.object) == (
+        created.id,
+        True,
+        "conversation.deleted",
+    )
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.items.list(created.id)
+
+
+def test_every_item_type_through_the_items_endpoints(
+    client: openai.OpenAI, store: ThreadStore
+) -> None:
+    """Items of every type the API lists, added 20 at a time and read back by the SDK."""
+    conversation = client.conversations.create()
+    sent = [copy.deepcopy(item) for item in [*SAMPLE_ITEMS.values(), *MODELLED.values()]]
+    items = client.conversations.items
+    for start in range(0, len(sent), fastapi_app.MAX_NEW_ITEMS):
+        batch = sent[start : start + fastapi_app.MAX_NEW_ITEMS]
+        created = items.create(conversation.id, items=batch)  # type: ignore[arg-type]
+        assert isinstance(created, openai.types.conversations.ConversationItemList)
+        assert [item.id for item in created.data] == [item["id"] for item in batch]
+        assert created.has_more is False
+
+    listed = list(items.list(conversation.id, limit=7, order="asc"))  # auto-paging
+    assert [item.id for item in listed] == [item["id"] for item in sent]
+    for sdk_item, item in zip(listed, sent, strict=True):
+        assert sdk_item.type == item["type"]
+        assert sdk_item.model_dump(mode="json", by_alias=True, exclude_unset=True) == item
+        assert_no_extras(sdk_item)
+        ours = store.get_item(conversation.id, item["id"])
+        assert ours.model_dump(mode="json") == item
+    newest_first = [item.id for item in items.list(conversation.id, limit=5)]
+    assert newest_first == [item["id"] for item in sent][::-1]
+
+    one = items.retrieve(sent[3]["id"], conversation_id=conversation.id)
+    assert one.model_dump(mode="json", by_alias=True, exclude_unset=True) == sent[3]
+    after = items.delete(sent[3]["id"], conversation_id=conversation.id)
+    assert isinstance(after, openai.types.conversations.Conversation)
+    assert_same(after, store.get_conversation(conversation.id))
+    with pytest.raises(openai.NotFoundError) as gone:
+        items.retrieve(sent[3]["id"], conversation_id=conversation.id)
+    assert gone.value.body["type"] == "not_found_error"  # type: ignore[index]
+    assert len(list(items.list(conversation.id, limit=100))) == len(sent) - 1
+
+
+def test_bad_item_requests_are_400_and_store_nothing(
+    client: openai.OpenAI, store: ThreadStore
+) -> None:
+    conversation = client.conversations.create(items=[{"role": "user", "content": "kept"}])
+    items = client.conversations.items
+    bad_batches: list[Any] = [
+        [{"role": "user", "content": "new"}, {"type": "message", "role": "robot", "content": "x"}],
+        [{"role": "user", "content": f"m{i}"} for i in range(fastapi_app.MAX_NEW_ITEMS + 1)],
+        [],
+    ]
+    for batch in bad_batches:
+        with pytest.raises(openai.BadRequestError) as caught:
+            items.create(conversation.id, items=batch)
+        assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+        assert "pydantic" not in str(caught.value.body)
+    with pytest.raises(openai.BadRequestError):
+        client.conversations.create(items=[{"type": "function_call", "name": "no call id"}])
+    with pytest.raises(openai.BadRequestError):
+        items.list(conversation.id, after="msg_not_in_this_conversation")
+    assert [i.type for i in store.iter_items(conversation.id)] == ["message"]
 
 
 # --- errors ------------------------------------------------------------------------------

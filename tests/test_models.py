@@ -1,20 +1,35 @@
-"""The models are the Assistants API v2 wire format; the openai SDK's types are the oracle."""
+"""The models are the Assistants API v2 and Conversations wire formats; the openai SDK's
+types are the oracle."""
 
 from __future__ import annotations
 
 import json
+import typing
 import warnings
 from typing import Any
 
 import pydantic
 import pytest
+from openai.types.conversations import Conversation as WireConversation
+from openai.types.conversations import ConversationDeletedResource as WireDeleted
+from openai.types.conversations import ConversationItem as WireConversationItem
+from openai.types.conversations import ConversationItemList as WireItemList
+from pydantic import TypeAdapter
 
 from threadstore.errors import CorruptDataError
 from threadstore.ids import ID_PATTERN, new_id
 from threadstore.models import (
+    Conversation,
+    ConversationDeleted,
+    ConversationItem,
+    FunctionCallItem,
+    FunctionCallOutputItem,
     Message,
     MessageDeleted,
+    MessageItem,
+    OtherItem,
     Page,
+    ReasoningItem,
     Run,
     RunStatus,
     RunStep,
@@ -22,6 +37,7 @@ from threadstore.models import (
     ThreadDeleted,
 )
 from threadstore.records import RUNS, decode, encode
+from threadstore.testing.sample_items import MODELLED, SAMPLE_ITEMS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -164,3 +180,182 @@ def test_generated_ids_are_safe_unique_and_sorted() -> None:
     assert ids == sorted(ids)
     assert all(ID_PATTERN.fullmatch(i) for i in ids)
     assert all(len(i) == len("msg_") + 26 for i in ids)
+
+
+# --- conversations: the openai SDK's `openai.types.conversations` is the oracle --------
+
+CONVERSATION_ITEMS = TypeAdapter(ConversationItem)
+WIRE_ITEMS: TypeAdapter[Any] = TypeAdapter(WireConversationItem)
+EVERY_SAMPLE = {**SAMPLE_ITEMS, **MODELLED}
+
+
+def _wire_types() -> dict[str, type[pydantic.BaseModel]]:
+    """Each member of the SDK's item union, by the ``type`` it carries."""
+    union = typing.get_args(WireConversationItem)[0]
+    members = {}
+    for member in typing.get_args(union):
+        [kind] = typing.get_args(member.model_fields["type"].annotation)
+        members[kind] = member
+    return members
+
+
+def test_samples_cover_every_item_type_of_the_sdk() -> None:
+    assert set(SAMPLE_ITEMS) == set(_wire_types())
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_SAMPLE))
+def test_every_item_type_round_trips_and_the_sdk_parses_it(name: str) -> None:
+    sample = EVERY_SAMPLE[name]
+    item = CONVERSATION_ITEMS.validate_python(sample)
+    modelled = {
+        "message": MessageItem,
+        "function_call": FunctionCallItem,
+        "function_call_output": FunctionCallOutputItem,
+        "reasoning": ReasoningItem,
+    }
+    assert type(item) is modelled.get(sample["type"], OtherItem)
+    wire = item.model_dump(mode="json")
+    assert wire == sample
+    assert json.loads(item.model_dump_json()) == sample
+    parsed = WIRE_ITEMS.validate_python(wire)
+    assert type(parsed) is _wire_types()[sample["type"]]
+    assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True) == wire
+
+
+def test_conversation_wire_shape() -> None:
+    conversation = Conversation(metadata={"user": "u1"})
+    wire = conversation.model_dump(mode="json")
+    assert set(wire) == set(WireConversation.model_fields)
+    assert WireConversation.model_validate(wire).model_dump(mode="json") == wire
+    assert wire["object"] == "conversation"
+    assert conversation.id.startswith("conv_")
+    deleted = ConversationDeleted(id=conversation.id).model_dump(mode="json")
+    assert WireDeleted.model_validate(deleted).model_dump(mode="json") == deleted
+    assert deleted == {"id": conversation.id, "object": "conversation.deleted", "deleted": True}
+
+
+def test_a_page_of_items_is_a_conversation_item_list() -> None:
+    items = [CONVERSATION_ITEMS.validate_python(sample) for sample in SAMPLE_ITEMS.values()]
+    page = Page[ConversationItem].of(items, True)
+    wire = page.model_dump(mode="json")
+    parsed = WireItemList.model_validate(wire)
+    assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True) == wire
+    assert [type(item).__name__ for item in parsed.data] == [
+        _wire_types()[sample["type"]].__name__ for sample in SAMPLE_ITEMS.values()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "content"),
+    [
+        ({"role": "user", "content": "hi"}, [{"type": "input_text", "text": "hi"}]),
+        (
+            {"role": "developer", "content": "brief"},
+            [{"type": "input_text", "text": "brief"}],
+        ),
+        (
+            {"role": "assistant", "content": "hello", "type": "message"},
+            [{"type": "output_text", "text": "hello", "annotations": []}],
+        ),
+    ],
+)
+def test_the_short_input_form_becomes_a_message(
+    given: dict[str, Any], content: list[dict[str, Any]]
+) -> None:
+    item = CONVERSATION_ITEMS.validate_python(given)
+    assert isinstance(item, MessageItem)
+    wire = item.model_dump(mode="json")
+    assert wire == {
+        "id": item.id,
+        "type": "message",
+        "role": given["role"],
+        "content": content,
+        "status": "completed",
+    }
+    assert item.id.startswith("msg_")
+    assert WIRE_ITEMS.validate_python(wire).model_dump(mode="json", exclude_unset=True) == wire
+
+
+@pytest.mark.parametrize(
+    ("kind", "prefix"),
+    [
+        ("message", "msg_"),
+        ("function_call", "fc_"),
+        ("function_call_output", "fco_"),
+        ("reasoning", "rs_"),
+        ("web_search_call", "ws_"),
+        ("mcp_call", "mcp_"),
+        ("hologram_call", "item_"),
+    ],
+)
+def test_missing_item_ids_get_the_types_prefix(kind: str, prefix: str) -> None:
+    sample = {key: value for key, value in EVERY_SAMPLE.get(kind, {"type": kind}).items()}
+    sample.pop("id", None)
+    assert CONVERSATION_ITEMS.validate_python(sample).id.startswith(prefix)
+    sample["id"] = None
+    made = CONVERSATION_ITEMS.validate_python(sample).id
+    assert made.startswith(prefix)
+    assert ID_PATTERN.fullmatch(made)
+
+
+def test_item_models_are_complete_inputs() -> None:
+    assert MessageItem(role="user", content="hi").text == "hi"
+    call = FunctionCallItem(call_id="call_1", name="f", arguments="{}")
+    assert (call.id[:3], call.status) == ("fc_", "completed")
+    reasoning = ReasoningItem(id="rs_1")
+    assert reasoning.model_dump(mode="json") == {"id": "rs_1", "type": "reasoning", "summary": []}
+
+
+def test_a_newer_item_type_is_kept_as_given() -> None:
+    newer = {
+        "id": "holo_1",
+        "type": "hologram_call",
+        "status": "projecting",
+        "frames": [{"t": 0, "pixels": None}, {"t": 1.5, "nested": {"deep": [True, "x"]}}],
+    }
+    item = CONVERSATION_ITEMS.validate_python(newer)
+    assert isinstance(item, OtherItem)
+    assert item.model_dump(mode="json") == newer
+    assert json.loads(item.model_dump_json()) == newer
+
+
+def test_fields_a_newer_api_adds_are_kept_and_optional_ones_shown_with_a_value() -> None:
+    given = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "x", "annotations": [], "cache_hint": None}],
+        "trace": {"span": "s1", "parent": None},
+    }
+    item = CONVERSATION_ITEMS.validate_python({**given, "phase": None})
+    assert isinstance(item, MessageItem)
+    assert item.model_dump(mode="json") == given  # a known optional field shows a value
+    assert json.loads(item.model_dump_json()) == given
+    item.phase = "final_answer"
+    assert item.model_dump(mode="json") == {**given, "phase": "final_answer"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "message", "role": "robot", "content": []},  # a modelled type is checked
+        {"type": "message", "content": "no role"},
+        {"type": "function_call", "name": "f", "arguments": "{}"},  # no call_id
+        {"type": "function_call_output", "call_id": "c", "output": 3},
+        {"type": "reasoning", "summary": [{"type": "summary_text"}]},
+        {"id": "x_1"},  # no type
+        {"type": "", "id": "x_1"},
+        {"type": "web_search_call", "id": "../etc"},
+        {"type": "web_search_call", "id": ""},
+        {"role": "user", "content": [{"text": "no type"}]},
+    ],
+)
+def test_bad_items_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        CONVERSATION_ITEMS.validate_python(bad)
+
+
+def test_other_item_refuses_a_modelled_type() -> None:
+    with pytest.raises(pydantic.ValidationError, match="is a message item"):
+        OtherItem(type="message", role="user", content="hi")

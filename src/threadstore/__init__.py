@@ -1,5 +1,6 @@
-"""threadstore: OpenAI-Assistants-style threads, messages, runs and run steps, stored
-behind one protocol with interchangeable backends chosen by URL.
+"""threadstore: OpenAI-Assistants-style threads, messages, runs and run steps, and
+Responses-era conversations and items, stored behind one protocol with interchangeable
+backends chosen by URL.
 
     >>> from threadstore import open_store, Message
     >>> store = open_store("memory://")
@@ -37,12 +38,18 @@ _EXPORTS = {
     "RunError": "threadstore.models",
     "ThreadDeleted": "threadstore.models",
     "MessageDeleted": "threadstore.models",
+    "Conversation": "threadstore.models",
+    "ConversationItem": "threadstore.models",
+    "ConversationDeleted": "threadstore.models",
 }
 
 __all__ = [
     "UNSET",
     "BaseThreadStore",
     "Capability",
+    "Conversation",
+    "ConversationDeleted",
+    "ConversationItem",
     "LastError",
     "Message",
     "MessageDeleted",
@@ -67,6 +74,9 @@ __all__ = [
 if TYPE_CHECKING:
     from threadstore.base import BaseThreadStore
     from threadstore.models import (
+        Conversation,
+        ConversationDeleted,
+        ConversationItem,
         LastError,
         Message,
         MessageDeleted,

@@ -39,7 +39,7 @@ from anyio import from_thread, to_thread
 
 from threadstore import registry
 from threadstore.errors import BackendError, BackendNotFoundError
-from threadstore.models import Message
+from threadstore.models import ConversationItem, Message, Page, Record
 from threadstore.protocol import Capability, Order, ThreadStore
 from threadstore.url import StoreURL
 
@@ -49,10 +49,12 @@ DEFAULT_MAX_WORKERS = 16
 """Worker threads a store uses at most, unless told otherwise."""
 
 ITER_PAGE = 100
-"""Messages ``iter_messages`` fetches per trip to a worker: the largest page a store serves."""
+"""Records ``iter_messages`` and ``iter_items`` fetch per trip to a worker: the largest
+page a store serves."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T", bound=Record)
 
 
 class _Lease:
@@ -149,9 +151,10 @@ class AsyncThreadStore:
     """Any sync :class:`ThreadStore`, offered as coroutines run on a bounded worker pool.
 
     Every operation keeps the sync signature and returns its result when awaited;
-    ``iter_messages`` is an async iterator. ``async with`` (or :meth:`aclose`) closes the
-    wrapped store. Use one from one event loop at a time (loops may follow one another, as
-    in tests), all of one async library: its pool is made for the library that first uses it.
+    ``iter_messages`` and ``iter_items`` are async iterators. ``async with`` (or
+    :meth:`aclose`) closes the wrapped store. Use one from one event loop at a time (loops
+    may follow one another, as in tests), all of one async library: its pool is made for
+    the library that first uses it.
     """
 
     capabilities: frozenset[Capability] = frozenset()
@@ -250,19 +253,9 @@ class AsyncThreadStore:
     list_messages = _read(ThreadStore.list_messages)
 
     async def iter_messages(self, thread_id: str, order: Order = "asc") -> AsyncIterator[Message]:
-        """Every message of the thread, one ``list_messages`` page per trip to a worker.
-
-        Cursor paging holds nothing between pages, so leaving the loop early leaves
-        nothing open; a cancel during a fetch abandons it like any read.
-        """
-        after: str | None = None
-        while True:
-            page = await self.list_messages(thread_id, limit=ITER_PAGE, order=order, after=after)
-            for message in page.data:
-                yield message
-            if not page.has_more:
-                return
-            after = page.last_id
+        """Every message of the thread, one ``list_messages`` page per trip to a worker."""
+        async for message in _pages(self.list_messages, thread_id, order):
+            yield message
 
     # runs
     create_run = _write(ThreadStore.create_run)
@@ -278,6 +271,26 @@ class AsyncThreadStore:
     update_step_status = _write(ThreadStore.update_step_status)
     update_step = _write(ThreadStore.update_step)
     list_steps = _read(ThreadStore.list_steps)
+
+    # conversations
+    create_conversation = _write(ThreadStore.create_conversation)
+    get_conversation = _read(ThreadStore.get_conversation)
+    update_conversation = _write(ThreadStore.update_conversation)
+    delete_conversation = _write(ThreadStore.delete_conversation)
+    list_conversations = _read(ThreadStore.list_conversations)
+
+    # conversation items
+    add_items = _write(ThreadStore.add_items)
+    get_item = _read(ThreadStore.get_item)
+    delete_item = _write(ThreadStore.delete_item)
+    list_items = _read(ThreadStore.list_items)
+
+    async def iter_items(
+        self, conversation_id: str, order: Order = "asc"
+    ) -> AsyncIterator[ConversationItem]:
+        """Every item of the conversation, one ``list_items`` page per trip to a worker."""
+        async for item in _pages(self.list_items, conversation_id, order):
+            yield item
 
     # lifecycle
     async def aclose(self) -> None:
@@ -304,6 +317,24 @@ class AsyncThreadStore:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _pages(
+    list_page: Callable[..., Coroutine[Any, Any, Page[T]]], owner_id: str, order: Order
+) -> AsyncIterator[T]:
+    """Every record of one list, a page per trip to a worker.
+
+    Cursor paging holds nothing between pages, so leaving the loop early leaves nothing
+    open; a cancel during a fetch abandons it like any read.
+    """
+    after: str | None = None
+    while True:
+        page = await list_page(owner_id, limit=ITER_PAGE, order=order, after=after)
+        for record in page.data:
+            yield record
+        if not page.has_more:
+            return
+        after = page.last_id
 
 
 def open_store(

@@ -25,6 +25,8 @@ from threadstore.integrity import Finding, StorageCheck
 from threadstore.models import Record
 from threadstore.protocol import Capability
 from threadstore.records import (
+    CONVERSATIONS,
+    ITEMS,
     KINDS,
     MESSAGES,
     RECORD_FORMAT,
@@ -40,6 +42,8 @@ from threadstore.records import (
 from threadstore.url import StoreURL
 
 __all__ = [
+    "CONVERSATIONS",
+    "ITEMS",
     "KINDS",
     "MAX_LIMIT",
     "MESSAGES",

@@ -3,8 +3,8 @@
 A backend subclasses it and implements ``_insert``, ``_fetch``, ``_modify``, ``_remove``
 and ``_scan`` for its medium (the contract is on each hook). Everything a caller can
 observe beyond raw storage lives here: ID and input validation, filling in owners and
-timestamps, Assistants pagination with exact ``has_more``, and the run and step rules
-of :mod:`threadstore.lifecycle`.
+timestamps, Assistants pagination with exact ``has_more``, the run and step rules of
+:mod:`threadstore.lifecycle`, and conversations with their items.
 """
 
 from __future__ import annotations
@@ -12,12 +12,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, cast
 
 from threadstore import lifecycle
-from threadstore.errors import ConflictError, InvalidRequestError
+from threadstore.errors import (
+    BackendError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from threadstore.ids import check_id
 from threadstore.models import (
+    Conversation,
+    ConversationDeleted,
+    ConversationItem,
+    Item,
     Message,
     MessageDeleted,
     MessageStatus,
@@ -30,8 +39,19 @@ from threadstore.models import (
     Thread,
     ThreadDeleted,
 )
-from threadstore.protocol import UNSET, Capability, ErrorInput, Order, Unset
-from threadstore.records import MESSAGES, RUNS, STEPS, THREADS, Kind, Scope, encode
+from threadstore.protocol import UNSET, Capability, ErrorInput, ItemInput, Order, Unset
+from threadstore.records import (
+    CONVERSATIONS,
+    ITEMS,
+    MESSAGES,
+    RUNS,
+    STEPS,
+    THREADS,
+    Kind,
+    Scope,
+    encode,
+    encode_object,
+)
 from threadstore.validation import Patch, input_rules, patch_of
 
 __all__ = ["MAX_LIMIT", "BaseThreadStore", "CursorNotFound"]
@@ -41,6 +61,7 @@ MAX_LIMIT = 100
 _SCAN_BATCH = 100
 
 _THREAD_PATCH = patch_of(Thread, "metadata", "tool_resources")
+_CONVERSATION_PATCH = patch_of(Conversation, "metadata")
 _MESSAGE_PATCH = patch_of(
     Message, "metadata", "status", "content", "completed_at", "incomplete_at", "incomplete_details"
 )
@@ -77,7 +98,7 @@ weak reference, and rebuilding one after a garbage collection costs about a mill
 def _page_class(kind: Kind[R]) -> type[Page[R]]:
     page = _PAGE_CLASSES.get(kind.name)
     if page is None:
-        page = _PAGE_CLASSES[kind.name] = Page[kind.model]  # type: ignore[name-defined]
+        page = _PAGE_CLASSES[kind.name] = Page[kind.parses_as]  # type: ignore[name-defined]
     return page
 
 
@@ -201,10 +222,7 @@ class BaseThreadStore(ABC):
         return self._add(kind, scope, [self._admit(kind, scope, record) for record in records])
 
     def _add(self, kind: Kind[R], scope: Scope, records: list[R]) -> list[R]:
-        ids = [record.id for record in records]
-        if len(set(ids)) != len(ids):
-            twice = sorted({i for i in ids if ids.count(i) > 1})
-            raise InvalidRequestError(f"the batch names {kind.singular} {twice[0]!r} twice")
+        _check_distinct(kind, records)
         if records:
             self._insert(kind, scope, records)
         elif scope:  # nothing to add, but an empty batch still needs its owner
@@ -238,7 +256,7 @@ class BaseThreadStore(ABC):
             record = _apply(record, owners)
         extra: Literal["allow"] | None = "allow" if record.__pydantic_extra__ is not None else None
         with input_rules():
-            return kind.model.model_validate_json(encode(record), extra=extra)
+            return kind.parse_json(encode(record), extra=extra)
 
     def _page(
         self,
@@ -622,6 +640,114 @@ class BaseThreadStore(ABC):
             after=after,
             before=before,
         )
+
+    # --- conversations ----------------------------------------------------
+
+    def create_conversation(
+        self, conversation: Conversation | None = None, *, items: Iterable[ItemInput] = ()
+    ) -> Conversation:
+        given = conversation if conversation is not None else Conversation()
+        conversation = self._admit(CONVERSATIONS, (), given)
+        scope = (conversation.id,)
+        batch = self._admit_items(scope, items)
+        _check_distinct(ITEMS, batch)
+        self._add(CONVERSATIONS, (), [conversation])
+        if batch:
+            try:
+                self._insert(ITEMS, scope, batch)
+            except NotFoundError:
+                raise  # deleted meanwhile, by another caller: nothing of this call remains
+            except Exception as exc:
+                raise BackendError(
+                    f"conversation {conversation.id!r} was stored, but storing its "
+                    f"{len(batch)} item(s) failed: {exc}. The conversation exists and holds "
+                    "none of them, or all of them if that error says the outcome is unknown "
+                    "(list_items tells): add them with add_items, or delete the conversation"
+                ) from exc
+        return conversation
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        return self._get(CONVERSATIONS, (), conversation_id)
+
+    def update_conversation(
+        self, conversation_id: str, *, metadata: dict[str, str] | Unset = UNSET
+    ) -> Conversation:
+        changes = _patch(_CONVERSATION_PATCH, metadata=metadata)
+        return self._change(CONVERSATIONS, (), conversation_id, lambda c: _apply(c, changes))
+
+    def delete_conversation(self, conversation_id: str) -> ConversationDeleted:
+        self._delete(CONVERSATIONS, (), conversation_id)
+        return ConversationDeleted(id=conversation_id)
+
+    def list_conversations(
+        self,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[Conversation]:
+        return self._page(CONVERSATIONS, (), limit=limit, order=order, after=after, before=before)
+
+    # --- conversation items -----------------------------------------------
+
+    def add_items(self, conversation_id: str, items: Iterable[ItemInput]) -> list[ConversationItem]:
+        scope = self._scope(ITEMS, conversation_id)
+        added = self._add(ITEMS, scope, self._admit_items(scope, items))
+        return cast(list[ConversationItem], added)
+
+    def _admit_items(self, scope: Scope, items: Iterable[ItemInput]) -> list[Item]:
+        """Items as they will be stored: each parsed by its ``type`` from its JSON.
+
+        A model is checked again from its JSON, like any record; a dict is parsed from
+        its JSON once, which is that same check.
+        """
+        if isinstance(items, str | bytes | dict | Item):
+            raise InvalidRequestError("items must be a list of items, not a single item")
+        return [
+            _item_from_json(item) if isinstance(item, dict) else self._admit(ITEMS, scope, item)
+            for item in items
+        ]
+
+    def get_item(self, conversation_id: str, item_id: str) -> ConversationItem:
+        item = self._get(ITEMS, self._scope(ITEMS, conversation_id), item_id)
+        return cast(ConversationItem, item)
+
+    def delete_item(self, conversation_id: str, item_id: str) -> Conversation:
+        self._delete(ITEMS, self._scope(ITEMS, conversation_id), item_id)
+        return self._get(CONVERSATIONS, (), conversation_id)
+
+    def list_items(
+        self,
+        conversation_id: str,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[ConversationItem]:
+        scope = self._scope(ITEMS, conversation_id)
+        page = self._page(ITEMS, scope, limit=limit, order=order, after=after, before=before)
+        return cast(Page[ConversationItem], page)
+
+    def iter_items(self, conversation_id: str, order: Order = "asc") -> Iterator[ConversationItem]:
+        _check_order(order)
+        scope = self._scope(ITEMS, conversation_id)
+        return cast(Iterator[ConversationItem], self._iterate(ITEMS, scope, order == "desc"))
+
+
+def _item_from_json(item: dict[str, Any]) -> Item:
+    """An item given as its JSON object, parsed by its ``type``; bad input is refused."""
+    data = encode_object(item, "item")
+    with input_rules():
+        return ITEMS.parse_json(data)
+
+
+def _check_distinct(kind: Kind[Any], records: Sequence[Record]) -> None:
+    ids = [record.id for record in records]
+    if len(set(ids)) != len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise InvalidRequestError(f"the batch names {kind.singular} {twice[0]!r} twice")
 
 
 def _check_order(order: Order) -> None:

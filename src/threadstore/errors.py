@@ -12,8 +12,10 @@ __all__ = [
     "BackendNotFoundError",
     "CapabilityError",
     "ConflictError",
+    "ConversationNotFound",
     "CorruptDataError",
     "InvalidRequestError",
+    "ItemNotFound",
     "MessageNotFound",
     "NotFoundError",
     "RunInTerminalState",
@@ -52,6 +54,14 @@ class RunNotFound(NotFoundError):
 
 class RunStepNotFound(NotFoundError):
     kind = "run step"
+
+
+class ConversationNotFound(NotFoundError):
+    kind = "conversation"
+
+
+class ItemNotFound(NotFoundError):
+    kind = "item"
 
 
 class AlreadyExistsError(ThreadStoreError):

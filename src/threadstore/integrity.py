@@ -7,6 +7,7 @@ alone, so it works on any backend. It reports, as :class:`Finding` objects:
   a list that breaks on one is read from both ends, so the rest is still checked;
 - listings that disagree with gets, or name an ID twice;
 - records whose owner IDs (``thread_id``, ``run_id``) are not the list they sit in;
+- the same of conversations and their items;
 - references that do not resolve: a message's ``run_id`` must name a run of its thread,
   a ``message_creation`` step's message must exist.
 
@@ -25,6 +26,7 @@ from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from threadstore.errors import CorruptDataError, NotFoundError
 from threadstore.models import (
+    Conversation,
     MessageCreationStepDetails,
     Page,
     Record,
@@ -75,7 +77,9 @@ class VerifyReport:
 
     findings: list[Finding] = field(default_factory=list)
     checked: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("threads", "messages", "runs", "steps"), 0)
+        default_factory=lambda: dict.fromkeys(
+            ("threads", "messages", "runs", "steps", "conversations", "items"), 0
+        )
     )
     storage_checked: bool = False
 
@@ -105,10 +109,12 @@ class _Listing(Generic[M]):
 
 
 class StoreVerifier:
-    """Checks one store, thread by thread, collecting a :class:`VerifyReport`.
+    """Checks one store, thread by thread and conversation by conversation, collecting a
+    :class:`VerifyReport`.
 
     Use :func:`verify_store` for the whole job; this class lets a caller show progress
-    (``check_storage``, then ``threads``, then ``check_thread`` for each).
+    (``check_storage``, then ``threads`` and ``check_thread`` for each, then
+    ``conversations`` and ``check_conversation`` for each).
     """
 
     def __init__(self, store: ThreadStore) -> None:
@@ -138,6 +144,23 @@ class StoreVerifier:
                 f"list_thread_ids disagrees with list_threads: {shown}",
             )
         return listing.items
+
+    def conversations(self) -> list[Conversation]:
+        """Every conversation the listing yields."""
+        return self._walk(self.store.list_conversations, "conversations").items
+
+    def check_conversation(self, conversation: Conversation) -> None:
+        """Check one conversation as listed, and its items."""
+        store, conversation_id = self.store, conversation.id
+        self.report.checked["conversations"] += 1
+        self._agrees(
+            conversation, partial(store.get_conversation, conversation_id), conversation_id
+        )
+        items = self._walk(partial(store.list_items, conversation_id), f"{conversation_id}/items")
+        for item in items.items:
+            self.report.checked["items"] += 1
+            where = f"{conversation_id}/items/{item.id}"
+            self._agrees(item, partial(store.get_item, conversation_id, item.id), where)
 
     def check_thread(self, thread: Thread) -> None:
         """Check one thread as listed and everything under it."""
@@ -294,4 +317,6 @@ def verify_store(store: ThreadStore, *, repair: bool = False) -> VerifyReport:
     verifier.check_storage(repair=repair)
     for thread in verifier.threads():
         verifier.check_thread(thread)
+    for conversation in verifier.conversations():
+        verifier.check_conversation(conversation)
     return verifier.report

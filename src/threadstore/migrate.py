@@ -1,4 +1,5 @@
-"""Copy threads, with their messages, runs and steps, from one store to another.
+"""Copy threads, with their messages, runs and steps, and conversations, with their
+items, from one store to another.
 
 The copy is exact and resumable. Records keep their IDs, timestamps and statuses, and
 each list keeps its order, because records are appended to the target in the source's
@@ -28,7 +29,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from threadstore.errors import AlreadyExistsError, NotFoundError
-from threadstore.models import Record, Thread, WireModel
+from threadstore.models import Record, WireModel
 from threadstore.protocol import ThreadStore
 from threadstore.snapshot import every
 from threadstore.url import StoreURL
@@ -39,6 +40,8 @@ __all__ = [
     "CopyEvent",
     "CopyReport",
     "StoreCopy",
+    "chosen_records",
+    "conversations_to_copy",
     "copy_store",
     "count_records",
     "same_store",
@@ -47,9 +50,9 @@ __all__ = [
 
 M = TypeVar("M", bound=Record)
 Outcome = Literal["created", "unchanged", "conflict"]
-KINDS = ("thread", "message", "run", "step")
+KINDS = ("thread", "message", "run", "step", "conversation", "item")
 BATCH = 100
-"""Records appended in one commit, where the target takes batches (messages)."""
+"""Records appended in one commit, where the target takes batches (messages, items)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ class CopyEvent:
 
 @dataclass
 class CopyReport:
-    """Counts by kind (``thread``, ``message``, ``run``, ``step``) and the conflicts found.
+    """Counts by kind (``thread``, ``message``, ``run``, ``step``, ``conversation``,
+    ``item``) and the conflicts found.
 
     In a dry run, ``created`` counts what would have been created.
     """
@@ -103,10 +107,11 @@ def _wire(record: WireModel) -> object:
 
 
 class StoreCopy:
-    """Copies threads from ``source`` to ``target`` one at a time, tallying a report.
+    """Copies threads and conversations from ``source`` to ``target`` one at a time,
+    tallying a report.
 
     Use :func:`copy_store` for the whole job; this class lets a caller show progress
-    between threads (``thread_ids`` first, then ``copy_thread`` for each).
+    between them (``copy_thread`` and ``copy_conversation`` for each).
     """
 
     def __init__(
@@ -133,7 +138,9 @@ class StoreCopy:
         except NotFoundError:
             self._conflict("thread", thread_id, "the thread left the source during the copy")
             return
-        in_target = self._sync_thread(thread)
+        in_target = self._sync_top(
+            "thread", thread, self.target.get_thread, self.target.create_thread
+        )
         if in_target is None:
             return
         source, target = self.source, self.target
@@ -161,21 +168,50 @@ class StoreCopy:
                 partial(target.append_step, thread_id, run_id),
             )
 
-    def _sync_thread(self, thread: Thread) -> bool | None:
-        """Create or compare the thread record itself.
+    def copy_conversation(self, conversation_id: str) -> None:
+        """Bring one conversation and its items into the target."""
+        try:
+            conversation = self.source.get_conversation(conversation_id)
+        except NotFoundError:
+            reason = "the conversation left the source during the copy"
+            self._conflict("conversation", conversation_id, reason)
+            return
+        in_target = self._sync_top(
+            "conversation",
+            conversation,
+            self.target.get_conversation,
+            self.target.create_conversation,
+        )
+        if in_target is None:
+            return
+        source, target = self.source, self.target
+        self._sync_list(
+            "item",
+            conversation_id,
+            every(partial(source.list_items, conversation_id)),
+            every(partial(target.list_items, conversation_id)) if in_target else iter(()),
+            lambda item: target.add_items(conversation_id, [item]),
+            partial(target.add_items, conversation_id),
+        )
+
+    def _sync_top(
+        self, kind: str, record: M, get: Callable[[str], M], create: Callable[[M], object]
+    ) -> bool | None:
+        """Create or compare a top-level record (a thread, a conversation) itself.
 
         Returns whether the target held it before, or ``None`` when it could not be put
-        in place. A thread that differs is a conflict, but its lists are still copied.
+        in place. A record that differs is a conflict, but its lists are still copied.
         """
+        record_id = record.id
         try:
-            existing = self.target.get_thread(thread.id)
+            existing = get(record_id)
         except NotFoundError:
-            placed = self._create("thread", thread.id, partial(self.target.create_thread, thread))
+            placed = self._create(kind, record_id, partial(create, record))
             return False if placed else None
-        if _wire(existing) != _wire(thread):
-            self._conflict("thread", thread.id, "the target's thread differs from the source's")
+        if _wire(existing) != _wire(record):
+            self._conflict(kind, record_id, f"the target's {kind} differs from the source's")
         else:
-            self._count("unchanged", "thread", thread.id)
+            self._count("unchanged", kind, record_id)
         return True
 
     def _sync_list(
@@ -293,14 +329,35 @@ def copy_store(
     target: ThreadStore,
     thread_ids: Iterable[str] | None = None,
     *,
+    conversation_ids: Iterable[str] | None = None,
     dry_run: bool = False,
     on_event: Callable[[CopyEvent], None] | None = None,
 ) -> CopyReport:
-    """Copy every thread of ``source`` (or those named) into ``target``; see the module doc."""
+    """Copy every thread and conversation of ``source`` into ``target``, or those named
+    (naming only threads copies no conversation, and the other way round); see the
+    module doc."""
     copy = StoreCopy(source, target, dry_run=dry_run, on_event=on_event)
-    for thread_id in copy.thread_ids(thread_ids):
+    threads, conversations = chosen_records(source, thread_ids, conversation_ids)
+    for thread_id in threads:
         copy.copy_thread(thread_id)
+    for conversation_id in conversations:
+        copy.copy_conversation(conversation_id)
     return copy.report
+
+
+def chosen_records(
+    source: ThreadStore,
+    thread_ids: Iterable[str] | None,
+    conversation_ids: Iterable[str] | None,
+) -> tuple[list[str], list[str]]:
+    """The threads and conversations a copy takes: all of both when none is named, else
+    those named, each checked to exist (``ThreadNotFound``, ``ConversationNotFound``)."""
+    if thread_ids is None and conversation_ids is None:
+        return threads_to_copy(source), conversations_to_copy(source)
+    return (
+        threads_to_copy(source, thread_ids or ()),
+        conversations_to_copy(source, conversation_ids or ()),
+    )
 
 
 def threads_to_copy(source: ThreadStore, wanted: Iterable[str] | None = None) -> list[str]:
@@ -313,8 +370,22 @@ def threads_to_copy(source: ThreadStore, wanted: Iterable[str] | None = None) ->
     return chosen
 
 
-def count_records(source: ThreadStore, thread_ids: Iterable[str]) -> int:
-    """How many records a copy of these threads walks: each thread and all under it.
+def conversations_to_copy(source: ThreadStore, wanted: Iterable[str] | None = None) -> list[str]:
+    """The source's conversation IDs, oldest first, or ``wanted`` once each exists (else
+    ``ConversationNotFound``)."""
+    if wanted is None:
+        return [conversation.id for conversation in every(source.list_conversations)]
+    chosen = list(dict.fromkeys(wanted))
+    for conversation_id in chosen:
+        source.get_conversation(conversation_id)
+    return chosen
+
+
+def count_records(
+    source: ThreadStore, thread_ids: Iterable[str], conversation_ids: Iterable[str] = ()
+) -> int:
+    """How many records a copy of these threads and conversations walks: each one and
+    all under it.
 
     Costs a read of every list (a page at a time), so a progress display can show a
     total, a rate and the time left.
@@ -324,6 +395,8 @@ def count_records(source: ThreadStore, thread_ids: Iterable[str]) -> int:
         total += 1 + sum(1 for _ in every(partial(source.list_messages, thread_id)))
         for run in every(partial(source.list_runs, thread_id)):
             total += 1 + sum(1 for _ in every(partial(source.list_steps, thread_id, run.id)))
+    for conversation_id in conversation_ids:
+        total += 1 + sum(1 for _ in every(partial(source.list_items, conversation_id)))
     return total
 
 

@@ -1,9 +1,16 @@
-"""Threads, messages, runs and run steps, shaped exactly like the Assistants API v2.
+"""Threads, messages, runs and run steps, shaped exactly like the Assistants API v2; and
+conversations with their items, shaped like the Conversations API.
 
-``model.model_dump(mode="json")`` is the wire object: every field present, nullable
-fields as ``null``, enums in their wire spelling. Callers build a model with what they
-know (``Message.user("hi")``, ``Run(assistant_id="asst_1", model="m")``); a store fills
-in the owning ``thread_id``/``run_id`` and keeps the generated ``id`` and ``created_at``.
+``model.model_dump(mode="json")`` is the wire object. Assistants objects show every
+field, nullable fields as ``null``, enums in their wire spelling. Callers build a model
+with what they know (``Message.user("hi")``, ``Run(assistant_id="asst_1", model="m")``);
+a store fills in the owning ``thread_id``/``run_id`` and keeps the generated ``id`` and
+``created_at``.
+
+Conversation items (:data:`ConversationItem`) are a union on ``type``. The types a
+server writes most are modelled field by field; any other type is kept as the JSON
+object it came as. Items keep fields this version does not know, and show an optional
+field only when it has a value, as the API does.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -25,19 +36,34 @@ from threadstore.ids import check_id, new_id
 
 __all__ = [
     "Attachment",
+    "Conversation",
+    "ConversationDeleted",
+    "ConversationItem",
     "FunctionCall",
+    "FunctionCallItem",
+    "FunctionCallOutputItem",
     "ImageFile",
     "ImageFileContentBlock",
     "ImageURL",
     "ImageURLContentBlock",
+    "InputFile",
+    "InputImage",
+    "InputText",
+    "Item",
     "LastError",
     "Message",
     "MessageContent",
     "MessageCreationStepDetails",
     "MessageDeleted",
+    "MessageItem",
     "MessageStatus",
+    "OtherItem",
+    "OutputText",
     "Page",
+    "ReasoningItem",
+    "ReasoningText",
     "Record",
+    "Refusal",
     "RefusalContentBlock",
     "RequiredAction",
     "Run",
@@ -45,6 +71,8 @@ __all__ = [
     "RunStatus",
     "RunStep",
     "RunStepStatus",
+    "SummaryText",
+    "Tagged",
     "Text",
     "TextContentBlock",
     "Thread",
@@ -594,6 +622,298 @@ class RunStep(Record):
                 f"type {self.type!r} does not match step_details.type {self.step_details.type!r}"
             )
         return self
+
+
+# --- conversations -----------------------------------------------------------
+
+
+class Conversation(Record):
+    """A conversation of the Conversations API: an ordered list of items, plus metadata."""
+
+    id: ObjectId = Field(default_factory=_id_factory("conv"))
+    object: Literal["conversation"] = "conversation"
+    created_at: Timestamp = Field(default_factory=now)
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ConversationDeleted(WireModel):
+    id: str
+    object: Literal["conversation.deleted"] = "conversation.deleted"
+    deleted: bool = True
+
+
+class ItemPart(BaseModel):
+    """Base of conversation items and their parts: known fields are checked, others kept.
+
+    The Responses-era wire format grows often, so a field this version does not know is
+    kept as it came (``null`` included) rather than refused. An optional field the
+    model knows is shown only when it has a value, as the API shows it.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _absent() -> Any:
+    """An optional wire field: ``None`` by default, and left out of the JSON while it is."""
+    return Field(default=None, exclude_if=_is_none)
+
+
+class Tagged(ItemPart):
+    """A JSON object with a ``type`` this version does not model, kept as given."""
+
+    type: str
+
+
+def _by_type(known: frozenset[str]) -> Discriminator:
+    """Route a value to the model of its ``type``, or to ``"other"`` for any other type.
+
+    A dict without ``type`` but with a ``role`` is a message, as in the Responses API's
+    short input form ``{"role": "user", "content": "hi"}``.
+    """
+
+    def tag(value: Any) -> str:
+        if isinstance(value, dict):
+            kind = value.get("type", "message" if "role" in value else None)
+        else:
+            kind = getattr(value, "type", None)
+        return kind if kind in known else "other"
+
+    return Discriminator(tag)
+
+
+class InputText(ItemPart):
+    type: Literal["input_text"] = "input_text"
+    text: str
+
+
+class OutputText(ItemPart):
+    type: Literal["output_text"] = "output_text"
+    text: str
+    annotations: list[Tagged] = Field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = _absent()
+
+
+class Refusal(ItemPart):
+    type: Literal["refusal"] = "refusal"
+    refusal: str
+
+
+class InputImage(ItemPart):
+    type: Literal["input_image"] = "input_image"
+    detail: Literal["low", "high", "auto", "original"] = "auto"
+    file_id: str | None = _absent()
+    image_url: str | None = _absent()
+
+
+class InputFile(ItemPart):
+    type: Literal["input_file"] = "input_file"
+    file_id: str | None = _absent()
+    file_url: str | None = _absent()
+    file_data: str | None = _absent()
+    filename: str | None = _absent()
+
+
+ContentPart = Annotated[
+    Annotated[InputText, Tag("input_text")]
+    | Annotated[OutputText, Tag("output_text")]
+    | Annotated[Refusal, Tag("refusal")]
+    | Annotated[InputImage, Tag("input_image")]
+    | Annotated[InputFile, Tag("input_file")]
+    | Annotated[Tagged, Tag("other")],
+    _by_type(frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})),
+]
+"""One part of a message's content (or of a function call's output)."""
+
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
+
+ITEM_ID_PREFIXES: dict[str, str] = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "file_search_call": "fs",
+    "web_search_call": "ws",
+    "image_generation_call": "ig",
+    "computer_call": "cu",
+    "computer_call_output": "cuo",
+    "tool_search_call": "ts",
+    "tool_search_output": "tso",
+    "additional_tools": "at",
+    "configuration_update": "cfg",
+    "program": "prog",
+    "program_output": "progo",
+    "compaction": "cmp",
+    "code_interpreter_call": "ci",
+    "local_shell_call": "lsh",
+    "local_shell_call_output": "lsho",
+    "shell_call": "sh",
+    "shell_call_output": "sho",
+    "apply_patch_call": "apc",
+    "apply_patch_call_output": "apco",
+    "mcp_list_tools": "mcpl",
+    "mcp_approval_request": "mcpr",
+    "mcp_approval_response": "mcpa",
+    "mcp_call": "mcp",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+}
+"""The prefix of a generated item ID, per item type; any other type gets ``item_``."""
+
+
+def _new_item_id(kind: Any) -> str:
+    prefix = ITEM_ID_PREFIXES.get(kind, "item") if isinstance(kind, str) else "item"
+    return new_id(prefix)
+
+
+def _item_id(kind: str) -> Any:
+    """The ``id`` field of a modelled item type: generated with the type's prefix."""
+    return Field(default_factory=lambda: _new_item_id(kind))
+
+
+class Item(ItemPart, Record):
+    """Base of every conversation item: an ``id`` and a ``type``.
+
+    A missing (or null) ``id`` is generated with the type's usual prefix (``msg_``,
+    ``fc_``, ``rs_``...); a given one is kept.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    id: ObjectId
+    type: str
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _generated_if_null(cls, value: Any) -> Any:
+        return _new_item_id(cls.model_fields["type"].default) if value is None else value
+
+
+class MessageItem(Item):
+    """A message to or from the model. ``content`` may be given as a plain string."""
+
+    id: ObjectId = _item_id("message")
+    type: Literal["message"] = "message"
+    role: Literal[
+        "unknown", "user", "assistant", "system", "critic", "discriminator", "developer", "tool"
+    ]
+    content: list[ContentPart]
+    status: ItemStatus = "completed"
+    phase: Literal["commentary", "final_answer"] | None = _absent()
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any, info: ValidationInfo) -> Any:
+        """Accept the short input form: a string becomes one text part."""
+        if not isinstance(value, str):
+            return value
+        if info.data.get("role") == "assistant":
+            return [{"type": "output_text", "text": value}]
+        return [{"type": "input_text", "text": value}]
+
+    @property
+    def text(self) -> str:
+        """The text of every text part, joined by newlines."""
+        return "\n".join(
+            part.text for part in self.content if isinstance(part, InputText | OutputText)
+        )
+
+
+class FunctionCallItem(Item):
+    """The model's call of a function tool."""
+
+    id: ObjectId = _item_id("function_call")
+    type: Literal["function_call"] = "function_call"
+    call_id: str
+    name: str
+    arguments: str
+    status: ItemStatus = "completed"
+    namespace: str | None = _absent()
+    caller: dict[str, Any] | None = _absent()
+    created_by: str | None = _absent()
+
+
+class FunctionCallOutputItem(Item):
+    """What a function call returned: text, or a list of content parts."""
+
+    id: ObjectId = _item_id("function_call_output")
+    type: Literal["function_call_output"] = "function_call_output"
+    call_id: str
+    output: str | list[ContentPart]
+    status: ItemStatus = "completed"
+    name: str | None = _absent()
+    namespace: str | None = _absent()
+    caller: dict[str, Any] | None = _absent()
+    created_by: str | None = _absent()
+
+
+class SummaryText(ItemPart):
+    type: Literal["summary_text"] = "summary_text"
+    text: str
+
+
+class ReasoningText(ItemPart):
+    type: Literal["reasoning_text"] = "reasoning_text"
+    text: str
+
+
+class ReasoningItem(Item):
+    """A reasoning model's chain of thought: its summary, and perhaps its text or
+    encrypted content (to send back on the next turn)."""
+
+    id: ObjectId = _item_id("reasoning")
+    type: Literal["reasoning"] = "reasoning"
+    summary: list[SummaryText] = Field(default_factory=list)
+    content: list[ReasoningText] | None = _absent()
+    encrypted_content: str | None = _absent()
+    status: ItemStatus | None = _absent()
+
+
+_MODELLED_ITEMS = frozenset({"message", "function_call", "function_call_output", "reasoning"})
+
+
+class OtherItem(Item):
+    """An item of a type this version does not model: a JSON object kept as given."""
+
+    id: ObjectId = _item_id("")  # made from the given type by _fill_id
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("id") is None:
+            return {**data, "id": _new_item_id(data.get("type"))}
+        return data
+
+    @model_validator(mode="after")
+    def _not_modelled(self) -> OtherItem:
+        if self.type in _MODELLED_ITEMS:
+            raise ValueError(f"an item of type {self.type!r} is a {self.type} item")
+        if not self.type:
+            raise ValueError("an item's type cannot be empty")
+        return self
+
+
+ConversationItem = Annotated[
+    Annotated[MessageItem, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[OtherItem, Tag("other")],
+    _by_type(_MODELLED_ITEMS),
+]
+"""One item of a conversation, by its ``type``: parse a dict with
+``TypeAdapter(ConversationItem)``, or let a store do it."""
+
+ModelledItem = Annotated[
+    MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem,
+    Field(discriminator="type"),
+]
+"""The modelled item types alone, routed by ``type`` without Python code: an item of
+one of them parses at the cost of its model (about half the cost through
+:data:`ConversationItem`, which must route any type and the short input form)."""
 
 
 # --- lists -----------------------------------------------------------------

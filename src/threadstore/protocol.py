@@ -10,9 +10,11 @@ Rules every method shares:
 - IDs must match ``[A-Za-z0-9][A-Za-z0-9_-]{0,63}``; anything else is
   :class:`~threadstore.errors.InvalidRequestError`, as is any other bad input. Bad input
   is refused before anything is written.
-- A missing thread, run, message or step is its own :class:`~threadstore.errors.NotFoundError`
-  subclass, for the first one of the path that is missing (the thread before the run).
-- Lists are in append order (threads: in creation order). ``list_*`` take keyword-only
+- A missing thread, run, message, step, conversation or item is its own
+  :class:`~threadstore.errors.NotFoundError` subclass, for the first one of the path that
+  is missing (the thread before the run).
+- Lists are in append order (threads and conversations: in creation order). ``list_*``
+  take keyword-only
   ``limit`` (1..100, default 20), ``order`` (``"desc"``, the default, or ``"asc"``),
   ``after`` or ``before`` (an ID in the list, excluded; ``before`` returns the previous
   page, still in ``order``) and return a :class:`Page` whose ``has_more`` is exact. A
@@ -31,6 +33,10 @@ from types import TracebackType
 from typing import Any, Final, Literal, Protocol, Self, runtime_checkable
 
 from threadstore.models import (
+    Conversation,
+    ConversationDeleted,
+    ConversationItem,
+    Item,
     LastError,
     Message,
     MessageContent,
@@ -50,10 +56,12 @@ from threadstore.models import (
     Usage,
 )
 
-__all__ = ["UNSET", "Capability", "Order", "ThreadStore", "Unset"]
+__all__ = ["UNSET", "Capability", "ItemInput", "Order", "ThreadStore", "Unset"]
 
 Order = Literal["asc", "desc"]
 ErrorInput = LastError | dict[str, Any] | None
+ItemInput = Item | dict[str, Any]
+"""A conversation item as a model, or as its JSON object (``{"type": "message", ...}``)."""
 
 
 class Unset(Enum):
@@ -85,7 +93,7 @@ class Capability(StrEnum):
 
 @runtime_checkable
 class ThreadStore(Protocol):
-    """Threads, messages, runs and run steps, stored with the semantics of DESIGN §4."""
+    """Threads, messages, runs and run steps, and conversations with their items."""
 
     capabilities: frozenset[Capability]
     """What this store object promises beyond the protocol."""
@@ -339,6 +347,99 @@ class ThreadStore(Protocol):
         before: str | None = None,
     ) -> Page[RunStep]:
         """One page of the run's steps. Raises ``ThreadNotFound`` or ``RunNotFound``."""
+        ...
+
+    # --- conversations ------------------------------------------------------------
+
+    def create_conversation(
+        self, conversation: Conversation | None = None, *, items: Iterable[ItemInput] = ()
+    ) -> Conversation:
+        """Store ``conversation`` (default: an empty one) with ``items`` and return it.
+
+        Everything is checked before anything is written: bad input, or an item ID named
+        twice, is ``InvalidRequestError`` with nothing stored; a taken conversation ID is
+        ``AlreadyExistsError``. The conversation and its items are two commits: if the
+        items' commit fails, the error is ``BackendError`` naming the conversation, which
+        then exists and holds none of the items -- or all of them if the cause says the
+        outcome is unknown (``list_items`` tells) -- to complete with :meth:`add_items`
+        or remove with :meth:`delete_conversation`.
+        """
+        ...
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """Return the conversation. Raises ``ConversationNotFound``."""
+        ...
+
+    def update_conversation(
+        self, conversation_id: str, *, metadata: dict[str, str] | Unset = UNSET
+    ) -> Conversation:
+        """Replace the metadata, atomically; return the conversation.
+
+        Raises ``ConversationNotFound``.
+        """
+        ...
+
+    def delete_conversation(self, conversation_id: str) -> ConversationDeleted:
+        """Delete the conversation with its items. Raises ``ConversationNotFound``."""
+        ...
+
+    def list_conversations(
+        self,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[Conversation]:
+        """One page of conversations, in creation order (``desc``: newest first)."""
+        ...
+
+    # --- conversation items -------------------------------------------------------
+
+    def add_items(self, conversation_id: str, items: Iterable[ItemInput]) -> list[ConversationItem]:
+        """Add ``items`` at the end of the conversation, in order and contiguous, as one
+        commit, and return them as stored.
+
+        Each item is a model or its JSON object, parsed by its ``type`` (a dict with a
+        ``role`` and no ``type`` is a message; a message's ``content`` may be a string).
+        A missing ``id`` is generated with the type's usual prefix; a given one is kept.
+        All or nothing: if one cannot be stored (bad input, an ``id`` the conversation
+        has, or one named twice), none is. Exactly once under concurrent writers.
+        Raises ``ConversationNotFound``, ``AlreadyExistsError``, ``InvalidRequestError``.
+        """
+        ...
+
+    def get_item(self, conversation_id: str, item_id: str) -> ConversationItem:
+        """Return the item. Raises ``ConversationNotFound`` or ``ItemNotFound``."""
+        ...
+
+    def delete_item(self, conversation_id: str, item_id: str) -> Conversation:
+        """Delete the item and return its conversation, as the Conversations API does.
+
+        Items are never changed once stored; this is the only way to take one back.
+        Raises like :meth:`get_item`.
+        """
+        ...
+
+    def list_items(
+        self,
+        conversation_id: str,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[ConversationItem]:
+        """One page of the conversation's items, in append order (``desc``: newest
+        first). Raises ``ConversationNotFound``."""
+        ...
+
+    def iter_items(self, conversation_id: str, order: Order = "asc") -> Iterator[ConversationItem]:
+        """Every item of the conversation, a page at a time (nothing held open in between).
+
+        Raises ``ConversationNotFound``, also when the conversation is deleted while it is
+        read.
+        """
         ...
 
     # --- lifecycle ----------------------------------------------------------------

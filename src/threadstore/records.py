@@ -1,8 +1,9 @@
 """What a backend stores: the kinds of record, where each lives, and its stored form.
 
-Every record lives in a *scope*, the IDs of its owners: threads in ``()``, messages and
-runs in ``(thread_id,)``, steps in ``(thread_id, run_id)``. A :class:`Kind` knows its
-owner and the kinds it owns, so a backend asks the kind instead of naming one.
+Every record lives in a *scope*, the IDs of its owners: threads and conversations in
+``()``, messages and runs in ``(thread_id,)``, steps in ``(thread_id, run_id)``, items in
+``(conversation_id,)``. A :class:`Kind` knows its owner and the kinds it owns, and how
+to parse its records, so a backend asks the kind instead of naming one.
 
 Persistent backends store a record as :func:`encode` makes it and read it back with
 :func:`decode`, so the stored form is the wire form everywhere. Reading is tolerant:
@@ -14,23 +15,37 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
 import pydantic_core
 
 from threadstore.errors import (
+    ConversationNotFound,
     CorruptDataError,
     InvalidRequestError,
+    ItemNotFound,
     MessageNotFound,
     NotFoundError,
     RunNotFound,
     RunStepNotFound,
     ThreadNotFound,
 )
-from threadstore.models import Message, Record, Run, RunStep, Thread
+from threadstore.models import (
+    Conversation,
+    ConversationItem,
+    Item,
+    Message,
+    ModelledItem,
+    Record,
+    Run,
+    RunStep,
+    Thread,
+)
 
 __all__ = [
+    "CONVERSATIONS",
+    "ITEMS",
     "KINDS",
     "MESSAGES",
     "RECORD_FORMAT",
@@ -46,6 +61,7 @@ __all__ = [
 
 R = TypeVar("R", bound=Record)
 Scope = tuple[str, ...]
+Extra = Literal["allow"] | None
 
 RECORD_FORMAT = 1
 """The version of the records' JSON form this threadstore writes. Backends store it beside
@@ -62,12 +78,56 @@ class Kind(Generic[R]):
     singular: str
     """One record's name: ``"message"``."""
     model: type[R]
+    """The class every record of the kind is an instance of."""
     not_found: type[NotFoundError]
     owner: Kind[Any] | None = None
     """The kind whose records hold these (``None``: top level)."""
+    union: Any = None
+    """For a kind whose records come in several subclasses of ``model`` (items, by
+    ``type``): the union to parse them as. ``None``: parse as ``model``."""
+    common: Any = None
+    """A faster union of the classes most records are, tried first; a record it cannot
+    route (by its discriminator) goes to ``union``."""
 
     def __repr__(self) -> str:
         return f"<kind {self.name}>"
+
+    @cached_property
+    def _adapter(self) -> pydantic.TypeAdapter[R]:
+        return pydantic.TypeAdapter(self.union)
+
+    @cached_property
+    def _common(self) -> pydantic.TypeAdapter[R] | None:
+        return None if self.common is None else pydantic.TypeAdapter(self.common)
+
+    @property
+    def parses_as(self) -> Any:
+        """The type a record of this kind is read as: ``union``, else ``model``."""
+        return self.model if self.union is None else self.union
+
+    def parse_json(self, data: bytes | str, extra: Extra = None) -> R:
+        """Validate one record from its JSON (``extra="allow"`` keeps unknown fields)."""
+        if self.union is None:
+            return self.model.model_validate_json(data, extra=extra)
+        if self._common is not None:
+            try:
+                return self._common.validate_json(data, extra=extra)
+            except pydantic.ValidationError as exc:
+                if not _unrouted(exc):
+                    raise
+        return self._adapter.validate_json(data, extra=extra)
+
+    def parse(self, data: Any, extra: Extra = None) -> R:
+        """Validate one record from Python data (a dict, or a model to check again)."""
+        if self.union is None:
+            return self.model.model_validate(data, extra=extra)
+        if self._common is not None:
+            try:
+                return self._common.validate_python(data, extra=extra)
+            except pydantic.ValidationError as exc:
+                if not _unrouted(exc):
+                    raise
+        return self._adapter.validate_python(data, extra=extra)
 
     @cached_property
     def lineage(self) -> tuple[Kind[Any], ...]:
@@ -97,7 +157,13 @@ THREADS: Kind[Thread] = Kind("threads", "thread", Thread, ThreadNotFound)
 MESSAGES: Kind[Message] = Kind("messages", "message", Message, MessageNotFound, THREADS)
 RUNS: Kind[Run] = Kind("runs", "run", Run, RunNotFound, THREADS)
 STEPS: Kind[RunStep] = Kind("steps", "step", RunStep, RunStepNotFound, RUNS)
-KINDS: tuple[Kind[Any], ...] = (THREADS, MESSAGES, RUNS, STEPS)
+CONVERSATIONS: Kind[Conversation] = Kind(
+    "conversations", "conversation", Conversation, ConversationNotFound
+)
+ITEMS: Kind[Item] = Kind(
+    "items", "item", Item, ItemNotFound, CONVERSATIONS, ConversationItem, ModelledItem
+)
+KINDS: tuple[Kind[Any], ...] = (THREADS, MESSAGES, RUNS, STEPS, CONVERSATIONS, ITEMS)
 
 
 def encode(record: Record) -> bytes:
@@ -107,7 +173,7 @@ def encode(record: Record) -> bytes:
     validation but cannot be stored: it is refused as bad input.
     """
     try:
-        if record.__pydantic_extra__ is None:
+        if record.__pydantic_extra__ is None or record.model_config.get("extra") == "allow":
             data = record.__pydantic_serializer__.to_json(record)
         else:
             data = json.dumps(
@@ -123,6 +189,18 @@ def encode(record: Record) -> bytes:
 
 
 _REPLACED = "\ufffd".encode()
+
+
+def encode_object(data: dict[str, Any], what: str) -> bytes:
+    """A JSON object a caller gave, as compact UTF-8 JSON, refused as bad input when it
+    is not JSON or holds text with no UTF-8 form (see :func:`encode`)."""
+    try:
+        encoded = pydantic_core.to_json(data)
+        if _REPLACED in encoded:
+            _text_of(data)
+    except (pydantic_core.PydanticSerializationError, UnicodeEncodeError) as exc:
+        raise InvalidRequestError(f"the {what} cannot be stored as UTF-8 JSON: {exc}") from None
+    return encoded
 
 
 def _text_of(value: Any) -> None:
@@ -141,12 +219,12 @@ def _text_of(value: Any) -> None:
 def decode(kind: Kind[R], data: bytes | str, where: str) -> R:
     """Parse a stored record, naming ``where`` it came from if it does not parse."""
     try:
-        return kind.model.model_validate_json(data)
+        return kind.parse_json(data)
     except pydantic.ValidationError as exc:
         if not _only_unknown_fields(exc):
             raise _corrupt(kind, where, exc) from None
     try:
-        return kind.model.model_validate_json(data, extra="allow")
+        return kind.parse_json(data, extra="allow")
     except pydantic.ValidationError as exc:
         raise _corrupt(kind, where, exc) from None
 
@@ -154,14 +232,20 @@ def decode(kind: Kind[R], data: bytes | str, where: str) -> R:
 def decode_object(kind: Kind[R], data: dict[str, Any], where: str) -> R:
     """Like :func:`decode` for a record already parsed as JSON."""
     try:
-        return kind.model.model_validate(data)
+        return kind.parse(data)
     except pydantic.ValidationError as exc:
         if not _only_unknown_fields(exc):
             raise _corrupt(kind, where, exc) from None
     try:
-        return kind.model.model_validate(data, extra="allow")
+        return kind.parse(data, extra="allow")
     except pydantic.ValidationError as exc:
         raise _corrupt(kind, where, exc) from None
+
+
+def _unrouted(exc: pydantic.ValidationError) -> bool:
+    """Whether a union failed only because the value names none of its members."""
+    errors = exc.errors(include_input=False)
+    return len(errors) == 1 and errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found")
 
 
 def _only_unknown_fields(exc: pydantic.ValidationError) -> bool:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from threadstore import Message, Run, RunStep, Thread, open_store
+from threadstore import Conversation, Message, Run, RunStep, Thread, open_store
 from threadstore.protocol import ThreadStore
 from threadstore.snapshot import read_thread
 
@@ -55,10 +55,24 @@ def fill(store: ThreadStore) -> None:
             ),
         )
         store.create_run(thread.id, Run(id="run_a", assistant_id="asst_1"))
+    store.create_conversation(
+        Conversation(id="conv_copy", created_at=1_700_000_000),
+        items=[
+            {"id": "msg_z", "role": "user", "content": "é ✓"},
+            {
+                "id": "fc_a",
+                "type": "function_call",
+                "call_id": "c1",
+                "name": "f",
+                "arguments": "{}",
+            },
+            {"id": "x_new", "type": "a_newer_type", "anything": [1, None]},
+        ],
+    )
 
 
 def wire(url: str) -> list[str]:
-    """Every object's wire JSON, threads in ID order, lists in their order."""
+    """Every object's wire JSON: threads, then conversations, each list in its order."""
     objects: list[str] = []
     with open_store(url) as store:
         for thread_id in store.list_thread_ids():
@@ -66,6 +80,9 @@ def wire(url: str) -> list[str]:
             objects.append(json.dumps(snapshot["thread"], sort_keys=True))
             for name in ("messages", "runs", "steps"):
                 objects.extend(json.dumps(item, sort_keys=True) for item in snapshot[name])
+        for conversation in store.list_conversations().data:
+            objects.append(conversation.model_dump_json())
+            objects.extend(item.model_dump_json() for item in store.iter_items(conversation.id))
     return objects
 
 
@@ -74,7 +91,14 @@ def test_copy_through_postgresql_round_trips_exactly(tmp_path: Path, pg_url: str
     with open_store(source) as store:
         fill(store)
     there = copy(source, pg_url)
-    assert there["created"] == {"thread": 3, "message": 9, "run": 6, "step": 3}
+    assert there["created"] == {
+        "thread": 3,
+        "message": 9,
+        "run": 6,
+        "step": 3,
+        "conversation": 1,
+        "item": 3,
+    }
     assert wire(pg_url) == wire(source)
     copy(source, pg_url)  # again: everything is recognised, nothing written
     assert copy(pg_url, back)["created"] == there["created"]

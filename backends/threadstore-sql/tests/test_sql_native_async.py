@@ -19,7 +19,7 @@ from sql_support import DATABASE, fresh_schema
 from threadstore_sql.aio import NativeAsyncStore
 from threadstore_sql.testing import PostgresServer
 
-from threadstore import Message, aio
+from threadstore import ConversationItem, Message, aio
 from threadstore.aio import AsyncThreadStore
 from threadstore.protocol import Capability, ThreadStore
 from threadstore.testing import ThreadStoreConformance, stateful
@@ -42,11 +42,13 @@ class Facade:
         )
 
     def iter_messages(self, thread_id: str, order: str = "asc") -> Iterator[Message]:
-        page = self._portal.call(functools.partial(self._collect, thread_id, order))
-        return iter(page)
+        return iter(self._portal.call(self._collect, "iter_messages", thread_id, order))
 
-    async def _collect(self, thread_id: str, order: str) -> list[Message]:
-        return [m async for m in self.async_store.iter_messages(thread_id, order)]  # type: ignore[arg-type]
+    def iter_items(self, conversation_id: str, order: str = "asc") -> Iterator[ConversationItem]:
+        return iter(self._portal.call(self._collect, "iter_items", conversation_id, order))
+
+    async def _collect(self, name: str, owner_id: str, order: str) -> list[Any]:
+        return [record async for record in getattr(self.async_store, name)(owner_id, order)]
 
     def close(self) -> None:
         self._portal.call(self.async_store.aclose)

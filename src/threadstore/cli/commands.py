@@ -34,8 +34,9 @@ from threadstore.masking import Masker
 
 if TYPE_CHECKING:
     from threadstore.migrate import CopyEvent
-    from threadstore.models import Message, Run, RunStep, Thread
-    from threadstore.protocol import ThreadStore
+    from threadstore.models import Conversation, ConversationItem, Message, Run, RunStep, Thread
+    from threadstore.protocol import Order, ThreadStore
+    from threadstore.snapshot import Slice
 
 __all__ = ["app", "run"]
 
@@ -141,7 +142,8 @@ def _json_option(command: F) -> F:
 )
 @click.version_option(__version__, "-V", "--version", prog_name="threadstore")
 def app() -> None:
-    """Threads, messages, runs and run steps, stored behind one URL.
+    """Threads, messages, runs and run steps, and conversations with their items, stored
+    behind one URL.
 
     A URL names a store: memory://, file:///path (or a plain path), s3://bucket/prefix,
     or any scheme an installed backend serves (see `threadstore backends`).
@@ -233,34 +235,49 @@ def _installed_backends() -> list[dict[str, Any]]:
 
 @app.command("ls")
 @click.argument("url")
+@click.option(
+    "--conversations", is_flag=True, help="List the conversations instead of the threads."
+)
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
-@click.option("--after", metavar="ID", help="Start after this thread (the next page).")
-@click.option("--before", metavar="ID", help="End before this thread (the previous page).")
+@click.option("--after", metavar="ID", help="Start after this one (the next page).")
+@click.option("--before", metavar="ID", help="End before this one (the previous page).")
 @click.option("--order", type=click.Choice(["asc", "desc"]), default="desc", show_default=True)
 @_json_option
 def list_threads(
-    url: str, limit: int, after: str | None, before: str | None, order: str, as_json: bool
+    url: str,
+    conversations: bool,
+    limit: int,
+    after: str | None,
+    before: str | None,
+    order: str,
+    as_json: bool,
 ) -> int:
-    """List the threads of the store at URL, one page at a time (ID order)."""
+    """List the threads (or the conversations) of the store at URL, one page at a time,
+    in creation order."""
+    direction: Order = "asc" if order == "asc" else "desc"
+    name, flag = ("conversation", " --conversations") if conversations else ("thread", "")
     with _opened(url) as (store, shown):
-        page = store.list_threads(
-            limit=limit,
-            order="asc" if order == "asc" else "desc",
-            after=after,
-            before=before,
-        )
+        lister = store.list_conversations if conversations else store.list_threads
+        page = lister(limit=limit, order=direction, after=after, before=before)
     if as_json:
         _print_json(page.model_dump(mode="json"))
-    else:
-        from threadstore.cli import render
+        return EXIT_OK
+    from threadstore.cli import render
 
-        render.thread_list(page, f"threadstore ls {shown} --limit {limit} --order {order}")
+    command = f"threadstore ls {shown}{flag} --limit {limit} --order {order}"
+    render.top_list(page, name, command)
     return EXIT_OK
 
 
 @app.command()
 @click.argument("url")
-@click.argument("thread_id")
+@click.argument("thread_id", metavar="ID")
+@click.option(
+    "--conversation",
+    "is_conversation",
+    is_flag=True,
+    help="ID names a conversation (needed only when a thread has the same ID).",
+)
 @click.option(
     "--limit", type=click.IntRange(min=1), metavar="N", help="Show the first N messages and runs."
 )
@@ -276,26 +293,38 @@ def list_threads(
 def show(
     url: str,
     thread_id: str,
+    is_conversation: bool,
     limit: int | None,
     after: str | None,
     tail: int | None,
     as_json: bool,
 ) -> int:
-    """Show a thread with its messages, and its runs with their steps, oldest first.
+    """Show a thread with its messages, and its runs with their steps, oldest first; or
+    a conversation with its items.
 
-    Lists are read a page at a time and printed as they come, however long the thread.
-    --limit and --after page through them; --after takes the ID of a message or of a run
-    and continues that list only. With --json, prints the wire objects:
-    {"thread", "messages", "runs", "steps"} (only the lists shown).
+    ID names a thread, or else a conversation. Lists are read a page at a time and
+    printed as they come, however long. --limit and --after page through them; --after
+    takes the ID of a message or of a run and continues that list only (of a
+    conversation, an item's ID). With --json, prints the wire objects: {"thread",
+    "messages", "runs", "steps"} (only the lists shown), or {"conversation", "items"}.
     """
     from functools import partial
 
+    from threadstore.errors import ThreadNotFound
     from threadstore.snapshot import Slice, every, list_holding
 
     if tail is not None and (limit is not None or after is not None):
         raise click.UsageError("--tail cannot be combined with --limit or --after")
     with _opened(url) as (store, shown):
-        thread = store.get_thread(thread_id)
+        try:
+            if is_conversation:
+                raise ThreadNotFound(thread_id)
+            thread = store.get_thread(thread_id)
+        except ThreadNotFound:
+            conversation = _conversation_named(store, thread_id, shown, is_conversation)
+            items = Slice(partial(store.list_items, thread_id), limit=limit, after=after, tail=tail)
+            _show_conversation(conversation, items, shown, limit, after, tail, as_json)
+            return EXIT_OK
         lists = ("messages", "runs") if after is None else (list_holding(store, thread_id, after),)
         messages = Slice(
             partial(store.list_messages, thread_id), limit=limit, after=after, tail=tail
@@ -326,6 +355,43 @@ def show(
             if runs.more_after is not None:
                 render.more("runs", f"{command} --after {runs.more_after}")
     return EXIT_OK
+
+
+def _conversation_named(
+    store: ThreadStore, conversation_id: str, shown: str, asked: bool
+) -> Conversation:
+    """The conversation ``show`` was given, when no thread has the ID."""
+    from threadstore.errors import ConversationNotFound
+
+    try:
+        return store.get_conversation(conversation_id)
+    except ConversationNotFound:
+        if asked:
+            raise
+        raise NotFoundError(
+            conversation_id, f"no thread or conversation {conversation_id!r} in {shown}"
+        ) from None
+
+
+def _show_conversation(
+    conversation: Conversation,
+    items: Slice[ConversationItem],
+    shown: str,
+    limit: int | None,
+    after: str | None,
+    tail: int | None,
+    as_json: bool,
+) -> None:
+    if as_json:
+        _print_records_json("conversation", conversation, [("items", items)])
+        return
+    from threadstore.cli import render
+
+    render.conversation_head(conversation)
+    render.conversation_items(items, _window_title("items", limit, after, tail))
+    if items.more_after is not None:
+        command = f"threadstore show {shown} {conversation.id} --conversation --limit {limit}"
+        render.more("items", f"{command} --after {items.more_after}")
 
 
 def _window_title(name: str, limit: int | None, after: str | None, tail: int | None) -> str:
@@ -359,8 +425,15 @@ def _print_thread_json(
         fields.append(("messages", messages))
     if runs is not None:
         fields += [("runs", runs_seen()), ("steps", their_steps())]
+    _print_records_json("thread", thread, fields)
+
+
+def _print_records_json(
+    name: str, record: Any, fields: Sequence[tuple[str, Iterable[Any]]]
+) -> None:
+    """A record and its lists as one JSON object, written a record at a time."""
     write = click.echo
-    write(f'{{\n  "thread": {_json_text(thread)}', nl=False)
+    write(f'{{\n  "{name}": {_json_text(record)}', nl=False)
     for name, records in fields:
         write(f',\n  "{name}": [', nl=False)
         separator = "\n    "
@@ -383,7 +456,14 @@ def _json_text(record: Any) -> str:
     "thread_ids",
     multiple=True,
     metavar="ID",
-    help="Copy only this thread (repeat for more). [default: every thread]",
+    help="Copy this thread (repeat for more). [default: every thread and conversation]",
+)
+@click.option(
+    "--conversation",
+    "conversation_ids",
+    multiple=True,
+    metavar="ID",
+    help="Copy this conversation (repeat for more).",
 )
 @click.option("--dry-run", is_flag=True, help="Compare and count, but write nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every record on stderr.")
@@ -392,31 +472,39 @@ def copy(
     source_url: str,
     target_url: str,
     thread_ids: tuple[str, ...],
+    conversation_ids: tuple[str, ...],
     dry_run: bool,
     verbose: bool,
     as_json: bool,
 ) -> int:
-    """Copy threads, with messages, runs and steps, from SOURCE_URL to TARGET_URL.
+    """Copy threads, with messages, runs and steps, and conversations, with their items,
+    from SOURCE_URL to TARGET_URL.
 
-    IDs, timestamps, statuses and the order of every list are kept. Records already in
+    Everything, or only the threads and conversations named. IDs, timestamps, statuses
+    and the order of every list are kept. Records already in
     the target are recognised by ID: identical ones are skipped, different ones are
     reported as conflicts and left alone (exit code 1). Nothing in the target is
     overwritten or deleted, so an interrupted copy is finished by running it again.
     """
     from threadstore.cli import render
-    from threadstore.migrate import StoreCopy, count_records, same_store, threads_to_copy
+    from threadstore.migrate import StoreCopy, chosen_records, count_records, same_store
     from threadstore.url import StoreURL
 
     if same_store(StoreURL.parse(source_url), StoreURL.parse(target_url)):
         raise click.UsageError("SOURCE_URL and TARGET_URL name the same store; copy it elsewhere")
     with ExitStack() as stack:
         source, source_shown = stack.enter_context(_opened(source_url))
-        chosen = threads_to_copy(source, thread_ids or None)
-        writes = bool(chosen) and not dry_run  # a target is created only to be written to
+        named = thread_ids or conversation_ids
+        threads, conversations = chosen_records(
+            source, thread_ids if named else None, conversation_ids if named else None
+        )
+        # A target is created only to be written to.
+        writes = bool(threads or conversations) and not dry_run
         target, target_shown = stack.enter_context(
             _opened(target_url, create=writes, empty_if_missing=not writes)
         )
-        total = count_records(source, chosen) if render.err.is_terminal else None
+        counted = render.err.is_terminal
+        total = count_records(source, threads, conversations) if counted else None
         advance = stack.enter_context(render.progress("copying records", total))
 
         def on_event(event: CopyEvent) -> None:
@@ -426,8 +514,10 @@ def copy(
 
         job = StoreCopy(source, target, dry_run=dry_run, on_event=on_event)
         try:
-            for thread_id in chosen:
+            for thread_id in threads:
                 job.copy_thread(thread_id)
+            for conversation_id in conversations:
+                job.copy_conversation(conversation_id)
         except KeyboardInterrupt:
             render.copy_interrupted(job.report)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
@@ -448,8 +538,9 @@ def verify(url: str, repair: bool, as_json: bool) -> int:
 
     Every record must parse, listings must agree with gets, owner IDs must match, a
     message's run_id must name a run of its thread, and a message_creation step's
-    message must exist. A backend may add checks of its own storage (temporary files,
-    sequences, indexes), which --repair lets it fix.
+    message must exist; the same of conversations and their items. A backend may add
+    checks of its own storage (temporary files, sequences, indexes), which --repair lets
+    it fix.
     """
     from threadstore.cli import render
     from threadstore.integrity import StoreVerifier
@@ -461,6 +552,11 @@ def verify(url: str, repair: bool, as_json: bool) -> int:
         with render.progress("verifying threads", len(threads)) as advance:
             for thread in threads:
                 verifier.check_thread(thread)
+                advance()
+        conversations = verifier.conversations()
+        with render.progress("verifying conversations", len(conversations)) as advance:
+            for conversation in conversations:
+                verifier.check_conversation(conversation)
                 advance()
     report = verifier.report
     if as_json:

@@ -1,4 +1,5 @@
-"""What the commands print for people: tables, a thread's conversation, summaries.
+"""What the commands print for people: tables, a thread's messages and runs, a
+conversation's items, summaries.
 
 rich colours the output on a terminal and prints plain text otherwise; stored text is
 always printed as text, never read as markup. Data for programs goes out as JSON
@@ -29,11 +30,22 @@ from threadstore.demo import PAGE_SIZE, DemoEvent
 from threadstore.integrity import VerifyReport
 from threadstore.migrate import KINDS, CopyEvent, CopyReport
 from threadstore.models import (
+    Conversation,
+    ConversationItem,
+    FunctionCallItem,
+    FunctionCallOutputItem,
     ImageFileContentBlock,
     ImageURLContentBlock,
+    InputFile,
+    InputImage,
+    InputText,
     Message,
     MessageCreationStepDetails,
+    MessageItem,
+    OutputText,
     Page,
+    ReasoningItem,
+    Refusal,
     RefusalContentBlock,
     Run,
     RunStep,
@@ -56,6 +68,7 @@ _STATUS_STYLE = {
     "expired": "red",
 }
 _ROLE_STYLE = {"user": "bold cyan", "assistant": "bold green"}
+_OTHER_ROLE = "bold magenta"
 _BATCH = 200
 """Lines printed at once: rich's cost is mostly per print, not per line."""
 
@@ -136,14 +149,15 @@ def backends(rows: Sequence[Mapping[str, Any]]) -> None:
 # --- threads --------------------------------------------------------------------
 
 
-def thread_list(page: Page[Thread], command: str) -> None:
+def top_list(page: Page[Thread] | Page[Conversation], name: str, command: str) -> None:
+    """One page of threads or of conversations (``name``: ``"thread"``, ``"conversation"``)."""
     if not page.data:
-        out.print("No threads.")
+        out.print(f"No {name}s.")
         return
-    table = _table("THREAD", "CREATED (UTC)", "METADATA")
-    for thread in page.data:
+    table = _table(name.upper(), "CREATED (UTC)", "METADATA")
+    for record in page.data:
         table.add_row(
-            Text(thread.id, style="cyan"), _when(thread.created_at), _pairs(thread.metadata)
+            Text(record.id, style="cyan"), _when(record.created_at), _pairs(record.metadata)
         )
     out.print(table)
     if page.has_more:
@@ -207,6 +221,62 @@ def _step_target(step: RunStep) -> str:
 def _step(step: RunStep) -> Text:
     line = Text.assemble("    ", (step.id, "dim"), f"  {step.type}  ")
     return line.append_text(_status(step.status)).append(f"  {_step_target(step)}")
+
+
+def _parts(parts: Iterable[object]) -> str:
+    """The text of content parts, with a placeholder for what is not text."""
+    shown = []
+    for part in parts:
+        if isinstance(part, InputText | OutputText):
+            shown.append(part.text)
+        elif isinstance(part, Refusal):
+            shown.append(f"[refusal] {part.refusal}")
+        elif isinstance(part, InputImage):
+            shown.append(f"[image {part.image_url or part.file_id}]")
+        elif isinstance(part, InputFile):
+            shown.append(f"[file {part.filename or part.file_id or part.file_url}]")
+        else:
+            shown.append(f"[{getattr(part, 'type', 'part')}]")
+    return "\n".join(shown)
+
+
+def _item_text(item: ConversationItem) -> tuple[str, str]:
+    """What heads an item's line after its type (a role, a call), and its text."""
+    if isinstance(item, MessageItem):
+        return item.role, _parts(item.content)
+    if isinstance(item, FunctionCallItem):
+        return f"{item.name}  {item.call_id}", item.arguments
+    if isinstance(item, FunctionCallOutputItem):
+        output = item.output if isinstance(item.output, str) else _parts(item.output)
+        return item.call_id, output
+    if isinstance(item, ReasoningItem):
+        return "", "\n".join(part.text for part in item.summary)
+    return "", ""
+
+
+def _item(item: ConversationItem) -> list[Text]:
+    """An item's lines: its ID, type and what it says."""
+    head, text = _item_text(item)
+    line = Text.assemble("  ", (item.id, "dim"), "  ", (item.type, "bold"))
+    if head:
+        line.append("  ").append(head, style=_ROLE_STYLE.get(head, _OTHER_ROLE))
+    status = getattr(item, "status", None)
+    if isinstance(status, str) and status != "completed":
+        line.append("  ").append_text(_status(status))
+    return [line, *(Text("      " + part) for part in text.splitlines())]
+
+
+def conversation_head(conversation: Conversation) -> None:
+    head = Text.assemble(("conversation ", "bold"), (conversation.id, "bold cyan"))
+    head.append(f"  created {_when(conversation.created_at)} UTC")
+    if conversation.metadata:
+        head.append(f"  {_pairs(conversation.metadata)}", style="dim")
+    out.print(head)
+
+
+def conversation_items(items: Iterable[ConversationItem], title: str) -> None:
+    """Print items as they come."""
+    _listing(title, (_item(item) for item in items))
 
 
 def thread_head(thread: Thread) -> None:

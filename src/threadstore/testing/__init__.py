@@ -12,6 +12,7 @@ subclass one to run that area alone.
 from threadstore.testing.capabilities import CapabilityTests
 from threadstore.testing.concurrency import ConcurrencyTests
 from threadstore.testing.conformance import SUITE_VERSION, ThreadStoreConformance
+from threadstore.testing.conversations import ConversationTests
 from threadstore.testing.fixtures import ConformanceFixtures
 from threadstore.testing.messages import MessageTests
 from threadstore.testing.pagination import PaginationTests
@@ -27,6 +28,7 @@ __all__ = [
     "CapabilityTests",
     "ConcurrencyTests",
     "ConformanceFixtures",
+    "ConversationTests",
     "MessageTests",
     "PaginationTests",
     "PersistenceTests",

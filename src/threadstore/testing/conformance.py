@@ -15,7 +15,8 @@ not declare (``Capability.PERSISTENT``, ``MULTI_PROCESS``...) are skipped with t
 reason; tests of what a backend declares are never skipped.
 
 The suite is split by area, one class per module (``ThreadTests`` in ``threads``,
-``MessageTests`` in ``messages``...), each deriving from ``ConformanceFixtures``; a test
+``MessageTests`` in ``messages``, ``ConversationTests`` in ``conversations``...), each
+deriving from ``ConformanceFixtures``; a test
 class that subclasses one area runs that area alone.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from threadstore.testing.capabilities import CapabilityTests
 from threadstore.testing.concurrency import ConcurrencyTests
+from threadstore.testing.conversations import ConversationTests
 from threadstore.testing.messages import MessageTests
 from threadstore.testing.pagination import PaginationTests
 from threadstore.testing.persistence import PersistenceTests
@@ -34,13 +36,14 @@ from threadstore.testing.validation import ValidationTests
 
 __all__ = ["SUITE_VERSION", "ThreadStoreConformance"]
 
-SUITE_VERSION = "1.2"
+SUITE_VERSION = "1.3"
 """Bumped when the suite tightens; see the changelog in docs/writing-a-backend.md."""
 
 
 class ThreadStoreConformance(
     ConcurrencyTests,
     StateMachineTests,
+    ConversationTests,
     PersistenceTests,
     CapabilityTests,
     ValidationTests,

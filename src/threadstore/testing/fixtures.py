@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from threadstore.models import Message, RunStep, Thread
+from threadstore.models import Message, Page, RunStep, Thread
 from threadstore.protocol import Capability, ThreadStore
 from threadstore.registry import open_store
 from threadstore.testing import stateful
 from threadstore.url import StoreURL
 
-__all__ = ["ConformanceFixtures", "step_for", "text_message"]
+__all__ = ["ConformanceFixtures", "step_for", "text_message", "walk_pages"]
 
 
 def text_message(text: str, **fields: Any) -> Message:
@@ -36,6 +36,28 @@ def step_for(message_id: str) -> RunStep:
             }
         }
     )
+
+
+def walk_pages(
+    page_at: Callable[..., Page[Any]], order: str, limit: int, backwards: bool = False
+) -> list[str]:
+    """Follow cursors from one end to the other; return every ID seen, in travel order."""
+    seen: list[str] = []
+    page = page_at(limit=limit, order=order)
+    if backwards:  # start from the far end by walking forward first
+        while page.has_more:
+            page = page_at(limit=limit, order=order, after=page.last_id)
+        seen = [item.id for item in page.data]
+        while True:
+            page = page_at(limit=limit, order=order, before=seen[0])
+            seen = [item.id for item in page.data] + seen
+            if not page.has_more:
+                return seen
+    seen.extend(item.id for item in page.data)
+    while page.has_more:
+        page = page_at(limit=limit, order=order, after=page.last_id)
+        seen.extend(item.id for item in page.data)
+    return seen
 
 
 class ConformanceFixtures:

@@ -18,35 +18,13 @@ import pytest
 from threadstore.errors import InvalidRequestError
 from threadstore.models import Message, Page, Run, Thread
 from threadstore.protocol import ThreadStore
-from threadstore.testing.fixtures import ConformanceFixtures, step_for, text_message
+from threadstore.testing.fixtures import ConformanceFixtures, step_for, text_message, walk_pages
 
 __all__ = ["PaginationTests"]
 
 
 class PaginationTests(ConformanceFixtures):
     """Pagination: limits, orders, cursors and ``has_more`` on every list."""
-
-    @staticmethod
-    def walk(
-        page_at: Callable[..., Page[Any]], order: str, limit: int, backwards: bool = False
-    ) -> list[str]:
-        """Follow cursors from one end to the other; return every ID seen, in travel order."""
-        seen: list[str] = []
-        page = page_at(limit=limit, order=order)
-        if backwards:  # start from the far end by walking forward first
-            while page.has_more:
-                page = page_at(limit=limit, order=order, after=page.last_id)
-            seen = [item.id for item in page.data]
-            while True:
-                page = page_at(limit=limit, order=order, before=seen[0])
-                seen = [item.id for item in page.data] + seen
-                if not page.has_more:
-                    return seen
-        seen.extend(item.id for item in page.data)
-        while page.has_more:
-            page = page_at(limit=limit, order=order, after=page.last_id)
-            seen.extend(item.id for item in page.data)
-        return seen
 
     def test_list_defaults_to_20_newest_first(self, store: ThreadStore, thread: Thread) -> None:
         sent = self.fill(store, thread.id, 25)
@@ -134,7 +112,7 @@ class PaginationTests(ConformanceFixtures):
         def page_at(**kwargs: Any) -> Page[Message]:
             return store.list_messages(thread.id, **kwargs)
 
-        assert self.walk(page_at, order, limit=5, backwards=backwards) == expected
+        assert walk_pages(page_at, order, limit=5, backwards=backwards) == expected
 
     @pytest.mark.parametrize("key", ["after", "before"])
     def test_unknown_cursor(self, store: ThreadStore, thread: Thread, key: str) -> None:
@@ -170,15 +148,15 @@ class PaginationTests(ConformanceFixtures):
         ]
         for ids, page_at in lists:
             expected = ids if order == "asc" else ids[::-1]
-            assert self.walk(page_at, order, limit=3) == expected
-            assert self.walk(page_at, order, limit=3, backwards=True) == expected
+            assert walk_pages(page_at, order, limit=3) == expected
+            assert walk_pages(page_at, order, limit=3, backwards=True) == expected
 
     @pytest.mark.parametrize("order", ["asc", "desc"])
     def test_threads_page_like_messages(self, store: ThreadStore, order: str) -> None:
         ids = sorted(store.create_thread().id for _ in range(7))
         expected = ids if order == "asc" else ids[::-1]
-        assert self.walk(store.list_threads, order, limit=3) == expected
-        assert self.walk(store.list_threads, order, limit=3, backwards=True) == expected
+        assert walk_pages(store.list_threads, order, limit=3) == expected
+        assert walk_pages(store.list_threads, order, limit=3, backwards=True) == expected
 
     def test_updates_keep_list_positions(self, store: ThreadStore, thread: Thread) -> None:
         """A list is in append order: changing a record never moves it."""

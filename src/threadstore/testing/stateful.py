@@ -1,5 +1,8 @@
 """A Hypothesis state machine that drives a backend and the memory model side by side.
 
+It covers both families: threads with their messages, runs and steps, and
+conversations with their items.
+
 Every rule applies one operation to the store under test and to a private memory
 store (the model) and demands the same outcome: equal records, or errors of the same
 class. Pages are checked against a brute-force oracle computed from the machine's own
@@ -33,8 +36,10 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from pydantic import BaseModel, TypeAdapter
 
 from threadstore.errors import (
+    ConversationNotFound,
     InvalidRequestError,
     NotFoundError,
     RunNotFound,
@@ -42,6 +47,8 @@ from threadstore.errors import (
     ThreadStoreError,
 )
 from threadstore.models import (
+    Conversation,
+    ConversationItem,
     LastError,
     Message,
     MessageStatus,
@@ -52,7 +59,6 @@ from threadstore.models import (
     RunStep,
     RunStepStatus,
     Thread,
-    WireModel,
 )
 from threadstore.protocol import UNSET, Capability, ThreadStore
 from threadstore.registry import open_store
@@ -122,6 +128,23 @@ MISSING_THREAD, MISSING_MESSAGE, MISSING_RUN, MISSING_STEP = (
     "run_missing",
     "step_missing",
 )
+CONVERSATION_IDS = ("conv_a", "conv_b", "thread_a")  # a thread's ID names a conversation too
+ITEM_IDS = ("msg_a", "fc_a")
+MISSING_CONVERSATION, MISSING_ITEM = "conv_missing", "item_missing"
+ITEM_SHAPES: list[dict[str, Any]] = [
+    {"role": "user", "content": "hi"},
+    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "yo"}]},
+    {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+    {
+        "type": "function_call_output",
+        "call_id": "c1",
+        "output": [{"type": "input_text", "text": "4"}],
+    },
+    {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}]},
+    {"type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "q"}},
+    {"type": "message", "role": "robot", "content": "x"},  # refused: no such role
+]
+_ITEMS: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
 VALID_METADATA: list[dict[str, str]] = [{}, {"a": "1"}, {"a": "2", "b": ""}, {"c": "v" * 512}]
 METADATA = [*VALID_METADATA, {f"k{i}": "v" for i in range(17)}]  # the last is refused
 USAGE = {"completion_tokens": 1, "prompt_tokens": 2, "total_tokens": 3}
@@ -166,6 +189,14 @@ class _Thread:
 
 
 @dataclass
+class _Conversation:
+    """What the machine knows of one conversation: its items' order, and what was deleted."""
+
+    items: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Listing(Generic[M]):
     """One list as the machine sees it: how to page it, its order, how to fetch an item."""
 
@@ -194,7 +225,11 @@ def _describe(result: Any, error: BaseException | None) -> str:
 def _agree(got: Any, want: Any, what: str) -> None:
     """Assert two results are the same, allowing store-set timestamps a little slack."""
     assert type(got) is type(want), f"{what}: backend returned {got!r}, model {want!r}"
-    if not isinstance(got, WireModel):
+    if isinstance(got, list) and len(got) == len(want):
+        for one, other in zip(got, want, strict=True):
+            _agree(one, other, what)
+        return
+    if not isinstance(got, BaseModel):
         assert got == want, f"{what}: backend returned {got!r}, model {want!r}"
         return
     mine, theirs = got.model_dump(mode="json"), want.model_dump(mode="json")
@@ -266,6 +301,9 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
         self.threads: dict[str, _Thread] = {}
         self.seen_threads: set[str] = set()
         self.touched: tuple[str, str | None, frozenset[str]] | None = None
+        self.conversations: dict[str, _Conversation] = {}  # in creation order
+        self.seen_conversations: set[str] = set()
+        self.touched_conversation: str | None = None
 
     def open_handles(self) -> None:
         """Open the store; for a ``SHARED`` backend, a second object reads what the first wrote."""
@@ -293,6 +331,10 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
     def touch(self, thread_id: str, run_id: str | None, *parts: str) -> None:
         """Mark what the step may have changed, for the invariant to check after it."""
         self.touched = (thread_id, run_id, frozenset(parts))
+
+    def touch_conversation(self, conversation_id: str) -> None:
+        """Mark a conversation (and its items) changed, for the invariant to check."""
+        self.touched_conversation = conversation_id
 
     def page(
         self,
@@ -421,8 +463,26 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
             + [(MISSING_THREAD, MISSING_RUN, MISSING_STEP)],
         )
 
+    def pick_conversation(self, data: st.DataObject) -> str:
+        gone = sorted(self.seen_conversations - self.conversations.keys())
+        return self.pick(data, list(self.conversations), [*gone, MISSING_CONVERSATION])
+
+    def pick_item(self, data: st.DataObject) -> tuple[str, str]:
+        conversations = list(self.conversations.items())
+        return self.pick(
+            data,
+            [(c, i) for c, known in conversations for i in known.items],
+            [(c, i) for c, known in conversations for i in known.gone]
+            + [(c, MISSING_ITEM) for c, _ in conversations]
+            + [(MISSING_CONVERSATION, MISSING_ITEM)],
+        )
+
     def listing(self, data: st.DataObject, kind: str) -> _Listing[Any]:
         """Pick a list of ``kind`` (its owner may be missing) and describe it."""
+        if kind == "conversations":
+            return self.conversations_listing()
+        if kind == "items":
+            return self.items_of(self.pick_conversation(data))
         if kind == "threads":
             return _Listing(
                 "list_threads",
@@ -468,14 +528,35 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
             ThreadNotFound if lists is None else RunNotFound,
         )
 
+    def conversations_listing(self) -> _Listing[Conversation]:
+        return _Listing(
+            "list_conversations",
+            lambda s, **kw: s.list_conversations(**kw),
+            lambda s, i: s.get_conversation(i),
+            list(self.conversations),
+        )
+
+    def items_of(self, conversation_id: str) -> _Listing[Any]:
+        known = self.conversations.get(conversation_id)
+        return _Listing(
+            f"list_items({conversation_id})",
+            lambda s, **kw: s.list_items(conversation_id, **kw),
+            lambda s, i: s.get_item(conversation_id, i),
+            None if known is None else known.items,
+            ConversationNotFound,
+        )
+
     def cursor(self, data: st.DataObject, listing: _Listing[Any]) -> str | None:
         ids = listing.ids or []
-        strays = [MISSING_MESSAGE, MISSING_THREAD, *self.known_gone()]
+        strays = [MISSING_MESSAGE, MISSING_THREAD, MISSING_ITEM, *self.known_gone()]
         return data.draw(st.sampled_from([None, *ids, *strays]))
 
     def known_gone(self) -> Iterator[str]:
         for lists in self.threads.values():
             yield from lists.gone
+        for known in self.conversations.values():
+            yield from known.gone
+        yield from sorted(self.seen_conversations - self.conversations.keys())
 
     # --- threads -----------------------------------------------------------------
 
@@ -527,11 +608,18 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
     def create_thread(self, thread_id: str | None, metadata: dict[str, str]) -> None:
         self.add_thread(Thread(metadata=metadata, **({"id": thread_id} if thread_id else {})))
 
-    @rule(data=st.data(), kind=st.sampled_from(["thread", "message", "run", "step"]))
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(["thread", "message", "run", "step", "conversation", "item"]),
+    )
     def get(self, data: st.DataObject, kind: str) -> None:
         """Read one record, which may have been deleted or never made."""
         ids: tuple[str, ...]
-        if kind == "thread":
+        if kind == "conversation":
+            ids = (self.pick_conversation(data),)
+        elif kind == "item":
+            ids = self.pick_item(data)
+        elif kind == "thread":
             ids = (self.pick_thread(data),)
         elif kind == "message":
             ids = self.pick_message(data)
@@ -744,9 +832,105 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
         self.touch(thread_id, run_id, "steps")
         self.both("update_step", lambda s: s.update_step(thread_id, run_id, step_id, **fields))
 
+    # --- conversations -----------------------------------------------------------
+
+    @initialize(items=st.integers(0, 10), given=st.integers(0, 3))
+    def start_conversation(self, items: int, given: int) -> None:
+        """Begin with a conversation: ``given`` items at its creation, the rest added after."""
+        shapes = [ITEM_SHAPES[n % 6] for n in range(items)]
+        conversation_id = self.add_conversation(Conversation(), self.items(shapes[:given]))
+        if shapes[given:]:
+            self.add_items_to(conversation_id, self.items(shapes[given:]))
+
+    @staticmethod
+    def items(shapes: list[dict[str, Any]], first_id: str | None = None) -> list[Any]:
+        """Items made once, so both stores get the same IDs; a refused shape stays a dict."""
+        made: list[Any] = []
+        for n, shape in enumerate(shapes):
+            given = {**shape, **({"id": first_id} if first_id and n == 0 else {})}
+            made.append(given if shape is ITEM_SHAPES[-1] else _ITEMS.validate_python(given))
+        return made
+
+    def add_conversation(self, conversation: Conversation, items: list[Any]) -> str:
+        self.touch_conversation(conversation.id)
+        call = lambda s: s.create_conversation(conversation, items=items)
+        if self.both("create_conversation", call):
+            self.conversations[conversation.id] = _Conversation(items=[i.id for i in items])
+            self.seen_conversations.add(conversation.id)
+        return conversation.id
+
+    def add_items_to(self, conversation_id: str, items: list[Any]) -> None:
+        self.touch_conversation(conversation_id)
+        if self.both("add_items", lambda s: s.add_items(conversation_id, items)):
+            self.conversations[conversation_id].items.extend(i.id for i in items)
+
+    @rule(
+        conversation_id=st.sampled_from([None, *CONVERSATION_IDS]),
+        metadata=st.sampled_from(VALID_METADATA),
+        shapes=st.lists(st.sampled_from(ITEM_SHAPES), max_size=3),
+        first_id=st.sampled_from([None, *ITEM_IDS]),
+    )
+    def create_conversation(
+        self,
+        conversation_id: str | None,
+        metadata: dict[str, str],
+        shapes: list[dict[str, Any]],
+        first_id: str | None,
+    ) -> None:
+        given = {"id": conversation_id} if conversation_id else {}
+        conversation = Conversation(metadata=metadata, **given)
+        self.add_conversation(conversation, self.items(shapes, first_id))
+
+    @rule(
+        data=st.data(),
+        shapes=st.lists(st.sampled_from(ITEM_SHAPES), max_size=5),
+        first_id=st.sampled_from([None, None, *ITEM_IDS]),
+    )
+    def add_items(
+        self, data: st.DataObject, shapes: list[dict[str, Any]], first_id: str | None
+    ) -> None:
+        """One batch, perhaps empty, perhaps with a caller ID or a refused item."""
+        self.add_items_to(self.pick_conversation(data), self.items(shapes, first_id))
+
+    @rule(data=st.data(), metadata=st.sampled_from([UNSET, *METADATA]))
+    def update_conversation(self, data: st.DataObject, metadata: Any) -> None:
+        conversation_id = self.pick_conversation(data)
+        self.touch_conversation(conversation_id)
+        self.both(
+            "update_conversation",
+            lambda s: s.update_conversation(conversation_id, metadata=metadata),
+        )
+
+    @rule(data=st.data())
+    def delete_item(self, data: st.DataObject) -> None:
+        conversation_id, item_id = self.pick_item(data)
+        self.touch_conversation(conversation_id)
+        if self.both("delete_item", lambda s: s.delete_item(conversation_id, item_id)):
+            known = self.conversations[conversation_id]
+            known.items.remove(item_id)
+            known.gone.append(item_id)
+
+    @precondition(lambda self: len(self.conversations) > 1)
+    @rule(data=st.data())
+    def delete_conversation(self, data: st.DataObject) -> None:
+        conversation_id = self.pick_conversation(data)
+        self.touch_conversation(conversation_id)
+        if self.both("delete_conversation", lambda s: s.delete_conversation(conversation_id)):
+            del self.conversations[conversation_id]
+
+    @rule(
+        data=st.data(),
+        limit=st.integers(1, 4),
+        order=st.sampled_from(["desc", "asc"]),
+        backwards=st.booleans(),
+    )
+    def walk_items(self, data: st.DataObject, limit: int, order: str, backwards: bool) -> None:
+        listing = self.items_of(self.pick_conversation(data))
+        self.walk(listing, limit=limit, order=order, backwards=backwards)
+
     # --- lists -------------------------------------------------------------------
 
-    LISTS = st.sampled_from(["threads", "runs", "steps"])
+    LISTS = st.sampled_from(["threads", "runs", "steps", "conversations", "items"])
 
     @rule(
         data=st.data(),
@@ -815,6 +999,21 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
             self.touched = None
             self.thread_ids_agree()
             self.check_thread(thread_id, run_id, parts)
+        if self.touched_conversation is not None:
+            conversation_id, self.touched_conversation = self.touched_conversation, None
+            self.check_conversation(conversation_id)
+
+    def check_conversation(self, conversation_id: str) -> None:
+        """The list of conversations, and the conversation with all its items, in one page."""
+        listing = self.conversations_listing()
+        self.walk(listing, limit=_fit(listing.ids or []), order="asc", via=self.reader)
+        self.both(
+            "get_conversation",
+            methodcaller("get_conversation", conversation_id),
+            via=self.reader,
+        )
+        items = self.items_of(conversation_id)
+        self.walk(items, limit=_fit(items.ids or []), order="asc", via=self.reader)
 
     def thread_ids_agree(self) -> None:
         ids = self.reader.list_thread_ids()
@@ -860,6 +1059,14 @@ class ThreadStoreStateMachine(RuleBasedStateMachine):
                     _agree(message, self.model.get_message(thread_id, message.id), "iter_messages")
             for run_id in lists.runs:
                 self.check_thread(thread_id, run_id, frozenset({"run", "steps"}))
+        for conversation_id, known in self.conversations.items():
+            self.check_conversation(conversation_id)
+            for order, expected in (("asc", known.items), ("desc", known.items[::-1])):
+                found = list(self.reader.iter_items(conversation_id, order=order))  # type: ignore[arg-type]
+                got = [i.id for i in found]
+                assert got == expected, f"iter_items({conversation_id}, {order}) gave {got}"
+                for item in found:
+                    _agree(item, self.model.get_item(conversation_id, item.id), "iter_items")
 
     def teardown(self) -> None:
         try:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from threadstore.errors import ConflictError
-from threadstore.models import Message
+from threadstore.models import Message, MessageItem
 from threadstore.protocol import ThreadStore
 from threadstore.registry import open_store
 
@@ -18,6 +18,32 @@ def append_messages(url: str, thread_id: str, worker: int, count: int) -> None:
     with open_store(url) as store:
         for i in range(count):
             store.append_message(thread_id, Message.user(f"{worker}:{i}"))
+
+
+def _batch(writer: int, batch: int, size: int) -> list[MessageItem]:
+    return [MessageItem(role="user", content=f"{writer}:{batch}:{i}") for i in range(size)]
+
+
+def add_item_batches(
+    url: str, options: dict[str, Any], conversation_id: str, writer: int, batches: int, size: int
+) -> None:
+    """Add ``batches`` batches of ``size`` items ``"<writer>:<batch>:<i>"``, in order."""
+    with open_store(url, **options) as store:
+        for batch in range(batches):
+            store.add_items(conversation_id, _batch(writer, batch, size))
+
+
+def add_batches_until_killed(
+    url: str, options: dict[str, Any], conversation_id: str, writer: int, size: int, acks: Any
+) -> None:
+    """Add batches like :func:`add_item_batches` until killed, sending each batch's number
+    down ``acks`` (a pipe) once it is acknowledged."""
+    store = open_store(url, **options)
+    batch = 0
+    while True:
+        store.add_items(conversation_id, _batch(writer, batch, size))
+        acks.send(batch)
+        batch += 1
 
 
 def claim_runs(url: str, thread_id: str, run_ids: list[str]) -> list[str]:
