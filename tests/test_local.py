@@ -1155,6 +1155,14 @@ def grow(store: LocalThreadStore, root: Path, what: str, count: int) -> tuple[st
     return thread.id, run.id, ([run.id] if what == "runs" else []) + ids
 
 
+def forget_reads(store: LocalThreadStore) -> None:
+    """Drop what the store's open journals remember of their files, so what is counted
+    next is what an operation reads from disk."""
+    for journal in [store._catalog, *store._lists.values()]:
+        if journal is not None:
+            journal.index.forget()
+
+
 def page_costs(
     store: LocalThreadStore, what: str, thread_id: str, run_id: str, ids: list[str]
 ) -> dict[str, tuple[int, int, int]]:
@@ -1182,6 +1190,7 @@ def page_costs(
     lists[what](limit=1)  # take in the log written around the store
     costs = {}
     for name, read in shapes.items():
+        forget_reads(store)
         store.stats.reset()
         read()
         costs[name] = (store.stats.reads, store.stats.bytes_read, store.stats.records_decoded)

@@ -73,7 +73,7 @@ _FULL = 0.85
 _GROWTH = 1.5
 _MOVES_PER_INSERT = 3  # the move ends with the new table under 80% full
 _REMEMBERED = 1 << 12  # probes an index object keeps (forgetting them all costs ~0.2 ms)
-_KEPT_BLOCKS = 1 << 12  # blocks an index object keeps (1 MiB)
+_KEPT_BLOCKS = 1 << 10  # blocks an index object keeps (256 KiB)
 _PAGE = 4096
 
 
@@ -220,17 +220,16 @@ class Index:
         self.path = path
         self.counter = counter
         self.header: Header | None = None
-        # The header as this object last wrote or checked it, and the probes it made
-        # since: while the header on disk is byte for byte the same and the log has not
-        # grown past it, so is the table.
+        # The header as this object last wrote or checked it, and the probes it made and
+        # blocks it read since: while the header on disk is byte for byte the same and
+        # the log has not grown past it, so is the table.
         self._seen: bytes | None = None
         self._found: dict[str, tuple[int, int, Slot | None]] = {}
         """key → (tag, its slot index in the current table or -1, its value or None)."""
         self._gaps: dict[int, list[str]] = {}
         """empty slot index → the remembered absent keys whose probe ended there."""
         self._blocks: dict[int, bytearray] = {}
-        """byte offset → a block as this object read (checked) or wrote it during the
-        current operation (from one :meth:`load` to the next)."""
+        """byte offset → a block as this object read (checked) or wrote it."""
         self._dirty: dict[int, bytearray] = {}
         """byte offset → a block changed since the last :meth:`_flush`: a commit writes
         each once, however many of its slots changed."""
@@ -244,7 +243,6 @@ class Index:
         if self.memory is not None:
             return self.header
         raw = self.counter.pread(self.fd, _HEADER.size + 4, 0)
-        self._blocks.clear()  # kept for one operation: a page reads what it needs
         if raw != self._seen:
             self._forget_all()
             self._seen = raw
