@@ -1160,7 +1160,7 @@ def forget_reads(store: LocalThreadStore) -> None:
     next is what an operation reads from disk."""
     for journal in [store._catalog, *store._lists.values()]:
         if journal is not None:
-            journal.index.forget()
+            journal.forget()
 
 
 def page_costs(
