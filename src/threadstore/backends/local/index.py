@@ -73,7 +73,7 @@ _FULL = 0.85
 _GROWTH = 1.5
 _MOVES_PER_INSERT = 3  # the move ends with the new table under 80% full
 _REMEMBERED = 1 << 12  # probes an index object keeps (forgetting them all costs ~0.2 ms)
-_KEPT_BLOCKS = 1 << 12  # blocks an index object keeps (1 MiB)
+_KEPT_BLOCKS = 1 << 10  # blocks an index object keeps (256 KiB)
 _PAGE = 4096
 
 
@@ -220,17 +220,19 @@ class Index:
         self.path = path
         self.counter = counter
         self.header: Header | None = None
-        # The header as this object last wrote or checked it, and the probes it made
-        # since: while the header on disk is byte for byte the same and the log has not
-        # grown past it, so is the table.
+        # The header as this object last wrote or checked it, and the probes it made and
+        # blocks it read since: while the header on disk is byte for byte the same and
+        # the log has not grown past it, so is the table.
         self._seen: bytes | None = None
         self._found: dict[str, tuple[int, int, Slot | None]] = {}
         """key → (tag, its slot index in the current table or -1, its value or None)."""
         self._gaps: dict[int, list[str]] = {}
         """empty slot index → the remembered absent keys whose probe ended there."""
         self._blocks: dict[int, bytearray] = {}
-        """byte offset → a block as this object read (checked) or wrote it during the
-        current operation (from one :meth:`load` to the next)."""
+        """byte offset → a block as this object read (checked) or wrote it."""
+        self._dirty: dict[int, bytearray] = {}
+        """byte offset → a block changed since the last :meth:`_flush`: a commit writes
+        each once, however many of its slots changed."""
         self.memory: dict[str, Slot] | None = None
         """Set when the file cannot be written (a full disk): the index then lives here."""
 
@@ -241,7 +243,6 @@ class Index:
         if self.memory is not None:
             return self.header
         raw = self.counter.pread(self.fd, _HEADER.size + 4, 0)
-        self._blocks.clear()  # kept for one operation: a page reads what it needs
         if raw != self._seen:
             self._forget_all()
             self._seen = raw
@@ -284,6 +285,7 @@ class Index:
         self._found.clear()
         self._gaps.clear()
         self._blocks.clear()
+        self._dirty.clear()
 
     def _remember(self, key: str, tag: int, index: int, slot: Slot | None) -> None:
         if len(self._found) > _REMEMBERED:
@@ -327,7 +329,7 @@ class Index:
         """The block holding slot ``index``, its checksum checked (not to be changed in
         place: it may be the one this object keeps)."""
         start = table + index // _PER_BLOCK * _BLOCK
-        block = self._blocks.get(start)
+        block = self._dirty.get(start) or self._blocks.get(start)
         if block is not None:
             return block
         block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
@@ -378,12 +380,19 @@ class Index:
         raise self.damaged("the table has no free slot")
 
     def _store(self, table: int, index: int, tag: int, value: int) -> None:
-        """Write one slot (its whole block, with the block's checksum)."""
-        block = bytearray(self._block(table, index))
+        """Set one slot; its block is written, with its checksum, by :meth:`_flush`."""
         start, place = _where(table, index)
+        block = self._dirty.get(start)
+        if block is None:
+            block = self._dirty[start] = bytearray(self._block(table, index))
+            self._keep(start, block)
         _SLOT.pack_into(block, place, tag, value)
-        pwrite_all(self.fd, _sealed(block), start)
-        self._keep(start, block)
+
+    def _flush(self) -> None:
+        """Write every changed block once, sealed (before the header that covers them)."""
+        for start, block in self._dirty.items():
+            pwrite_all(self.fd, _sealed(block), start)
+        self._dirty.clear()
 
     # --- changes (the caller holds the exclusive lock) ---------------------------------
 
@@ -394,9 +403,15 @@ class Index:
         for entry in entries:
             latest.update(effects(entry))
         for key, slot in latest.items():
-            self.put(key, slot)
+            self._put(key, slot)
+        self._flush()
 
     def put(self, key: str, slot: Slot) -> None:
+        """Set one key's slot (written at once)."""
+        self._put(key, slot)
+        self._flush()
+
+    def _put(self, key: str, slot: Slot) -> None:
         if self.memory is not None:
             self.memory[key] = slot
             return
@@ -450,22 +465,25 @@ class Index:
                 header.used += 1
                 self._filled(target)
         header.moved = last
-        if header.moved >= header.old_capacity:
+        before = _page_below(header.old_table + first // _PER_BLOCK * _BLOCK)
+        after = _page_below(header.old_table + last // _PER_BLOCK * _BLOCK)
+        start = max(before, -(-header.old_table // _PAGE) * _PAGE)
+        done = header.moved >= header.old_capacity
+        if done or after > start:
+            self._flush()  # the moved slots are written before their old pages go
+        if done:
             blocks = -(-header.old_capacity // _PER_BLOCK)
             _release(self.fd, header.old_table, blocks * _BLOCK)
             header.old_table = header.old_capacity = header.moved = 0
             self._blocks.clear()  # remembered probes stay true: what was in the old table
             # is in the new one with the same value, and what was in neither still is
-        else:  # give back the pages whose slots have all moved (only after they moved)
-            before = _page_below(header.old_table + first // _PER_BLOCK * _BLOCK)
-            after = _page_below(header.old_table + last // _PER_BLOCK * _BLOCK)
-            start = max(before, -(-header.old_table // _PAGE) * _PAGE)
-            if after > start:
-                _release(self.fd, start, after - start)
+        elif after > start:  # give back the pages whose slots have all moved
+            _release(self.fd, start, after - start)
 
     def commit(self, covered: int, log: os.stat_result) -> None:
         """Record that the table reflects the log up to ``covered``."""
         header = self._header()
+        self._flush()
         header.covered = covered
         header.log_device, header.log_inode = log.st_dev, log.st_ino
         header.boot = BOOT_ID

@@ -33,6 +33,8 @@ log = logging.getLogger("threadstore")
 
 _NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC  # a link planted in the store leads nowhere
 _READ_AHEAD = 4096
+_KEPT_LINES = 1 << 17
+"""Bytes of checked log lines a journal object keeps (lines are never rewritten)."""
 SYNC_EVERY = 1024
 """Commits to a journal after which its index is synced and marked clean."""
 
@@ -63,6 +65,10 @@ class Journal:
         self.fresh = False
         """The file was started by this object and its directory entry is not durable
         yet: the next :meth:`sync` syncs the directory too."""
+        self._kept: dict[int, bytes] = {}
+        """offset → a line read from this file, its checksum checked then. A line is
+        never rewritten; only an unfinished write is cut, and none of it was read."""
+        self._kept_size = 0
 
     @classmethod
     def open(
@@ -190,6 +196,7 @@ class Journal:
                 "cutting an unfinished write of %d bytes off %s", stat.st_size - end, self.path
             )
             os.ftruncate(self.log_fd, end)
+            self._forget_lines()
             if self.durable:
                 os.fsync(self.log_fd)
             stat = os.fstat(self.log_fd)
@@ -227,12 +234,18 @@ class Journal:
         return self.lines([offset])[offset]
 
     def lines(self, offsets: Sequence[int]) -> dict[int, bytes]:
-        """The lines at ``offsets``; lines close together come in one read."""
+        """The lines at ``offsets``; lines close together come in one read, and lines
+        this object read before are not read again."""
         found: dict[int, bytes] = {}
-        ordered = sorted(set(offsets))
-        for offset in ordered:
+        ordered = []
+        for offset in sorted(set(offsets)):
             if not 0 <= offset < self.size:
                 raise self.index.damaged(f"it points at byte {offset}, past the log's end")
+            kept = self._kept.get(offset)
+            if kept is not None and offset + len(kept) <= self.size:
+                found[offset] = kept
+            else:
+                ordered.append(offset)
         start = 0
         while start < len(ordered):
             end = start + 1
@@ -242,9 +255,25 @@ class Journal:
             size = min(last + _READ_AHEAD, self.size) - first
             block = self.index.counter.pread(self.log_fd, size, first)
             for offset in ordered[start:end]:
-                found[offset] = self._cut(block, offset - first, offset)
+                found[offset] = self._keep(offset, self._cut(block, offset - first, offset))
             start = end
         return found
+
+    def _keep(self, offset: int, line: bytes) -> bytes:
+        if self._kept_size + len(line) > _KEPT_LINES:
+            self._forget_lines()
+        self._kept[offset] = line
+        self._kept_size += len(line)
+        return line
+
+    def _forget_lines(self) -> None:
+        self._kept.clear()
+        self._kept_size = 0
+
+    def forget(self) -> None:
+        """Drop what this object remembers of its files: the next reads go to the disk."""
+        self._forget_lines()
+        self.index.forget()
 
     def _cut(self, block: bytes, at: int, offset: int) -> bytes:
         newline = block.find(b"\n", at)
@@ -274,6 +303,7 @@ class Journal:
         except OSError as exc:
             with suppress(OSError):  # after a failed write, take the lines back
                 os.ftruncate(self.log_fd, start)
+            self._forget_lines()
             raise failure("append to", self.path, exc, stored=False) from exc
         self.size = start + len(data)
         self.commits += 1
