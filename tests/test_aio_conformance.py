@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,56 +19,13 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import settings
 
 from threadstore.aio import AsyncThreadStore
-from threadstore.models import ConversationItem, Message
-from threadstore.protocol import Capability, ThreadStore
+from threadstore.protocol import ThreadStore
 from threadstore.registry import open_store
 from threadstore.testing import ThreadStoreConformance, stateful
+from threadstore.testing.portal import PortalFacade
 from threadstore.url import StoreURL
 
 T = TypeVar("T")
-
-
-class PortalFacade:
-    """The sync protocol over an AsyncThreadStore, each call awaited on a portal's loop."""
-
-    capabilities: frozenset[Capability] = frozenset()
-
-    def __init__(self, portal: BlockingPortal, store: AsyncThreadStore) -> None:
-        self._portal = portal
-        self.async_store = store
-        self.capabilities = store.capabilities
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        operation = getattr(self.async_store, name)
-        return lambda *args, **kwargs: self._portal.call(
-            functools.partial(operation, *args, **kwargs)
-        )
-
-    def iter_messages(self, thread_id: str, order: Any = "asc") -> Iterator[Message]:
-        return self._through_portal(self.async_store.iter_messages(thread_id, order))
-
-    def iter_items(self, conversation_id: str, order: Any = "asc") -> Iterator[ConversationItem]:
-        return self._through_portal(self.async_store.iter_items(conversation_id, order))
-
-    def _through_portal(self, records: AsyncIterator[T]) -> Iterator[T]:
-        """An async iterator of the adapter as a sync one, each step awaited on the portal."""
-        try:
-            while True:
-                try:
-                    yield self._portal.call(records.__anext__)
-                except StopAsyncIteration:
-                    return
-        finally:
-            self._portal.call(records.aclose)
-
-    def close(self) -> None:
-        self._portal.call(self.async_store.aclose)
-
-    def __enter__(self) -> PortalFacade:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class AdapterConformance(ThreadStoreConformance):

@@ -19,45 +19,10 @@ from sql_support import DATABASE, fresh_schema
 from threadstore_sql.aio import NativeAsyncStore
 from threadstore_sql.testing import PostgresServer
 
-from threadstore import ConversationItem, Message, aio
-from threadstore.aio import AsyncThreadStore
-from threadstore.protocol import Capability, ThreadStore
+from threadstore import Message, aio
+from threadstore.protocol import ThreadStore
 from threadstore.testing import ThreadStoreConformance, stateful
-
-
-class Facade:
-    """The sync protocol over an async store, each call awaited on a portal's loop."""
-
-    capabilities: frozenset[Capability] = frozenset()
-
-    def __init__(self, portal: BlockingPortal, store: AsyncThreadStore) -> None:
-        self._portal = portal
-        self.async_store = store
-        self.capabilities = store.capabilities
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        operation = getattr(self.async_store, name)
-        return lambda *args, **kwargs: self._portal.call(
-            functools.partial(operation, *args, **kwargs)
-        )
-
-    def iter_messages(self, thread_id: str, order: str = "asc") -> Iterator[Message]:
-        return iter(self._portal.call(self._collect, "iter_messages", thread_id, order))
-
-    def iter_items(self, conversation_id: str, order: str = "asc") -> Iterator[ConversationItem]:
-        return iter(self._portal.call(self._collect, "iter_items", conversation_id, order))
-
-    async def _collect(self, name: str, owner_id: str, order: str) -> list[Any]:
-        return [record async for record in getattr(self.async_store, name)(owner_id, order)]
-
-    def close(self) -> None:
-        self._portal.call(self.async_store.aclose)
-
-    def __enter__(self) -> Facade:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+from threadstore.testing.portal import PortalFacade
 
 
 class TestNativeAsyncConformance(ThreadStoreConformance):
@@ -75,7 +40,7 @@ class TestNativeAsyncConformance(ThreadStoreConformance):
             def open_url(url: str) -> ThreadStore:
                 store = aio.open_store(url, **self.options)
                 assert isinstance(store, NativeAsyncStore)
-                facade = opened.enter_context(Facade(portal, store))
+                facade = opened.enter_context(PortalFacade(portal, store))
                 assert isinstance(facade, ThreadStore)
                 return facade
 
