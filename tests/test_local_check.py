@@ -147,6 +147,23 @@ def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path) -> None:
         store.create_thread(Thread(id=thread_id))  # the ID is free again
 
 
+def test_verify_skips_a_thread_whose_half_done_delete_a_read_finishes(tmp_path: Path) -> None:
+    thread_id, _ = make_store(tmp_path)
+    with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies
+        incarnation = Incarnation(THREADS, thread_id, 0)
+        journal = store._open_list(incarnation, create=False)
+        assert journal is not None
+        with journal.locked(exclusive=True):
+            journal.append(entries.place(journal, [entries.gone(incarnation)]))
+        store._done_with(incarnation, journal)
+    with LocalThreadStore(tmp_path) as store:  # listed, then gone once its lists are read
+        report = verify_store(store)
+        assert [f.check for f in report.findings] == ["unfinished-delete"]
+        assert verify_store(store, repair=True).ok
+        assert verify_store(store).findings == []
+        assert store.list_thread_ids() == []
+
+
 @pytest.mark.parametrize("repair", [False, True])
 def test_check_writes_nothing_without_repair(tmp_path: Path, repair: bool) -> None:
     thread_id, _ = make_store(tmp_path)

@@ -11,6 +11,9 @@ alone, so it works on any backend. It reports, as :class:`Finding` objects:
 - references that do not resolve: a message's ``run_id`` must name a run of its thread,
   a ``message_creation`` step's message must exist.
 
+A thread or conversation deleted while it is checked (the store may be in use) is
+skipped, with whatever its check found.
+
 What only the backend can see (orphaned temporary files, gaps in a sequence, an index
 out of step with the records) comes from :class:`StorageCheck`, which a backend MAY
 implement; ``verify_store`` calls it first when present, passing ``repair`` on.
@@ -150,7 +153,12 @@ class StoreVerifier:
         return self._walk(self.store.list_conversations, "conversations").items
 
     def check_conversation(self, conversation: Conversation) -> None:
-        """Check one conversation as listed, and its items."""
+        """Check one conversation as listed, and its items (nothing, if it was deleted
+        since it was listed)."""
+        get = partial(self.store.get_conversation, conversation.id)
+        self._unless_deleted(partial(self._check_conversation, conversation), get, conversation.id)
+
+    def _check_conversation(self, conversation: Conversation) -> None:
         store, conversation_id = self.store, conversation.id
         self.report.checked["conversations"] += 1
         self._agrees(
@@ -163,7 +171,36 @@ class StoreVerifier:
             self._agrees(item, partial(store.get_item, conversation_id, item.id), where)
 
     def check_thread(self, thread: Thread) -> None:
-        """Check one thread as listed and everything under it."""
+        """Check one thread as listed and everything under it (nothing, if it was
+        deleted since it was listed)."""
+        get = partial(self.store.get_thread, thread.id)
+        self._unless_deleted(partial(self._check_thread, thread), get, thread.id)
+
+    def _unless_deleted(
+        self, check: Callable[[], None], get: Callable[[], object], where: str
+    ) -> None:
+        """Run ``check`` on one record. If it fails with a not-found or finds something,
+        and the record is gone now, what it found is void: another writer deleted the
+        record meanwhile, or a read finished a delete that a dead writer began."""
+        before = len(self.report.findings)
+        missing: NotFoundError | None = None
+        try:
+            check()
+        except NotFoundError as error:
+            missing = error
+        if missing is None and len(self.report.findings) == before:
+            return
+        try:
+            get()
+        except NotFoundError:
+            del self.report.findings[before:]
+            return
+        except CorruptDataError:
+            pass  # it is there: what was found stands
+        if missing is not None:
+            self._find("listing-differs", where, f"it exists, but reading it says: {missing}")
+
+    def _check_thread(self, thread: Thread) -> None:
         store, thread_id = self.store, thread.id
         self.report.checked["threads"] += 1
         self._agrees(thread, partial(store.get_thread, thread_id), thread_id)
