@@ -147,6 +147,35 @@ def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path) -> None:
         store.create_thread(Thread(id=thread_id))  # the ID is free again
 
 
+class _Died(BaseException):
+    """The deleter's process ends here."""
+
+
+@pytest.mark.parametrize("messages", [0, 2])
+def test_a_deleter_dying_midway_leaves_lists_a_check_can_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, messages: int
+) -> None:
+    with open_store(tmp_path) as store:
+        thread = store.create_thread()
+        for n in range(messages):
+            store.append_message(thread.id, Message.user(f"m{n}"))
+
+    def die(*_: object) -> None:
+        raise _Died
+
+    store = LocalThreadStore(tmp_path)
+    with monkeypatch.context() as patched:  # the lists say gone, the catalog not yet
+        patched.setattr(LocalThreadStore, "_finish_delete", die)
+        with pytest.raises(_Died):
+            store.delete_thread(thread.id)
+    store.close()
+    assert check(tmp_path) == [("unfinished-delete", False)]
+    assert check(tmp_path, repair=True) == [("unfinished-delete", True)]
+    assert check(tmp_path) == []
+    with open_store(tmp_path) as store:
+        assert store.list_thread_ids() == []
+
+
 def test_verify_skips_a_thread_whose_half_done_delete_a_read_finishes(tmp_path: Path) -> None:
     thread_id, _ = make_store(tmp_path)
     with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies

@@ -352,7 +352,10 @@ class LocalThreadStore(BaseThreadStore):
                         self._finish_delete(incarnation)
                         self._remove_files(journal)
                         raise kind.missing(record_id)
-                    journal.append(entries.place(journal, [entries.gone(incarnation)]))
+                    marks = [entries.gone(incarnation)]
+                    if journal.size == 0:  # it held nothing: its file begins as any other
+                        marks.insert(0, entries.begin(incarnation))
+                    journal.append(entries.place(journal, marks))
                     try:
                         self._finish_delete(incarnation)
                     except BackendError as exc:  # its lists say deleted, the catalog not yet
