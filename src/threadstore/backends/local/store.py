@@ -221,11 +221,21 @@ class LocalThreadStore(BaseThreadStore):
                 self._lists[incarnation] = journal
             self._lists.move_to_end(incarnation)
             journal.users += 1
-            if len(self._lists) > OPEN_LISTS:
-                idle = [key for key, held in self._lists.items() if held.users == 0]
-                for key in idle[: len(self._lists) - OPEN_LISTS]:
-                    self._lists.pop(key).close()
+            self._close_idle(len(self._lists) - OPEN_LISTS)
             return journal
+
+    def _close_idle(self, count: int) -> None:
+        """Close the ``count`` least recently used journals nobody is using (the guard is
+        held). The walk stops as soon as it has found them: usually at the first."""
+        idle: list[Incarnation] = []
+        if count > 0:
+            for key, held in self._lists.items():
+                if held.users == 0:
+                    idle.append(key)
+                    if len(idle) == count:
+                        break
+        for key in idle:
+            self._lists.pop(key).close()
 
     def _done_with(self, incarnation: Incarnation, journal: Journal) -> None:
         with self._guard:
