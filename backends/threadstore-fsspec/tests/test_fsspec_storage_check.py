@@ -92,6 +92,21 @@ def test_an_append_that_stopped_after_its_claim_is_aborted(
     assert [m.id for m in store.iter_messages(thread.id)] == [kept.id, again.id]
 
 
+def test_aborting_a_stopped_append_that_fills_the_chunk_leaves_the_pointer_right(
+    store: FsspecThreadStore, proxy: FaultProxy
+) -> None:
+    thread = store.create_thread()
+    store.append_messages(thread.id, [Message.user(f"{i}") for i in range(CHUNK_RECORDS - 1)])
+    refuse(proxy, "PUT", "/messages/chunks/")
+    with pytest.raises(BackendError):
+        store.append_message(thread.id, Message.user("stopped after its claim"))
+    proxy.plan = None
+    repaired_clean(store, "dangling-claim")  # its abort entry is the chunk's last
+    kept = store.append_message(thread.id, Message.user("starts the next chunk"))
+    assert [m.id for m in store.list_messages(thread.id, limit=1).data] == [kept.id]
+    assert checks(store) == []
+
+
 def test_a_second_append_of_a_stopped_id_aborts_the_first(
     store: FsspecThreadStore, proxy: FaultProxy
 ) -> None:

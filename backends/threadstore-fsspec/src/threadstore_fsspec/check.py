@@ -34,7 +34,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from threadstore.backend import KINDS, CorruptDataError, Finding, Kind
@@ -183,8 +183,12 @@ class StorageChecker:
                 log.add(number, index, entry)
                 if "record" in entry and listed.kind.children:
                     self.live[(listed.log, entry["id"])] = (chunk, entry)
+        settled = len(self.findings)
         for record_id, claim in sorted(claims.items()):
             await self._claim(target, chunks, log, record_id, claim)
+        if self.repair and len(self.findings) > settled:  # aborts may have been appended
+            chunks = await self._to_the_end(listed, chunks)
+            target = await self._owner_again(target)
         for record_id, places in sorted(log.live.items()):
             held = claims.get(record_id)
             if held is None:
@@ -195,6 +199,30 @@ class StorageChecker:
                 if (number, index) != kept:
                     await self._duplicate(target, chunks[number], index, kept[0])
         await self._pointer(target, listed, chunks)
+
+    async def _to_the_end(self, listed: _List, chunks: dict[int, Chunk]) -> dict[int, Chunk]:
+        """``chunks`` with the last one read again and any made since read too: what the
+        list ends with after this check's repairs appended to it."""
+        number, chunks = max(chunks, default=0), dict(chunks)
+        while True:
+            key = self.layout.chunk(listed.log, number)
+            blob = await self.objects.get(key)
+            if blob is None:
+                return chunks
+            chunks[number] = Chunk.of(number, blob, key)
+            number += 1
+
+    async def _owner_again(self, target: Target) -> Target:
+        """``target`` with its owner's chunk read again: the entry there holds the list's
+        tail pointer, which an abort appended by a repair may have moved on."""
+        if not target.owners:
+            return target  # the marker holds it; this store object made any move itself
+        owner = target.owners[-1]
+        key = self.layout.chunk(owner.log, owner.chunk)
+        blob = await self.objects.get(key)
+        return replace(
+            target, owner_chunk=None if blob is None else Chunk.of(owner.chunk, blob, key)
+        )
 
     def _target(self, listed: _List) -> Target:
         owners = []

@@ -460,8 +460,9 @@ class Lists:
             victim = str(claim.data.get("t"))
             blob = await self.objects.get(self.layout.chunk(target.log, last))
             abort = [{"abort": victim}]
-            fate, _ = await self._commit(target, last, blob, victim, abort, new_token())
+            fate, chunk = await self._commit(target, last, blob, victim, abort, new_token())
             if fate is Fate.ABORTED:
+                await self._advance(target, chunk)  # the abort entry may have filled it
                 return False
         raise BackendError(f"could not settle the claim on {record_id!r}")
 
