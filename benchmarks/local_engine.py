@@ -15,6 +15,7 @@ engine index them on first use; the SQLite peer gets the same IDs in one transac
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sqlite3
@@ -336,7 +337,9 @@ def long_thread(bench: Bench) -> None:
     """Every append to one thread up to ``tail`` messages, timed one by one (wall and CPU
     time), taking turns op by op with SQLite NORMAL (no fsync on either side, so the
     tail is the engine's: index growth, not the disk); then the index's bytes per
-    message."""
+    message. What the run built before (fixtures, earlier figures) is frozen out of the
+    garbage collector meanwhile: its full collections would otherwise land on whichever
+    call was running, and be counted as that store's tail."""
     count = _scale(bench).tail
     root = bench.workdir / "local-tail"
     peer = _sqlite(bench.workdir / "local-tail.sqlite", "NORMAL")
@@ -351,12 +354,17 @@ def long_thread(bench: Bench) -> None:
             SQLITE_NORMAL: _peer_appender(peer, peer.new_thread(), count),
         }
         clock, cpu = time.perf_counter_ns, time.thread_time_ns
-        for _ in range(count):
-            for label, op in ops.items():
-                start, used = clock(), cpu()
-                op()
-                samples[label].append((clock() - start) / 1e9)
-                spent[label].append((cpu() - used) / 1e9)
+        gc.collect()
+        gc.freeze()
+        try:
+            for _ in range(count):
+                for label, op in ops.items():
+                    start, used = clock(), cpu()
+                    op()
+                    samples[label].append((clock() - start) / 1e9)
+                    spent[label].append((cpu() - used) / 1e9)
+        finally:
+            gc.unfreeze()
     peer.close()
     for label, each in samples.items():
         extra = {

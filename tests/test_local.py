@@ -43,7 +43,7 @@ from threadstore.errors import (
     RunNotFound,
     ThreadNotFound,
 )
-from threadstore.records import MESSAGES, RECORD_FORMAT, RUNS, STEPS, THREADS, encode
+from threadstore.records import MESSAGES, RECORD_FORMAT, RUNS, STEPS, THREADS, Kind, encode
 from threadstore.testing import ThreadStoreConformance
 
 
@@ -1235,3 +1235,35 @@ def test_the_thread_list_costs_the_same_in_a_big_store(root: Path) -> None:
     assert large[1] == small[1] == 21
     # A page probes one slot per thread on it, each a read or two: never O(threads).
     assert large[0] <= 3 * 21 + 10
+
+
+@pytest.mark.parametrize(
+    ("op", "kind", "under", "data", "more"),
+    [
+        ("add", MESSAGES, (), b'{"id":"msg_1"}', False),
+        ("set", MESSAGES, (), b'{"id":"msg_1"}', True),
+        ("del", MESSAGES, (), None, False),
+        ("add", STEPS, ("run_1",), b'{"id":"msg_1"}', True),
+        ("add", THREADS, (), b'{"id":"msg_1","more":true}', False),
+    ],
+)
+def test_a_line_read_from_its_fixed_form_says_what_parsing_it_says(
+    op: str, kind: Kind[Any], under: tuple[str, ...], data: bytes | None, more: bool
+) -> None:
+    from threadstore.backends.local.log import entry_about, entry_in
+
+    line = make_line(op, kind, under, "msg_1", 1234, data, version=1 if data else None, more=more)
+    parsed = entry_in(line, 77)
+    assert parsed is not None
+    assert entry_about(line, 77, kind, under, "msg_1", (op,)) == parsed
+    assert entry_about(line, 77, kind, under, "msg_1", ("add", "set", "del")) == parsed
+    for other in (
+        ("msg_", kind, under),  # another ID, its prefix
+        ("msg_12", kind, under),
+        ("msg_1", RUNS if kind is not RUNS else MESSAGES, ()),  # another kind
+    ):
+        assert entry_about(line, 77, other[1], other[2], other[0], (op,)) is None
+    wrong = tuple(o for o in ("add", "set", "del") if o != op)
+    assert entry_about(line, 77, kind, under, "msg_1", wrong) is None
+    padded = line.replace(b'{"seq":1234', b'{"seq":01234', 1)
+    assert entry_about(padded, 77, kind, under, "msg_1", (op,)) is None

@@ -14,7 +14,17 @@ from typing import Any
 from threadstore.backends.local.index import GONE_KEY, IndexMismatch, Slot, item_key, position_key
 from threadstore.backends.local.journal import Journal, Written
 from threadstore.backends.local.layout import Incarnation
-from threadstore.backends.local.log import BEGIN, GONE, Entry, data_in, entry_in, make_line, prefix
+from threadstore.backends.local.log import (
+    BEGIN,
+    GONE,
+    Entry,
+    after_seq,
+    data_in,
+    entry_about,
+    entry_in,
+    make_line,
+    prefix,
+)
 from threadstore.records import RECORD_FORMAT, Kind
 
 __all__ = [
@@ -31,8 +41,10 @@ __all__ = [
     "is_gone",
     "live",
     "live_line",
+    "live_slots",
     "place",
     "record_at",
+    "records_in",
     "tombstone",
 ]
 
@@ -114,6 +126,32 @@ def at_position(journal: Journal, kind: Kind[Any], under: tuple[str, ...], seq: 
     return journal.index.get(position_key(kind.singular, under, seq))
 
 
+def live_slots(
+    journal: Journal,
+    kind: Kind[Any],
+    under: tuple[str, ...],
+    position: int,
+    step: int,
+    total: int,
+    count: int,
+) -> list[tuple[int, Slot]]:
+    """Up to ``count`` live records' positions and slots, from ``position`` on by ``step``
+    (the list is ``total`` long): O(records passed over)."""
+    get = journal.index.get
+    key = position_key(kind.singular, under, 0)[:-1]
+    found: list[tuple[int, Slot]] = []
+    while 0 <= position < total and len(found) < count:
+        slot = get(f"{key}{position}")
+        if slot is None:
+            raise IndexMismatch(
+                f"damaged index {journal.index.path}: no {kind.singular} at position {position}"
+            )
+        if not slot.deleted:
+            found.append((position, slot))
+        position += step
+    return found
+
+
 def checked(
     journal: Journal,
     slot: Slot,
@@ -130,8 +168,12 @@ def checked(
         line = journal.line(slot.offset)
     if seq is not None and not line.startswith(prefix(kind, under, seq)):
         raise _mismatch(journal, slot, f"{kind.singular} at position {seq}")
-    entry = entry_in(line, slot.offset)
     wanted_ops = ("del",) if slot.deleted else ("add", "set")
+    if record_id is not None and seq is None:
+        entry = entry_about(line, slot.offset, kind, under, record_id, wanted_ops)
+        if entry is not None:
+            return entry, line
+    entry = entry_in(line, slot.offset)
     if (
         entry is None
         or entry.kind != kind.singular
@@ -160,6 +202,25 @@ def record_at(
     if not (line.startswith(head) and line.startswith(_LIVE_OPS, len(head))):
         checked(journal, slot, kind, under, seq=seq, line=line)
     return data_in(line)
+
+
+def records_in(
+    journal: Journal,
+    kind: Kind[Any],
+    under: tuple[str, ...],
+    slots: Sequence[tuple[int, Slot]],
+    lines: dict[int, bytes],
+) -> list[bytes | None]:
+    """:func:`record_at` for each of ``slots`` (positions and slots, their lines read)."""
+    after = after_seq(kind, under)
+    found: list[bytes | None] = []
+    for seq, slot in slots:
+        line = lines[slot.offset]
+        head = b'{"seq":%d' % seq + after
+        if not (line.startswith(head) and line.startswith(_LIVE_OPS, len(head))):
+            checked(journal, slot, kind, under, seq=seq, line=line)
+        found.append(data_in(line))
+    return found
 
 
 def _mismatch(journal: Journal, slot: Slot, what: str) -> IndexMismatch:

@@ -58,6 +58,8 @@ class Journal:
         self.mutex = threading.Lock()
         self.size = 0
         """The log's length as of the last refresh (or this object's last write)."""
+        self.stat: os.stat_result | None = None
+        """The log's status at the last refresh: its device and inode name it to the index."""
         self.users = 0
         self.commits = 0
         self.stale = False
@@ -149,7 +151,7 @@ class Journal:
         Bytes after the last whole record (or the last whole batch) are an unfinished
         write of a dead process, never acknowledged: they are cut off.
         """
-        stat = os.fstat(self.log_fd)
+        stat = self.stat = os.fstat(self.log_fd)
         if stat.st_nlink == 0 and not self.stale:
             self.stale = True
             self._drop_orphan_index()
@@ -309,7 +311,7 @@ class Journal:
         self.commits += 1
         try:
             self.index.apply(item.entry for item in written)
-            self.index.commit(self.size, os.fstat(self.log_fd))
+            self.index.commit(self.size, self.stat or os.fstat(self.log_fd))
             if self.durable and self.commits % SYNC_EVERY == 0:
                 self.index.sync()
         except (OSError, CorruptDataError) as exc:

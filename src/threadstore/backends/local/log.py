@@ -35,7 +35,9 @@ __all__ = [
     "GONE",
     "RECORD_OPS",
     "Entry",
+    "after_seq",
     "data_in",
+    "entry_about",
     "entry_in",
     "entry_of",
     "intact",
@@ -108,11 +110,12 @@ def make_line(
 
 def prefix(kind: Kind[Any], under: tuple[str, ...], seq: int) -> bytes:
     """How every line about position ``seq`` of a list begins: checked before it is trusted."""
-    return b'{"seq":%d' % seq + _after_seq(kind, under)
+    return b'{"seq":%d' % seq + after_seq(kind, under)
 
 
 @functools.lru_cache(maxsize=1024)
-def _after_seq(kind: Kind[Any], under: tuple[str, ...]) -> bytes:
+def after_seq(kind: Kind[Any], under: tuple[str, ...]) -> bytes:
+    """What follows the position in every line about a record of ``kind`` under ``under``."""
     owners = "".join(
         f'"{owner.singular}":"{owner_id}",'
         for owner, owner_id in zip(owners_of(kind), under, strict=True)
@@ -139,6 +142,39 @@ def data_in(line: bytes) -> bytes | None:
     end = len(line) - _SUFFIX_LENGTH
     start = line.find(_DATA, 0, end)
     return None if start < 0 else line[start + len(_DATA) : end]
+
+
+def entry_about(
+    line: bytes,
+    offset: int,
+    kind: Kind[Any],
+    under: tuple[str, ...],
+    record_id: str,
+    ops: tuple[str, ...],
+) -> Entry | None:
+    """The entry of a checksummed line, if it is in the one form :func:`make_line` writes
+    and about ``record_id`` with an op in ``ops``; read from its fixed form, not parsed.
+    ``None`` says only "not in that form": the caller parses it in full."""
+    comma = line.find(b",", 7, 32)
+    digits = line[7:comma]
+    if comma < 0 or not digits.isdigit():
+        return None
+    seq = int(digits)
+    head = b'{"seq":%d' % seq + after_seq(kind, under)
+    if not line.startswith(head):
+        return None
+    named = b'","id":"%s"' % record_id.encode()
+    for op in ops:
+        if line.startswith(op.encode() + named, len(head)):
+            break
+    else:
+        return None
+    rest = len(head) + len(op) + len(named)
+    data = line.find(_DATA, rest)
+    if (data >= 0) != (op in ("add", "set")):
+        return None
+    more = line.find(b',"more":true', rest, data if data >= 0 else len(line)) >= 0
+    return Entry(op, kind.singular, under, record_id, seq, offset, len(line), more)
 
 
 def entry_of(line: bytes, offset: int) -> Entry | None:

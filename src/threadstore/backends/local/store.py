@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Self, TypeVar
 
+import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from threadstore.backend import (
@@ -48,7 +49,6 @@ from threadstore.backends.local.files import (
     remove_tree,
     try_exclusive,
 )
-from threadstore.backends.local.index import Slot
 from threadstore.backends.local.journal import Journal
 from threadstore.backends.local.layout import FORMAT, FORMAT_VERSION, Incarnation, Layout
 from threadstore.backends.local.log import data_in
@@ -517,6 +517,8 @@ class LocalThreadStore(BaseThreadStore):
     def _insert_under(self, kind: Kind[R], scope: Scope, records: Sequence[R]) -> None:
         under = scope[1:]
 
+        encoded = [encode(record) for record in records]  # before the lock: not under it
+
         def insert(held: Journal | None) -> None:
             journal = self._owners_live(held, kind, scope)
             first = entries.count(journal, kind, under)
@@ -524,8 +526,8 @@ class LocalThreadStore(BaseThreadStore):
                 if entries.live(journal, kind, under, record.id) is not None:
                     raise AlreadyExistsError(f"{kind.singular} {record.id!r} already exists")
             changes = [
-                (kind, under, record.id, first + n, encode(record))
-                for n, record in enumerate(records)
+                (kind, under, record.id, first + n, data)
+                for n, (record, data) in enumerate(zip(records, encoded, strict=True))
             ]
             journal.append(entries.batch(journal, "add", changes))
 
@@ -610,27 +612,21 @@ class LocalThreadStore(BaseThreadStore):
                 raise CursorNotFound(cursor)
             position = found.seq
         step = -1 if descending else 1
-        slots: list[tuple[int, Slot]] = []
-        position += step
-        while 0 <= position < total and len(slots) < count:
-            slot = entries.at_position(journal, kind, under, position)
-            if slot is None:
-                raise entries.IndexMismatch(
-                    f"damaged index {journal.index.path}: no {kind.singular} at position {position}"
-                )
-            if slot.live:
-                slots.append((position, slot))
-            position += step
+        slots = entries.live_slots(journal, kind, under, position + step, step, total, count)
         lines = journal.lines([slot.offset for _, slot in slots])
-        return [
-            self._decode(
-                journal,
-                kind,
-                entries.record_at(journal, slot, kind, under, seq, lines[slot.offset]),
-                slot.offset,
-            )
-            for seq, slot in slots
-        ]
+        held = entries.records_in(journal, kind, under, slots, lines)
+        parse = kind.parse_json
+        records: list[R] = []
+        for data, (_, slot) in zip(held, slots, strict=True):
+            if data is not None:
+                try:
+                    records.append(parse(data))
+                    self.stats.records_decoded += 1
+                    continue
+                except pydantic.ValidationError:  # the full story, or a newer form: below
+                    pass
+            records.append(self._decode(journal, kind, data, slot.offset))
+        return records
 
     def _decode(self, journal: Journal, kind: Kind[R], data: bytes | None, offset: int) -> R:
         """The record a checked line carries (``data``, from :func:`data_in`)."""
