@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from threadstore import Message, Thread, open_store
-from threadstore.backends.local import LocalThreadStore, entries
-from threadstore.backends.local.layout import Incarnation
+from threadstore.backends.local import LocalThreadStore
 from threadstore.integrity import StorageCheck, verify_store
-from threadstore.records import THREADS
 
 
 def make_store(root: Path) -> tuple[str, list[str]]:
@@ -130,61 +128,45 @@ def test_one_repair_removes_both_files_of_a_deleted_record(tmp_path: Path) -> No
     assert check(tmp_path) == []
 
 
-def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path) -> None:
-    thread_id, _ = make_store(tmp_path)
-    with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies
-        incarnation = Incarnation(THREADS, thread_id, 0)
-        journal = store._open_list(incarnation, create=False)
-        assert journal is not None
-        with journal.locked(exclusive=True):
-            journal.append(entries.place(journal, [entries.gone(incarnation)]))
-        store._done_with(incarnation, journal)
-    assert check(tmp_path) == [("unfinished-delete", False)]
-    assert check(tmp_path, repair=True) == [("unfinished-delete", True)]
-    assert check(tmp_path) == []
-    with open_store(tmp_path) as store:
-        assert store.list_thread_ids() == []
-        store.create_thread(Thread(id=thread_id))  # the ID is free again
-
-
 class _Died(BaseException):
     """The deleter's process ends here."""
 
 
-@pytest.mark.parametrize("messages", [0, 2])
-def test_a_deleter_dying_midway_leaves_lists_a_check_can_finish(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, messages: int
-) -> None:
-    with open_store(tmp_path) as store:
+def _die(*_: object) -> None:
+    raise _Died
+
+
+def half_delete(root: Path, thread_id: str) -> None:
+    """Delete a thread in a deleter that dies after marking its lists gone, before the
+    catalog's tombstone."""
+    store = LocalThreadStore(root)
+    try:
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(LocalThreadStore, "_finish_delete", _die)
+            with pytest.raises(_Died):
+                store.delete_thread(thread_id)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("messages", [0, 5])
+def test_a_delete_a_dead_process_started_is_finished(tmp_path: Path, messages: int) -> None:
+    with open_store(tmp_path) as store:  # a thread with no list file yet, or with one
         thread = store.create_thread()
         for n in range(messages):
             store.append_message(thread.id, Message.user(f"m{n}"))
-
-    def die(*_: object) -> None:
-        raise _Died
-
-    store = LocalThreadStore(tmp_path)
-    with monkeypatch.context() as patched:  # the lists say gone, the catalog not yet
-        patched.setattr(LocalThreadStore, "_finish_delete", die)
-        with pytest.raises(_Died):
-            store.delete_thread(thread.id)
-    store.close()
+    half_delete(tmp_path, thread.id)
     assert check(tmp_path) == [("unfinished-delete", False)]
     assert check(tmp_path, repair=True) == [("unfinished-delete", True)]
     assert check(tmp_path) == []
     with open_store(tmp_path) as store:
         assert store.list_thread_ids() == []
+        store.create_thread(Thread(id=thread.id))  # the ID is free again
 
 
 def test_verify_skips_a_thread_whose_half_done_delete_a_read_finishes(tmp_path: Path) -> None:
     thread_id, _ = make_store(tmp_path)
-    with LocalThreadStore(tmp_path) as store:  # the deleter's first step, then it dies
-        incarnation = Incarnation(THREADS, thread_id, 0)
-        journal = store._open_list(incarnation, create=False)
-        assert journal is not None
-        with journal.locked(exclusive=True):
-            journal.append(entries.place(journal, [entries.gone(incarnation)]))
-        store._done_with(incarnation, journal)
+    half_delete(tmp_path, thread_id)
     with LocalThreadStore(tmp_path) as store:  # listed, then gone once its lists are read
         report = verify_store(store)
         assert [f.check for f in report.findings] == ["unfinished-delete"]
