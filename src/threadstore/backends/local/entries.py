@@ -43,7 +43,6 @@ __all__ = [
     "live_line",
     "live_slots",
     "place",
-    "record_at",
     "records_in",
     "tombstone",
 ]
@@ -188,22 +187,6 @@ def checked(
 _LIVE_OPS = (b'add","id":"', b'set","id":"')
 
 
-def record_at(
-    journal: Journal, slot: Slot, kind: Kind[Any], under: tuple[str, ...], seq: int, line: bytes
-) -> bytes | None:
-    """The record JSON of the live line a position slot led to (``line``, read through
-    the journal), checked to be about position ``seq`` of the list asked for.
-
-    Lines are written in one form, so its first bytes are compared with the form's for
-    that position and a live op; a line in any other form is parsed in full instead
-    (:func:`checked`), which raises :class:`IndexMismatch` if it is about something else.
-    """
-    head = prefix(kind, under, seq)
-    if not (line.startswith(head) and line.startswith(_LIVE_OPS, len(head))):
-        checked(journal, slot, kind, under, seq=seq, line=line)
-    return data_in(line)
-
-
 def records_in(
     journal: Journal,
     kind: Kind[Any],
@@ -211,7 +194,13 @@ def records_in(
     slots: Sequence[tuple[int, Slot]],
     lines: dict[int, bytes],
 ) -> list[bytes | None]:
-    """:func:`record_at` for each of ``slots`` (positions and slots, their lines read)."""
+    """The record JSON of each live line the position ``slots`` led to (``lines``, read
+    through the journal), each checked to be about its position of the list asked for.
+
+    Lines are written in one form, so a line's first bytes are compared with the form's
+    for that position and a live op; a line in any other form is parsed in full instead
+    (:func:`checked`), which raises :class:`IndexMismatch` if it is about something else.
+    """
     after = after_seq(kind, under)
     found: list[bytes | None] = []
     for seq, slot in slots:
