@@ -202,14 +202,18 @@ class StorageChecker:
 
     async def _to_the_end(self, listed: _List, chunks: dict[int, Chunk]) -> dict[int, Chunk]:
         """``chunks`` with the last one read again and any made since read too: what the
-        list ends with after this check's repairs appended to it."""
+        list ends with after this check's repairs appended to it (up to a chunk that does
+        not parse: that was reported already)."""
         number, chunks = max(chunks, default=0), dict(chunks)
         while True:
             key = self.layout.chunk(listed.log, number)
-            blob = await self.objects.get(key)
-            if blob is None:
+            try:
+                blob = await self.objects.get(key)
+                if blob is None:
+                    return chunks
+                chunks[number] = Chunk.of(number, blob, key)
+            except CorruptDataError:
                 return chunks
-            chunks[number] = Chunk.of(number, blob, key)
             number += 1
 
     async def _owner_again(self, target: Target) -> Target:
