@@ -160,7 +160,7 @@ def entry_about(
     if comma < 0 or not digits.isdigit():
         return None
     seq = int(digits)
-    head = b'{"seq":%d' % seq + after_seq(kind, under)
+    head = prefix(kind, under, seq)
     if not line.startswith(head):
         return None
     named = b'","id":"%s"' % record_id.encode()
