@@ -48,3 +48,15 @@ def test_returned_models_are_copies() -> None:
     message.metadata["a"] = "changed"
     store.get_message(thread.id, message.id).metadata["a"] = "changed"
     assert store.get_message(thread.id, message.id).metadata == {"a": "b"}
+
+
+def test_a_stored_record_is_a_copy_with_its_owners_filled_in() -> None:
+    store = open_store("memory://")
+    thread = store.create_thread()
+    given = Message.user("hi")
+    stored = store.append_message(thread.id, given)
+    assert given.thread_id is None
+    assert stored is not given
+    assert stored.thread_id == thread.id
+    assert stored.model_dump(exclude_unset=True)["thread_id"] == thread.id
+    assert store.get_message(thread.id, stored.id) == stored

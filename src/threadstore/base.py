@@ -118,6 +118,14 @@ def _apply(record: R, changes: dict[str, Any]) -> R:
     return record.model_copy(update=changes)
 
 
+def _fill_owners(record: Record, owners: dict[str, str]) -> None:
+    """Set owner IDs in a record just validated, which nobody else holds yet. The IDs were
+    checked with the call; an assignment would validate the whole model once more."""
+    if owners:
+        record.__dict__.update(owners)
+        record.__pydantic_fields_set__.update(owners)
+
+
 def _step_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """New step details bring their type along (the two must agree)."""
     details = changes.get("step_details")
@@ -230,11 +238,10 @@ class BaseThreadStore(ABC):
         return records
 
     def _admit(self, kind: Kind[R], scope: Scope, record: R) -> R:
-        """The record as it will be stored: owners filled in, checked again from its JSON.
+        """The record as it will be stored: checked again from its JSON, owners filled in.
 
-        Owner fields are filled from the call; a conflicting value is refused. Checking
-        the encoded form catches values changed in place after construction, and it is
-        exactly what will be stored.
+        Checking the encoded form catches values changed in place after construction.
+        Owner fields left empty are filled from the call; a conflicting value is refused.
         """
         if not isinstance(record, kind.model):
             raise InvalidRequestError(
@@ -252,11 +259,11 @@ class BaseThreadStore(ABC):
                 raise InvalidRequestError(
                     f"{field} {given!r} conflicts with the call's {owner_id!r}"
                 )
-        if owners:
-            record = _apply(record, owners)
         extra: Literal["allow"] | None = "allow" if record.__pydantic_extra__ is not None else None
         with input_rules():
-            return kind.parse_json(encode(record), extra=extra)
+            admitted = kind.parse_json(encode(record), extra=extra)
+        _fill_owners(admitted, owners)
+        return admitted
 
     def _page(
         self,
