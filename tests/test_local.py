@@ -685,6 +685,36 @@ def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Pat
     os.close(index.fd)
 
 
+def test_old_pages_are_given_back_only_once_what_moved_out_is_written(tmp_path: Path) -> None:
+    """Moving slots changes blocks in memory; the old table's pages go when those blocks
+    are written (the commit), never before: in between, the old table is all there is."""
+    from threadstore.backends.local.files import ReadCounter
+
+    log = tmp_path / "log"
+    log.write_bytes(b"")
+    path = tmp_path / "index"
+    index = local_index.Index(
+        os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), ReadCounter()
+    )
+    index.rebuild([], 0, log.stat())
+    keys = [f"k{n}" for n in range(50)]
+    for n, key in enumerate(keys):
+        index.put(key, local_index.Slot(n))
+    index.commit(0, log.stat())
+    header = index.header
+    assert header is not None
+    old, size = header.table, header.capacity // 15 * 256
+    index._grow()
+    index._move(header.old_capacity)  # every slot moved: the whole old table can go
+    assert path.read_bytes()[old : old + size] != bytes(size)
+    index.commit(0, log.stat())
+    if local_index._fallocate is not None:
+        assert path.read_bytes()[old : old + size] == bytes(size)
+    index.forget()
+    assert [index.get(key) for key in keys] == [local_index.Slot(n) for n in range(50)]
+    os.close(index.fd)
+
+
 def flip_bits(path: Path, start: int, count: int, every: int = 1) -> None:
     data = bytearray(path.read_bytes())
     for at in range(start, min(len(data), start + count), every):

@@ -233,6 +233,9 @@ class Index:
         self._dirty: dict[int, bytearray] = {}
         """byte offset → a block changed since the last :meth:`_flush`: a commit writes
         each once, however many of its slots changed."""
+        self._freed: list[tuple[int, int]] = []
+        """Byte ranges of the old table to give back once :meth:`_flush` has written the
+        slots moved out of them (never before: a reader would find neither)."""
         self.memory: dict[str, Slot] | None = None
         """Set when the file cannot be written (a full disk): the index then lives here."""
 
@@ -286,6 +289,7 @@ class Index:
         self._gaps.clear()
         self._blocks.clear()
         self._dirty.clear()
+        self._freed.clear()
 
     def _remember(self, key: str, tag: int, index: int, slot: Slot | None) -> None:
         if len(self._found) > _REMEMBERED:
@@ -389,10 +393,14 @@ class Index:
         _SLOT.pack_into(block, place, tag, value)
 
     def _flush(self) -> None:
-        """Write every changed block once, sealed (before the header that covers them)."""
+        """Write every changed block once, sealed (before the header that covers them),
+        then give back the old table's pages whose slots those blocks now hold."""
         for start, block in self._dirty.items():
             pwrite_all(self.fd, _sealed(block), start)
         self._dirty.clear()
+        for start, length in self._freed:
+            _release(self.fd, start, length)
+        self._freed.clear()
 
     # --- changes (the caller holds the exclusive lock) ---------------------------------
 
@@ -449,7 +457,9 @@ class Index:
         self._gaps.clear()
 
     def _move(self, count: int) -> None:
-        """Move the next ``count`` slots of the old table into the new one (if absent)."""
+        """Move the next ``count`` slots of the old table into the new one (if absent).
+        The old pages whose slots have all moved are given back by the next :meth:`_flush`,
+        once it has written the slots where they now are."""
         header = self._header()
         first = header.moved
         last = min(first + count, header.old_capacity)
@@ -468,17 +478,14 @@ class Index:
         before = _page_below(header.old_table + first // _PER_BLOCK * _BLOCK)
         after = _page_below(header.old_table + last // _PER_BLOCK * _BLOCK)
         start = max(before, -(-header.old_table // _PAGE) * _PAGE)
-        done = header.moved >= header.old_capacity
-        if done or after > start:
-            self._flush()  # the moved slots are written before their old pages go
-        if done:
+        if header.moved >= header.old_capacity:
             blocks = -(-header.old_capacity // _PER_BLOCK)
-            _release(self.fd, header.old_table, blocks * _BLOCK)
+            self._freed.append((header.old_table, blocks * _BLOCK))
             header.old_table = header.old_capacity = header.moved = 0
             self._blocks.clear()  # remembered probes stay true: what was in the old table
             # is in the new one with the same value, and what was in neither still is
-        elif after > start:  # give back the pages whose slots have all moved
-            _release(self.fd, start, after - start)
+        elif after > start:  # the pages whose slots have all moved
+            self._freed.append((start, after - start))
 
     def commit(self, covered: int, log: os.stat_result) -> None:
         """Record that the table reflects the log up to ``covered``."""
