@@ -9,6 +9,9 @@
 Other work on the machine moves these floors (an fsync waits for everyone's journal
 commit), so they are measured at the start and again at the end of a run; ratios use
 the lower of the two medians, the better estimate of what the hardware allows.
+- A call's tail: on a shared machine, a fixed piece of CPU work also has slow calls (the
+  scheduler, other tenants, the caches). :class:`CpuTask` is such a piece, sized to a
+  given median and timed in the same turns, so a tail can be read against it.
 - Object storage: a request cannot be cheaper than one round trip. With the proxy's
   injected delay that is the delay plus the server's own time for a tiny GET, measured
   with a bare HTTP client (no SDK, no signing) on a kept-alive connection.
@@ -18,6 +21,9 @@ from __future__ import annotations
 
 import http.client
 import os
+import statistics
+import time
+import zlib
 from pathlib import Path
 from typing import Self
 
@@ -28,10 +34,12 @@ from benchmarks.results import Figure, Results
 __all__ = [
     "ALONGSIDE_APPENDS",
     "ALONGSIDE_RUNS",
+    "CPU_TASK",
     "FSYNC_FLOOR",
     "FSYNC_GROWING",
     "S3_DELAYED_FLOOR",
     "S3_FLOOR",
+    "CpuTask",
     "FsyncRecord",
     "floor",
     "fsync_floor",
@@ -44,6 +52,7 @@ FSYNC_FLOOR = "write + fdatasync, preallocated file"
 FSYNC_GROWING = "write + fdatasync, growing file"
 S3_FLOOR = "S3 request, moto direct"
 S3_DELAYED_FLOOR = "S3 request +delay"
+CPU_TASK = "fixed CPU task"
 
 RECORD = b"x" * (BODY_CHARS + 300) + b"\n"  # about one message's wire JSON
 _WARMUP = 3
@@ -74,6 +83,25 @@ class FsyncRecord:
     def __exit__(self, *exc_info: object) -> None:
         os.close(self.fd)
         self.path.unlink()
+
+
+class CpuTask:
+    """The same CPU work on every call (checksums of one record, no system call, nothing
+    kept), as many rounds as take ``median`` seconds of thread CPU time here and now."""
+
+    def __init__(self, median: float) -> None:
+        self.rounds = 1000
+        per_round = statistics.median(self._time() for _ in range(50)) / self.rounds
+        self.rounds = max(1, round(median / per_round))
+
+    def _time(self) -> float:
+        start = time.thread_time_ns()
+        self()
+        return (time.thread_time_ns() - start) / 1e9
+
+    def __call__(self) -> None:
+        for _ in range(self.rounds):
+            zlib.crc32(RECORD)
 
 
 def fsync_floor(directory: Path, count: int, *, grow: bool) -> Stats:

@@ -29,7 +29,7 @@ from pathlib import Path
 from benchmarks.contenders.base import PAGE_SIZE, Contender
 from benchmarks.contenders.sqlite import APPEND, SqliteContender
 from benchmarks.corpus import Corpus
-from benchmarks.floors import FSYNC_FLOOR, FSYNC_GROWING, FsyncRecord
+from benchmarks.floors import CPU_TASK, FSYNC_FLOOR, FSYNC_GROWING, CpuTask, FsyncRecord
 from benchmarks.lineup import LOCAL, LOCAL_FAST, MEMORY, SQLITE_FULL, SQLITE_NORMAL
 from benchmarks.machine import load
 from benchmarks.measure import Stats, interleave, time_calls
@@ -333,34 +333,56 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p99": at(0.99), "p999": at(0.999), "max": ordered[-1]}
 
 
+_TASK_SIZING = 300
+"""Appends to a thread in a store of their own that size :func:`long_thread`'s CPU task."""
+
+
+def _cpu_median(op: Callable[[], object], count: int) -> float:
+    """The median thread CPU time of ``count`` calls of ``op``."""
+    spent = []
+    for _ in range(count):
+        start = time.thread_time_ns()
+        op()
+        spent.append((time.thread_time_ns() - start) / 1e9)
+    return statistics.median(spent)
+
+
 def long_thread(bench: Bench) -> None:
     """Every append to one thread up to ``tail`` messages, timed one by one (wall and CPU
     time), taking turns op by op with SQLite NORMAL (no fsync on either side, so the
-    tail is the engine's: index growth, not the disk); then the index's bytes per
-    message. What the run built before (fixtures, earlier figures) is frozen out of the
-    garbage collector meanwhile: its full collections would otherwise land on whichever
-    call was running, and be counted as that store's tail."""
+    tail is the engine's: index growth, not the disk) and with a fixed CPU task of the
+    engine's median (what the machine alone adds to a tail); then the index's bytes per
+    message. Each message is made before its call's clock starts: every thousandth call
+    would otherwise make the next thousand, a tail of everyone's. What the run built
+    before (fixtures, earlier figures) is frozen out of the garbage collector meanwhile:
+    its full collections would otherwise land on whichever call was running, and be
+    counted as that store's tail."""
     count = _scale(bench).tail
     root = bench.workdir / "local-tail"
     peer = _sqlite(bench.workdir / "local-tail.sqlite", "NORMAL")
-    samples: dict[str, list[float]] = {LOCAL_FAST: [], SQLITE_NORMAL: []}
-    spent: dict[str, list[float]] = {LOCAL_FAST: [], SQLITE_NORMAL: []}
+    samples: dict[str, list[float]] = {LOCAL_FAST: [], SQLITE_NORMAL: [], CPU_TASK: []}
+    spent: dict[str, list[float]] = {LOCAL_FAST: [], SQLITE_NORMAL: [], CPU_TASK: []}
     """CPU time of the calling thread: what a stall costs, without the waits a loaded
     machine's scheduler adds to any call."""
+    with open_store(f"file://{root}-sizing", durable=False) as store:
+        sizing = _appender(store, store.create_thread().id, _TASK_SIZING)
+        task = CpuTask(_cpu_median(sizing, _TASK_SIZING))
     with open_store(f"file://{root}", durable=False) as store:
-        thread_id = store.create_thread().id
-        ops = {
-            LOCAL_FAST: _appender(store, thread_id, count),
-            SQLITE_NORMAL: _peer_appender(peer, peer.new_thread(), count),
+        ops: dict[str, Callable[[Message], object]] = {
+            LOCAL_FAST: partial(store.append_message, store.create_thread().id),
+            SQLITE_NORMAL: partial(peer.append, peer.new_thread()),
+            CPU_TASK: lambda _: task(),
         }
+        messages = _messages(len(ops) * count)
         clock, cpu = time.perf_counter_ns, time.thread_time_ns
         gc.collect()
         gc.freeze()
         try:
             for _ in range(count):
                 for label, op in ops.items():
+                    message = next(messages)  # made a thousand at a time: before the clock
                     start, used = clock(), cpu()
-                    op()
+                    op(message)
                     samples[label].append((clock() - start) / 1e9)
                     spent[label].append((cpu() - used) / 1e9)
         finally:
