@@ -715,6 +715,38 @@ def test_old_pages_are_given_back_only_once_what_moved_out_is_written(tmp_path: 
     os.close(index.fd)
 
 
+def test_a_small_table_is_read_in_one_go_and_forgotten_at_the_first_write(
+    tmp_path: Path,
+) -> None:
+    """A table within the file's first page comes in one read when the header is new, so
+    lookups of keys in different blocks read nothing more; once a commit writes blocks,
+    what was read before is not used again (a block dropped from memory is read anew)."""
+    from threadstore.backends.local.files import ReadCounter
+
+    log = tmp_path / "log"
+    log.write_bytes(b"")
+    path = tmp_path / "index"
+    counter = ReadCounter()
+    writer = local_index.Index(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), counter)
+    writer.rebuild([], 0, log.stat())
+    keys = [f"k{n}" for n in range(40)]  # in every block of the 64-slot table
+    for n, key in enumerate(keys):
+        writer.put(key, local_index.Slot(n))
+    writer.commit(0, log.stat())
+    reader = local_index.Index(os.open(path, os.O_RDWR), str(path), ReadCounter())
+    reader.load()
+    before = reader.counter.reads
+    assert [reader.get(key) for key in keys] == [local_index.Slot(n) for n in range(40)]
+    assert reader.counter.reads == before
+    reader.put("late", local_index.Slot(99))
+    reader.commit(0, log.stat())
+    reader._blocks.clear()  # as when the blocks it keeps are too many
+    reader._found.clear()
+    assert reader.get("late") == local_index.Slot(99)
+    for index in (writer, reader):
+        os.close(index.fd)
+
+
 def flip_bits(path: Path, start: int, count: int, every: int = 1) -> None:
     data = bytearray(path.read_bytes())
     for at in range(start, min(len(data), start + count), every):

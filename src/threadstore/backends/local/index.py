@@ -233,6 +233,10 @@ class Index:
         self._dirty: dict[int, bytearray] = {}
         """byte offset → a block changed since the last :meth:`_flush`: a commit writes
         each once, however many of its slots changed."""
+        self._fetched = b""
+        self._fetched_at = 0
+        """A small table as read whole when the header changed (see :meth:`load`); dropped
+        at the first write."""
         self._freed: list[tuple[int, int]] = []
         """Byte ranges of the old table to give back once :meth:`_flush` has written the
         slots moved out of them (never before: a reader would find neither)."""
@@ -250,7 +254,18 @@ class Index:
             self._forget_all()
             self._seen = raw
             self.header = Header.unpack(raw)
+            if self.header is not None:
+                self._fetch_small_table(self.header)
         return self.header
+
+    def _fetch_small_table(self, header: Header) -> None:
+        """Read a table that ends within the file's first page in one read: most lists are
+        short, and the probes that follow would read its blocks one at a time. Each
+        block is still checked when a probe first uses it."""
+        end = header.table + -(-header.capacity // _PER_BLOCK) * _BLOCK
+        if not header.old_capacity and end <= _PAGE:
+            self._fetched = self.counter.pread(self.fd, end - header.table, header.table)
+            self._fetched_at = header.table
 
     def current(self, log: os.stat_result) -> bool:
         """Whether the table reflects exactly the log ``log`` describes."""
@@ -290,6 +305,7 @@ class Index:
         self._blocks.clear()
         self._dirty.clear()
         self._freed.clear()
+        self._fetched = b""
 
     def _remember(self, key: str, tag: int, index: int, slot: Slot | None) -> None:
         if len(self._found) > _REMEMBERED:
@@ -336,7 +352,11 @@ class Index:
         block = self._dirty.get(start) or self._blocks.get(start)
         if block is not None:
             return block
-        block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
+        at = start - self._fetched_at
+        if at >= 0 and at + _BLOCK <= len(self._fetched):
+            block = bytearray(self._fetched[at : at + _BLOCK])
+        else:
+            block = bytearray(self.counter.pread(self.fd, _BLOCK, start))
         if len(block) != _BLOCK:
             raise self.damaged("the table is cut short")
         if block != _EMPTY_BLOCK:
@@ -395,6 +415,7 @@ class Index:
     def _flush(self) -> None:
         """Write every changed block once, sealed (before the header that covers them),
         then give back the old table's pages whose slots those blocks now hold."""
+        self._fetched = b""
         for start, block in self._dirty.items():
             pwrite_all(self.fd, _sealed(block), start)
         self._dirty.clear()
