@@ -160,6 +160,30 @@ def test_copy_resumes_after_the_process_is_killed(big: tuple[str, str]) -> None:
     assert cli("verify", target).returncode == 0
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_a_finalizer_swallowed_is_raised_at_the_next_step() -> None:
+    """Python drops an exception raised while a finalizer runs: a Ctrl-C that lands there
+    would let the copy run to its end. The copy's loop raises it again at its next step."""
+    from threadstore.cli.commands import _ctrl_c_remembered
+
+    def closed_by_the_collector() -> Iterator[None]:
+        try:
+            yield
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the handler runs in here, and its exception is dropped
+                pass
+
+    with _ctrl_c_remembered() as interrupted:
+        interrupted()  # nothing pressed yet
+        finalized = closed_by_the_collector()
+        next(finalized)
+        del finalized
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_ctrl_c_says_what_was_copied_and_that_running_again_resumes(
     big: tuple[str, str],
 ) -> None:

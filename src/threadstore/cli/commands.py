@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -113,6 +115,37 @@ def _opened(
             parsed = StoreURL.parse("memory://")
     with open_store(parsed) as store:
         yield store, shown
+
+
+@contextmanager
+def _ctrl_c_remembered() -> Iterator[Callable[[], None]]:
+    """Ctrl-C raises ``KeyboardInterrupt`` at once, as usual, and is also remembered:
+    Python drops an exception raised while a finalizer runs (a generator the collector
+    closes), so the long loop calls what this yields after each step, which raises it
+    again. In a thread other than the main one, or when SIGINT is not Python's default,
+    nothing changes."""
+    pressed = False
+
+    def again() -> None:
+        if pressed:
+            raise KeyboardInterrupt
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        nonlocal pressed
+        pressed = True
+        raise KeyboardInterrupt
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield again
+        return
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield again
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _refuse_a_file(path: str, shown: str) -> None:
@@ -507,7 +540,10 @@ def copy(
         total = count_records(source, threads, conversations) if counted else None
         advance = stack.enter_context(render.progress("copying records", total))
 
+        interrupted = stack.enter_context(_ctrl_c_remembered())
+
         def on_event(event: CopyEvent) -> None:
+            interrupted()
             advance()
             if verbose:
                 render.copy_event(event)
