@@ -125,12 +125,15 @@ def copy_logging(source: str, target: str, lines: int) -> tuple[subprocess.Popen
     """Start ``copy --verbose``, which logs every record on stderr once it is written, and
     read its first ``lines`` lines, then stop reading: the pipe fills and the copy blocks
     long before its end (it has far more than a pipe's 64 KiB to log), so whatever the
-    test does next lands mid-copy."""
+    test does next lands mid-copy. The copy starts with SIGINT's default action, as a
+    terminal's foreground command has it, even when these tests run with it ignored (a
+    shell's background job does), which the copy would keep."""
     copying = subprocess.Popen(
         [str(SCRIPT), "copy", source, target, "--verbose"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert copying.stderr is not None
     return copying, [copying.stderr.readline() for _ in range(lines)]
@@ -174,14 +177,18 @@ def test_a_ctrl_c_a_finalizer_swallowed_is_raised_at_the_next_step() -> None:
             for _ in range(10_000):  # the handler runs in here, and its exception is dropped
                 pass
 
-    with _ctrl_c_remembered() as interrupted:
-        interrupted()  # nothing pressed yet
-        finalized = closed_by_the_collector()
-        next(finalized)
-        del finalized
-        with pytest.raises(KeyboardInterrupt):
-            interrupted()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    ignored_or_not = signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal
+    try:
+        with _ctrl_c_remembered() as interrupted:
+            interrupted()  # nothing pressed yet
+            finalized = closed_by_the_collector()
+            next(finalized)
+            del finalized
+            with pytest.raises(KeyboardInterrupt):
+                interrupted()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, ignored_or_not)
 
 
 def test_ctrl_c_says_what_was_copied_and_that_running_again_resumes(
