@@ -28,7 +28,7 @@ from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import index as local_index
 from threadstore.backends.local import store as local_store
-from threadstore.backends.local.files import shared_lock
+from threadstore.backends.local.files import ReadCounter, shared_lock
 from threadstore.backends.local.layout import Incarnation
 from threadstore.backends.local.log import make_line, scan
 from threadstore.backends.local.store import OPEN_LISTS
@@ -654,12 +654,8 @@ def test_a_growing_index_answers_every_lookup_and_gives_back_what_it_moved(
     assert all(" from 0 log records" in message for message in rebuilt), rebuilt
 
 
-def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Path) -> None:
-    """A key whose probe starts among the moved slots of the old table, but which sits
-    past them (not moved yet), is found even when the moved slots' blocks read as zeros
-    (given back to the file system)."""
-    from threadstore.backends.local.files import ReadCounter
-
+def empty_index(tmp_path: Path) -> tuple[local_index.Index, Path]:
+    """A new index file, ``index``, built for an empty log file, ``log``, beside it."""
     log = tmp_path / "log"
     log.write_bytes(b"")
     path = tmp_path / "index"
@@ -667,6 +663,15 @@ def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Pat
         os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), ReadCounter()
     )
     index.rebuild([], 0, log.stat())
+    return index, log
+
+
+def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Path) -> None:
+    """A key whose probe starts among the moved slots of the old table, but which sits
+    past them (not moved yet), is found even when the moved slots' blocks read as zeros
+    (given back to the file system)."""
+    index, log = empty_index(tmp_path)
+    path = Path(index.path)
     header = index.header
     assert header is not None
     capacity = header.capacity
@@ -688,15 +693,8 @@ def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Pat
 def test_old_pages_are_given_back_only_once_what_moved_out_is_written(tmp_path: Path) -> None:
     """Moving slots changes blocks in memory; the old table's pages go when those blocks
     are written (the commit), never before: in between, the old table is all there is."""
-    from threadstore.backends.local.files import ReadCounter
-
-    log = tmp_path / "log"
-    log.write_bytes(b"")
-    path = tmp_path / "index"
-    index = local_index.Index(
-        os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), ReadCounter()
-    )
-    index.rebuild([], 0, log.stat())
+    index, log = empty_index(tmp_path)
+    path = Path(index.path)
     keys = [f"k{n}" for n in range(50)]
     for n, key in enumerate(keys):
         index.put(key, local_index.Slot(n))
@@ -721,19 +719,12 @@ def test_a_small_table_is_read_in_one_go_and_forgotten_at_the_first_write(
     """A table within the file's first page comes in one read when the header is new, so
     lookups of keys in different blocks read nothing more; once a commit writes blocks,
     what was read before is not used again (a block dropped from memory is read anew)."""
-    from threadstore.backends.local.files import ReadCounter
-
-    log = tmp_path / "log"
-    log.write_bytes(b"")
-    path = tmp_path / "index"
-    counter = ReadCounter()
-    writer = local_index.Index(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), str(path), counter)
-    writer.rebuild([], 0, log.stat())
+    writer, log = empty_index(tmp_path)
     keys = [f"k{n}" for n in range(40)]  # in every block of the 64-slot table
     for n, key in enumerate(keys):
         writer.put(key, local_index.Slot(n))
     writer.commit(0, log.stat())
-    reader = local_index.Index(os.open(path, os.O_RDWR), str(path), ReadCounter())
+    reader = local_index.Index(os.open(writer.path, os.O_RDWR), writer.path, ReadCounter())
     reader.load()
     before = reader.counter.reads
     assert [reader.get(key) for key in keys] == [local_index.Slot(n) for n in range(40)]
