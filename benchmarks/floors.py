@@ -24,6 +24,7 @@ import os
 import statistics
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -41,6 +42,7 @@ __all__ = [
     "S3_FLOOR",
     "CpuTask",
     "FsyncRecord",
+    "cpu_median",
     "floor",
     "fsync_floor",
     "round_trip_floor",
@@ -91,17 +93,22 @@ class CpuTask:
 
     def __init__(self, median: float) -> None:
         self.rounds = 1000
-        per_round = statistics.median(self._time() for _ in range(50)) / self.rounds
+        per_round = cpu_median(self, 50) / self.rounds
         self.rounds = max(1, round(median / per_round))
-
-    def _time(self) -> float:
-        start = time.thread_time_ns()
-        self()
-        return (time.thread_time_ns() - start) / 1e9
 
     def __call__(self) -> None:
         for _ in range(self.rounds):
             zlib.crc32(RECORD)
+
+
+def cpu_median(op: Callable[[], object], count: int) -> float:
+    """The median thread CPU time, in seconds, of ``count`` calls of ``op``."""
+    spent = []
+    for _ in range(count):
+        start = time.thread_time_ns()
+        op()
+        spent.append((time.thread_time_ns() - start) / 1e9)
+    return statistics.median(spent)
 
 
 def fsync_floor(directory: Path, count: int, *, grow: bool) -> Stats:

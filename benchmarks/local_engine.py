@@ -29,7 +29,14 @@ from pathlib import Path
 from benchmarks.contenders.base import PAGE_SIZE, Contender
 from benchmarks.contenders.sqlite import APPEND, SqliteContender
 from benchmarks.corpus import Corpus
-from benchmarks.floors import CPU_TASK, FSYNC_FLOOR, FSYNC_GROWING, CpuTask, FsyncRecord
+from benchmarks.floors import (
+    CPU_TASK,
+    FSYNC_FLOOR,
+    FSYNC_GROWING,
+    CpuTask,
+    FsyncRecord,
+    cpu_median,
+)
 from benchmarks.lineup import LOCAL, LOCAL_FAST, MEMORY, SQLITE_FULL, SQLITE_NORMAL
 from benchmarks.machine import load
 from benchmarks.measure import Stats, interleave, time_calls
@@ -337,16 +344,6 @@ _TASK_SIZING = 300
 """Appends to a thread in a store of their own that size :func:`long_thread`'s CPU task."""
 
 
-def _cpu_median(op: Callable[[], object], count: int) -> float:
-    """The median thread CPU time of ``count`` calls of ``op``."""
-    spent = []
-    for _ in range(count):
-        start = time.thread_time_ns()
-        op()
-        spent.append((time.thread_time_ns() - start) / 1e9)
-    return statistics.median(spent)
-
-
 def long_thread(bench: Bench) -> None:
     """Every append to one thread up to ``tail`` messages, timed one by one (wall and CPU
     time), taking turns op by op with SQLite NORMAL (no fsync on either side, so the
@@ -366,7 +363,7 @@ def long_thread(bench: Bench) -> None:
     machine's scheduler adds to any call."""
     with open_store(f"file://{root}-sizing", durable=False) as store:
         sizing = _appender(store, store.create_thread().id, _TASK_SIZING)
-        task = CpuTask(_cpu_median(sizing, _TASK_SIZING))
+        task = CpuTask(cpu_median(sizing, _TASK_SIZING))
     with open_store(f"file://{root}", durable=False) as store:
         ops: dict[str, Callable[[Message], object]] = {
             LOCAL_FAST: partial(store.append_message, store.create_thread().id),
