@@ -1265,7 +1265,7 @@ def test_a_page_costs_the_same_on_a_long_thread(root: Path, what: str, big: int)
         record_size = max(len(line) for line in log)
     for name in small:  # probes of a fuller table may read a second block: never O(thread)
         reads, size, decoded = large[name]
-        assert decoded == small[name][2] <= 21, name
+        assert decoded == small[name][2] <= 20, name  # the record after a page: not decoded
         assert reads <= 2 * small[name][0] + 8, name
         assert size <= 2 * small[name][1] + 4 * record_size + 8192, name
         assert cold_costs[name][2] == decoded, name
@@ -1285,7 +1285,7 @@ def test_the_thread_list_costs_the_same_in_a_big_store(root: Path) -> None:
         store.stats.reset()
         page = store.list_threads(limit=20)
         assert [t.id for t in page.data] == many[::-1][:20]
-    assert large[1] == small[1] == 21
+    assert large[1] == small[1] == 20  # has_more comes from the next line, not decoded
     # A page probes one slot per thread on it, each a read or two: never O(threads).
     assert large[0] <= 3 * 21 + 10
 

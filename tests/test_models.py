@@ -36,7 +36,7 @@ from threadstore.models import (
     Thread,
     ThreadDeleted,
 )
-from threadstore.records import RUNS, decode, encode
+from threadstore.records import RUNS, decode, decode_many, encode
 from threadstore.testing.sample_items import MODELLED, SAMPLE_ITEMS
 
 with warnings.catch_warnings():
@@ -172,6 +172,27 @@ def test_stored_records_keep_fields_a_newer_version_wrote() -> None:
     assert json.loads(encode(changed)) == {**wire, "metadata": {"k": "v"}}
     with pytest.raises(CorruptDataError):
         decode(RUNS, json.dumps({**wire, "status": "exploded"}), "a test")
+
+
+def test_a_page_of_stored_records_decodes_in_one_call_or_else_one_at_a_time() -> None:
+    """``decode_many`` gives what ``decode`` gives each record. A record the one call
+    cannot take as it stands (a newer version's field), or data holding two records
+    where one was stored, sends the page through ``decode`` one by one: the unknown
+    field is kept, and the damage is named."""
+    runs = [Run(assistant_id=f"asst_{n}") for n in range(3)]
+    datas = [encode(run) for run in runs]
+    assert RUNS.parse_json_many(datas) == runs
+    assert decode_many(RUNS, [data.decode() for data in datas], "a test") == runs
+    newer = {**json.loads(datas[1]), "reasoning_effort_v9": "deep"}
+    mixed = [datas[0], json.dumps(newer).encode(), datas[2]]
+    assert RUNS.parse_json_many(mixed) is None
+    assert [json.loads(encode(run)) for run in decode_many(RUNS, mixed, "a test")] == [
+        json.loads(data) for data in mixed
+    ]
+    two_in_one = [datas[0] + b"," + datas[1]]
+    assert RUNS.parse_json_many(two_in_one) is None
+    with pytest.raises(CorruptDataError, match="a test"):
+        decode_many(RUNS, two_in_one, "a test")
 
 
 def test_generated_ids_are_safe_unique_and_sorted() -> None:

@@ -36,6 +36,7 @@ from threadstore.records import (
     Kind,
     Scope,
     decode,
+    decode_many,
     decode_object,
     encode,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "StorageCheck",
     "StoreURL",
     "decode",
+    "decode_many",
     "decode_object",
     "encode",
 ]

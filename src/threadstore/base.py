@@ -187,6 +187,15 @@ class BaseThreadStore(ABC):
         not a live record of the list.
         """
 
+    def _scan_page(
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> tuple[list[R], bool]:
+        """:meth:`_scan` of ``count`` records, and whether more follow. Optional: by
+        default the records are ``count + 1`` scanned, the last one read only to answer
+        the question; a backend that can tell without decoding it overrides this."""
+        found = self._scan(kind, scope, cursor, descending, count + 1)
+        return found[:count], len(found) > count
+
     def _close(self) -> None:
         """Release what the backend holds (files, connections). Optional."""
 
@@ -289,13 +298,16 @@ class BaseThreadStore(ABC):
         # `before` pages travel backwards: fetch the other way round, then flip.
         descending = (order == "desc") != (before is not None)
         try:
-            items = self._collect(kind, scope, cursor, descending, limit + 1, keep)
+            if keep is None:
+                items, has_more = self._scan_page(kind, scope, cursor, descending, limit)
+            else:
+                items = self._collect(kind, scope, cursor, descending, limit + 1, keep)
+                has_more = len(items) > limit
+                items = items[:limit]
         except CursorNotFound:
             raise InvalidRequestError(
                 f"cursor {cursor!r} is not a {kind.singular} of this list"
             ) from None
-        has_more = len(items) > limit
-        items = items[:limit]
         if before is not None:
             items.reverse()
         return _page_class(kind).of(items, has_more)
@@ -307,13 +319,14 @@ class BaseThreadStore(ABC):
         cursor: str | None,
         descending: bool,
         count: int,
-        keep: Callable[[R], bool] | None,
+        keep: Callable[[R], bool],
     ) -> list[R]:
+        """Up to ``count`` records ``keep`` accepts, scanned a batch at a time."""
         found: list[R] = []
         while len(found) < count:
-            want = count - len(found) if keep is None else max(count, _SCAN_BATCH)
+            want = max(count, _SCAN_BATCH)
             batch = self._scan(kind, scope, cursor, descending, want)
-            found.extend(batch if keep is None else [r for r in batch if keep(r)])
+            found.extend(r for r in batch if keep(r))
             if len(batch) < want:
                 break
             cursor = batch[-1].id

@@ -26,6 +26,7 @@ from threadstore.backend import (
     Scope,
     StoreURL,
     decode,
+    decode_many,
     encode,
 )
 
@@ -176,4 +177,4 @@ class MemoryThreadStore(BaseThreadStore):
     ) -> list[R]:
         with self._state.lock:
             found = self._log(kind, scope).scan(cursor, descending, count)
-        return [decode(kind, data, f"memory:{kind.name}") for data in found]
+        return decode_many(kind, found, f"memory:{kind.name}")

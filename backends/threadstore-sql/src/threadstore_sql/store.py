@@ -249,6 +249,9 @@ class SqlThreadStore(BaseThreadStore):
         statement = sql.scan(cursor is not None, descending)
         rows = self._read(statement, [place.list_key, *after, count])
         if rows:
+            together = kind.parse_json_many([data for _, data in rows])
+            if together is not None:
+                return together
             return [decode(kind, data, self._where(place, record_id)) for record_id, data in rows]
         check = sql.scan_check(place.depth, cursor is not None)
         owners, cursors = self._read(check, [*place.owner_params(), *after])[0]

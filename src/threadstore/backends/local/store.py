@@ -399,10 +399,12 @@ class LocalThreadStore(BaseThreadStore):
             except OSError as exc:  # the record is deleted all the same: a check removes it
                 log.warning("cannot remove %s (%s): the storage check removes it", path, exc)
 
-    def _scan_top(self, kind: Kind[R], cursor: str | None, descending: bool, count: int) -> list[R]:
+    def _scan_top(
+        self, kind: Kind[R], cursor: str | None, descending: bool, count: int, peek: bool
+    ) -> tuple[list[R], bool]:
         catalog = self.catalog()
-        result: list[R] = self._checked(
-            catalog, False, lambda: self._walk(catalog, kind, (), cursor, descending, count)
+        result: tuple[list[R], bool] = self._checked(
+            catalog, False, lambda: self._walk(catalog, kind, (), cursor, descending, count, peek)
         )
         return result
 
@@ -580,16 +582,22 @@ class LocalThreadStore(BaseThreadStore):
         self._under(kind, scope, remove, write=f"the delete of {kind.singular} {record_id!r}")
 
     def _scan_under(
-        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
-    ) -> list[R]:
-        def scan(held: Journal | None) -> list[R]:
+        self,
+        kind: Kind[R],
+        scope: Scope,
+        cursor: str | None,
+        descending: bool,
+        count: int,
+        peek: bool,
+    ) -> tuple[list[R], bool]:
+        def scan(held: Journal | None) -> tuple[list[R], bool]:
             try:
                 journal = self._owners_live(held, kind, scope)
             except _NothingHeld:
                 if cursor is not None:
                     raise CursorNotFound(cursor) from None
-                return []
-            return self._walk(journal, kind, scope[1:], cursor, descending, count)
+                return [], False
+            return self._walk(journal, kind, scope[1:], cursor, descending, count, peek)
 
         return self._under(kind, scope, scan)
 
@@ -601,8 +609,11 @@ class LocalThreadStore(BaseThreadStore):
         cursor: str | None,
         descending: bool,
         count: int,
-    ) -> list[R]:
-        """Up to ``count`` live records after ``cursor``: O(page), through position slots."""
+        peek: bool,
+    ) -> tuple[list[R], bool]:
+        """Up to ``count`` live records after ``cursor``: O(page), through position slots;
+        with ``peek``, also whether a live record follows them (its line is checked as
+        theirs are, and not decoded)."""
         total = entries.count(journal, kind, under)
         if cursor is None:
             position = total if descending else -1
@@ -612,9 +623,16 @@ class LocalThreadStore(BaseThreadStore):
                 raise CursorNotFound(cursor)
             position = found.seq
         step = -1 if descending else 1
-        slots = entries.live_slots(journal, kind, under, position + step, step, total, count)
+        wanted = count + 1 if peek else count
+        slots = entries.live_slots(journal, kind, under, position + step, step, total, wanted)
         lines = journal.lines([slot.offset for _, slot in slots])
         held = entries.records_in(journal, kind, under, slots, lines)
+        more, held, slots = len(held) > count, held[:count], slots[:count]
+        datas = [data for data in held if data is not None]
+        together = kind.parse_json_many(datas) if len(datas) == len(held) else None
+        if together is not None:
+            self.stats.records_decoded += len(together)
+            return together, more
         parse = kind.parse_json
         records: list[R] = []
         for data, (_, slot) in zip(held, slots, strict=True):
@@ -626,7 +644,7 @@ class LocalThreadStore(BaseThreadStore):
                 except pydantic.ValidationError:  # the full story, or a newer form: below
                     pass
             records.append(self._decode(journal, kind, data, slot.offset))
-        return records
+        return records, more
 
     def _decode(self, journal: Journal, kind: Kind[R], data: bytes | None, offset: int) -> R:
         """The record a checked line carries (``data``, from :func:`data_in`)."""
@@ -662,9 +680,25 @@ class LocalThreadStore(BaseThreadStore):
     def _scan(
         self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
     ) -> list[R]:
+        return self._listing(kind, scope, cursor, descending, count, peek=False)[0]
+
+    def _scan_page(
+        self, kind: Kind[R], scope: Scope, cursor: str | None, descending: bool, count: int
+    ) -> tuple[list[R], bool]:
+        return self._listing(kind, scope, cursor, descending, count, peek=True)
+
+    def _listing(
+        self,
+        kind: Kind[R],
+        scope: Scope,
+        cursor: str | None,
+        descending: bool,
+        count: int,
+        peek: bool,
+    ) -> tuple[list[R], bool]:
         if kind.owner is None:
-            return self._scan_top(kind, cursor, descending, count)
-        return self._scan_under(kind, scope, cursor, descending, count)
+            return self._scan_top(kind, cursor, descending, count, peek)
+        return self._scan_under(kind, scope, cursor, descending, count, peek)
 
     # --- lifecycle ------------------------------------------------------------------------
 
