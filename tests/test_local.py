@@ -26,6 +26,7 @@ import pytest
 
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
+from threadstore.backends.local import entries as local_entries
 from threadstore.backends.local import index as local_index
 from threadstore.backends.local import store as local_store
 from threadstore.backends.local.files import ReadCounter, shared_lock
@@ -1248,6 +1249,34 @@ def page_costs(
         read()
         costs[name] = (store.stats.reads, store.stats.bytes_read, store.stats.records_decoded)
     return costs
+
+
+def test_a_line_read_before_is_checked_again_against_the_position_asked_for(root: Path) -> None:
+    """A page remembers what each line it read was checked to hold. Read again, a line is
+    compared with the position and the list asked for now: a slot that leads position 1
+    to position 0's line, or a run's position to a message, is found out as on a first
+    read."""
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        sent = [store.append_message(thread.id, Message.user(f"m{n}")) for n in range(3)]
+        page = store.list_messages(thread.id, order="asc").data
+        assert [m.id for m in page] == [m.id for m in sent]
+        incarnation = store._incarnation(THREADS, thread.id)
+        journal = store._open_list(incarnation, create=False)
+        assert journal is not None
+        try:
+            with journal.locked(False):
+                slots = local_entries.live_slots(journal, MESSAGES, (), 0, 1, 3, 3)
+                assert all(slot.offset in journal.learned for _, slot in slots)
+                again = local_entries.records_in(journal, MESSAGES, (), slots)
+                assert [MESSAGES.parse_json(data or b"").id for data in again] == [
+                    m.id for m in sent
+                ]
+                for kind, slot in ((MESSAGES, (1, slots[0][1])), (RUNS, (0, slots[0][1]))):
+                    with pytest.raises(local_entries.IndexMismatch):
+                        local_entries.records_in(journal, kind, (), [slot])
+        finally:
+            store._done_with(incarnation, journal)
 
 
 @pytest.mark.parametrize(

@@ -192,23 +192,32 @@ def records_in(
     kind: Kind[Any],
     under: tuple[str, ...],
     slots: Sequence[tuple[int, Slot]],
-    lines: dict[int, bytes],
 ) -> list[bytes | None]:
-    """The record JSON of each live line the position ``slots`` led to (``lines``, read
-    through the journal), each checked to be about its position of the list asked for.
+    """The record JSON of each live line the position ``slots`` lead to, each checked to
+    be about its position of the list asked for (read through the journal).
 
     Lines are written in one form, so a line's first bytes are compared with the form's
     for that position and a live op; a line in any other form is parsed in full instead
     (:func:`checked`), which raises :class:`IndexMismatch` if it is about something else.
+    What a line was found to hold is remembered beside it (``Journal.learned``): read
+    again, it is compared with what is expected now, not parsed again.
     """
     after = after_seq(kind, under)
+    learned, size = journal.learned, journal.size
+    lines = journal.lines([slot.offset for _, slot in slots if slot.offset not in learned])
     found: list[bytes | None] = []
     for seq, slot in slots:
-        line = lines[slot.offset]
+        known = learned.get(slot.offset)
+        if known is not None and known[0] <= size and known[1] == seq and known[2] == after:
+            found.append(known[3])
+            continue
+        line = lines[slot.offset] if slot.offset in lines else journal.line(slot.offset)
         head = b'{"seq":%d' % seq + after
         if not (line.startswith(head) and line.startswith(_LIVE_OPS, len(head))):
             checked(journal, slot, kind, under, seq=seq, line=line)
-        found.append(data_in(line))
+        data = data_in(line)
+        learned[slot.offset] = (slot.offset + len(line), seq, after, data)
+        found.append(data)
     return found
 
 

@@ -71,6 +71,11 @@ class Journal:
         """offset → a line read from this file, its checksum checked then. A line is
         never rewritten; only an unfinished write is cut, and none of it was read."""
         self._kept_size = 0
+        self.learned: dict[int, tuple[int, int, bytes, bytes | None]] = {}
+        """offset → where a kept line ends, the position and the rest of the head it was
+        checked to begin with, and the record JSON it carries (``entries.records_in``):
+        read again, what is expected is compared with this, not with the line. Dropped
+        with the kept lines."""
 
     @classmethod
     def open(
@@ -271,6 +276,7 @@ class Journal:
     def _forget_lines(self) -> None:
         self._kept.clear()
         self._kept_size = 0
+        self.learned.clear()
 
     def forget(self) -> None:
         """Drop what this object remembers of its files: the next reads go to the disk."""

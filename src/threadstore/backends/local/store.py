@@ -625,8 +625,7 @@ class LocalThreadStore(BaseThreadStore):
         step = -1 if descending else 1
         wanted = count + 1 if peek else count
         slots = entries.live_slots(journal, kind, under, position + step, step, total, wanted)
-        lines = journal.lines([slot.offset for _, slot in slots])
-        held = entries.records_in(journal, kind, under, slots, lines)
+        held = entries.records_in(journal, kind, under, slots)
         more, held, slots = len(held) > count, held[:count], slots[:count]
         datas = [data for data in held if data is not None]
         together = kind.parse_json_many(datas) if len(datas) == len(held) else None
