@@ -739,6 +739,37 @@ def test_a_small_table_is_read_in_one_go_and_forgotten_at_the_first_write(
         os.close(index.fd)
 
 
+def test_probes_are_forgotten_oldest_first_and_no_absence_outlives_its_gap(
+    tmp_path: Path,
+) -> None:
+    """An index object that remembers too many probes forgets the oldest few, not all
+    (forgetting all at once was a stall), and every key it remembered as absent: such a
+    key is absent only while the slot its probe ended at stays empty, and what tracks
+    those slots goes too. A key written later is then found, not taken as absent."""
+    index, log = empty_index(tmp_path)
+    limit = local_index._REMEMBERED
+    keys = [f"k{n}" for n in range(limit + 8)]
+    for n, key in enumerate(keys):
+        index._put(key, local_index.Slot(n))
+    index.commit(0, log.stat())
+    index.forget()  # the table stays as it is from here on: only lookups
+    for key in keys[: limit - 8]:
+        index.get(key)
+    assert index.get("absent") is None
+    for key in keys[limit - 8 :]:
+        index.get(key)
+    assert "absent" not in index._found
+    assert keys[0] not in index._found
+    assert all(key in index._found for key in keys[-64:])
+    assert limit - local_index._FORGOTTEN <= len(index._found) <= limit + 1
+    gaps = {key for waiting in index._gaps.values() for key in waiting}
+    assert all(key in gaps for key, (_, _, slot) in index._found.items() if slot is None)
+    index.put("absent", local_index.Slot(7))
+    assert index.get("absent") == local_index.Slot(7)
+    assert [index.get(key) for key in keys] == [local_index.Slot(n) for n in range(len(keys))]
+    os.close(index.fd)
+
+
 def flip_bits(path: Path, start: int, count: int, every: int = 1) -> None:
     data = bytearray(path.read_bytes())
     for at in range(start, min(len(data), start + count), every):

@@ -34,6 +34,7 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from itertools import islice
 from typing import NamedTuple
 
 from threadstore.backends.local.files import ReadCounter, pwrite_all
@@ -72,7 +73,8 @@ _MIN_CAPACITY = 64
 _FULL = 0.85
 _GROWTH = 1.5
 _MOVES_PER_INSERT = 3  # the move ends with the new table under 80% full
-_REMEMBERED = 1 << 12  # probes an index object keeps (forgetting them all costs ~0.2 ms)
+_REMEMBERED = 1 << 12  # probes an index object keeps
+_FORGOTTEN = _REMEMBERED // 8  # forgotten at once when full (all at once cost ~0.6 ms)
 _KEPT_BLOCKS = 1 << 10  # blocks an index object keeps (256 KiB)
 _PAGE = 4096
 
@@ -309,11 +311,23 @@ class Index:
 
     def _remember(self, key: str, tag: int, index: int, slot: Slot | None) -> None:
         if len(self._found) > _REMEMBERED:
-            self._found.clear()
-            self._gaps.clear()
+            self._forget_oldest()
         self._found[key] = (tag, index, slot)
         if slot is None:
             self._gaps.setdefault(index, []).append(key)
+
+    def _forget_oldest(self) -> None:
+        """Make room a little at a time: forget the oldest of the remembered probes, and
+        every remembered absence with the gaps that keep it true."""
+        found = self._found
+        for key in list(islice(found, _FORGOTTEN)):
+            del found[key]
+        for keys in self._gaps.values():
+            for key in keys:
+                known = found.get(key)
+                if known is not None and known[2] is None:
+                    del found[key]
+        self._gaps.clear()
 
     def _filled(self, index: int) -> None:
         """Slot ``index`` of the current table was filled: a key remembered as absent
