@@ -182,17 +182,17 @@ def test_a_page_of_stored_records_decodes_in_one_call_or_else_one_at_a_time() ->
     runs = [Run(assistant_id=f"asst_{n}") for n in range(3)]
     datas = [encode(run) for run in runs]
     assert RUNS.parse_json_many(datas) == runs
-    assert decode_many(RUNS, [data.decode() for data in datas], "a test") == runs
+    assert decode_many(RUNS, [data.decode() for data in datas], lambda _: "a test") == runs
     newer = {**json.loads(datas[1]), "reasoning_effort_v9": "deep"}
     mixed = [datas[0], json.dumps(newer).encode(), datas[2]]
     assert RUNS.parse_json_many(mixed) is None
-    assert [json.loads(encode(run)) for run in decode_many(RUNS, mixed, "a test")] == [
+    assert [json.loads(encode(run)) for run in decode_many(RUNS, mixed, lambda _: "a test")] == [
         json.loads(data) for data in mixed
     ]
     two_in_one = [datas[0] + b"," + datas[1]]
     assert RUNS.parse_json_many(two_in_one) is None
     with pytest.raises(CorruptDataError, match="a test"):
-        decode_many(RUNS, two_in_one, "a test")
+        decode_many(RUNS, two_in_one, lambda _: "a test")
 
 
 def test_generated_ids_are_safe_unique_and_sorted() -> None:

@@ -13,7 +13,7 @@ fields a newer version of threadstore wrote are kept, and written back unchanged
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import GenericAlias
@@ -251,13 +251,16 @@ def decode(kind: Kind[R], data: bytes | str, where: str) -> R:
         raise _corrupt(kind, where, exc) from None
 
 
-def decode_many(kind: Kind[R], datas: Sequence[bytes | str], where: str) -> list[R]:
+def decode_many(
+    kind: Kind[R], datas: Sequence[bytes | str], where: Callable[[int], str]
+) -> list[R]:
     """:func:`decode` of each stored record, in one call into pydantic when all parse as
-    they stand (:meth:`Kind.parse_json_many`)."""
+    they stand (:meth:`Kind.parse_json_many`); ``where(n)`` names the place of the
+    ``n``-th, asked only when one is decoded alone."""
     together = kind.parse_json_many(datas)
     if together is not None:
         return together
-    return [decode(kind, data, where) for data in datas]
+    return [decode(kind, data, where(n)) for n, data in enumerate(datas)]
 
 
 def decode_object(kind: Kind[R], data: dict[str, Any], where: str) -> R:

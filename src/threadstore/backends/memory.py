@@ -177,4 +177,4 @@ class MemoryThreadStore(BaseThreadStore):
     ) -> list[R]:
         with self._state.lock:
             found = self._log(kind, scope).scan(cursor, descending, count)
-        return decode_many(kind, found, f"memory:{kind.name}")
+        return decode_many(kind, found, lambda _: f"memory:{kind.name}")

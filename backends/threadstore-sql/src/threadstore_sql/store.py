@@ -29,6 +29,7 @@ from threadstore.backend import (
     Record,
     Scope,
     decode,
+    decode_many,
     encode,
 )
 from threadstore_sql import statements as sql
@@ -249,10 +250,8 @@ class SqlThreadStore(BaseThreadStore):
         statement = sql.scan(cursor is not None, descending)
         rows = self._read(statement, [place.list_key, *after, count])
         if rows:
-            together = kind.parse_json_many([data for _, data in rows])
-            if together is not None:
-                return together
-            return [decode(kind, data, self._where(place, record_id)) for record_id, data in rows]
+            datas = [data for _, data in rows]
+            return decode_many(kind, datas, lambda n: self._where(place, rows[n][0]))
         check = sql.scan_check(place.depth, cursor is not None)
         owners, cursors = self._read(check, [*place.owner_params(), *after])[0]
         if int(owners) < place.depth:
