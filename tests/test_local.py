@@ -8,6 +8,7 @@ does not grow with the thread or the store (counted, not timed).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -1162,6 +1163,57 @@ def test_threads_writing_to_more_lists_than_stay_open_sync_their_own_files(
             assert all(len(store.list_messages(t, limit=100).data) == 8 for t in threads)
     finally:
         sys.setswitchinterval(switching)
+
+
+@contextmanager
+def synced_files(fail: str | None = None) -> Iterator[list[str]]:
+    """The names of the files ``os.fdatasync`` is called on meanwhile, in order (each
+    still synced for real); with ``fail``, syncing a file of that name fails (EIO)."""
+    real, names = os.fdatasync, []
+
+    def spy(fd: int) -> None:
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        names.append(name)
+        if name == fail:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(fd)
+
+    os.fdatasync = spy
+    try:
+        yield names
+    finally:
+        os.fdatasync = real
+
+
+def test_a_first_write_waits_for_the_line_that_created_its_thread_to_be_durable(
+    root: Path,
+) -> None:
+    """A thread created by another process whose catalog line is written but not synced
+    yet (its creator is paused before its fsync): the first write under it makes that
+    line durable before its own, or a power loss could take the thread, and with it a
+    write already acknowledged. A store that synced the line itself does not sync again,
+    and if the sync fails, the write is refused with nothing stored."""
+    with LocalThreadStore(root) as creator, LocalThreadStore(root) as writer:
+        creator.catalog().sync = lambda what: None  # type: ignore[method-assign]
+        paused = creator.create_thread().id
+        with synced_files() as synced:
+            writer.append_message(paused, Message.user("after a create not yet synced"))
+        lists = [name for name in synced if name.endswith(".jsonl") and name != "catalog.jsonl"]
+        assert synced.index("catalog.jsonl") < synced.index(lists[0])
+
+        own = writer.create_thread().id
+        with synced_files() as synced:
+            writer.append_message(own, Message.user("after my own create"))
+        assert "catalog.jsonl" not in synced
+        assert any(name.endswith(".jsonl") for name in synced)  # its list's own sync
+
+        another = creator.create_thread().id
+        with synced_files(fail="catalog.jsonl"), pytest.raises(BackendError) as caught:
+            writer.append_message(another, Message.user("not stored"))
+        assert "nothing was stored" in str(caught.value)
+        assert writer.list_messages(another).data == []
+        writer.append_message(another, Message.user("stored"))
+        assert [m.text for m in writer.list_messages(another).data] == ["stored"]
 
 
 def test_open_files_stay_bounded(root: Path) -> None:

@@ -67,6 +67,11 @@ class Journal:
         self.fresh = False
         """The file was started by this object and its directory entry is not durable
         yet: the next :meth:`sync` syncs the directory too."""
+        self.written = 0
+        """Where this object's last write ended (whole lines, never cut)."""
+        self.synced = 0
+        """Log bytes this object knows are durable: it synced the log after they were
+        written."""
         self._kept: dict[int, bytes] = {}
         """offset → a line read from this file, its checksum checked then. A line is
         never rewritten; only an unfinished write is cut, and none of it was read."""
@@ -313,7 +318,7 @@ class Journal:
                 os.ftruncate(self.log_fd, start)
             self._forget_lines()
             raise failure("append to", self.path, exc, stored=False) from exc
-        self.size = start + len(data)
+        self.size = self.written = start + len(data)
         self.commits += 1
         try:
             self.index.apply(item.entry for item in written)
@@ -331,6 +336,7 @@ class Journal:
         if not self.durable:
             self.fresh = False
             return
+        end = self.written
         try:
             os.fdatasync(self.log_fd)
             if self.fresh:
@@ -341,3 +347,16 @@ class Journal:
                 f"cannot sync {self.path} ({os.strerror(exc.errno or 0)}): the outcome of "
                 f"{what} is unknown; read it back to see whether it was stored"
             ) from exc
+        self.synced = max(self.synced, end)
+
+    def make_durable(self, end: int) -> None:
+        """Make the log durable up to ``end`` (bytes already written, perhaps by another
+        process), unless this object knows it is. For a write that depends on them: an
+        error means that write did not happen, so nothing of it was stored."""
+        if not self.durable or end <= self.synced:
+            return
+        try:
+            os.fdatasync(self.log_fd)
+        except OSError as exc:
+            raise failure("sync", self.path, exc, stored=False) from exc
+        self.synced = max(self.synced, end)

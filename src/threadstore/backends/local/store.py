@@ -498,9 +498,25 @@ class LocalThreadStore(BaseThreadStore):
         if not self._lives(incarnation):
             self._remove_files(journal)
             return False
+        self._catalog_durable(incarnation)
         journal.append(entries.place(journal, [entries.begin(incarnation)]))
         journal.fresh = True
         return True
+
+    def _catalog_durable(self, incarnation: Incarnation) -> None:
+        """Make the catalog line that created the incarnation durable, if this store does
+        not know it is: its creator, in another process, may not have synced it yet, and
+        a write acknowledged under a record that a power loss then took away would be
+        lost with it. (Lists are locked before the catalog: the caller holds its list's.)
+        The caller has just found the incarnation live, so the catalog as last read holds
+        its line: if this store synced all of that, there is nothing to look up."""
+        catalog = self.catalog()
+        if catalog.synced >= catalog.size or not catalog.durable:
+            return
+        line = partial(entries.live_line, catalog, incarnation.kind, (), incarnation.id)
+        found = self._checked(catalog, False, line)
+        if found is not None:
+            catalog.make_durable(found[0].offset + len(found[1]))
 
     @staticmethod
     def _owners_live(journal: Journal | None, kind: Kind[Any], scope: Scope) -> Journal:
