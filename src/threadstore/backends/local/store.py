@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Self, TypeVar
 
-import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from threadstore.backend import (
@@ -37,6 +36,7 @@ from threadstore.backend import (
     Scope,
     StoreURL,
     decode,
+    decode_many,
     encode,
 )
 from threadstore.backends.local import entries
@@ -644,29 +644,19 @@ class LocalThreadStore(BaseThreadStore):
         held = entries.records_in(journal, kind, under, slots)
         more, held, slots = len(held) > count, held[:count], slots[:count]
         datas = [data for data in held if data is not None]
-        together = kind.parse_json_many(datas) if len(datas) == len(held) else None
-        if together is not None:
-            self.stats.records_decoded += len(together)
-            return together, more
-        parse = kind.parse_json
-        records: list[R] = []
-        for data, (_, slot) in zip(held, slots, strict=True):
-            if data is not None:
-                try:
-                    records.append(parse(data))
-                    self.stats.records_decoded += 1
-                    continue
-                except pydantic.ValidationError:  # the full story, or a newer form: below
-                    pass
-            records.append(self._decode(journal, kind, data, slot.offset))
+        if len(datas) < len(held):  # a line without a record: each alone, in order
+            pairs = zip(held, slots, strict=True)
+            return [self._decode(journal, kind, data, at.offset) for data, (_, at) in pairs], more
+        records = decode_many(kind, datas, lambda n: _at(journal, slots[n][1].offset))
+        self.stats.records_decoded += len(records)
         return records, more
 
     def _decode(self, journal: Journal, kind: Kind[R], data: bytes | None, offset: int) -> R:
         """The record a checked line carries (``data``, from :func:`data_in`)."""
         if data is None:
-            raise CorruptDataError(f"corrupt log record in {journal.path} at byte {offset}")
+            raise CorruptDataError(f"corrupt log record in {_at(journal, offset)}")
         self.stats.records_decoded += 1
-        return decode(kind, data, f"{journal.path} at byte {offset}")
+        return decode(kind, data, _at(journal, offset))
 
     # --- storage hooks ------------------------------------------------------------------
 
@@ -746,6 +736,11 @@ class LocalThreadStore(BaseThreadStore):
 
 class _NothingHeld(Exception):
     """The top-level record exists and holds nothing yet (it has no list file)."""
+
+
+def _at(journal: Journal, offset: int) -> str:
+    """Where a line is, for an error about it."""
+    return f"{journal.path} at byte {offset}"
 
 
 def _check_marker(path: str) -> None:
