@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import cli, data
+from reliability.logfiles import records_of
 from threadstore import Message, Run, RunStep, Thread, open_store
 
 MESSAGES = 250
@@ -120,7 +121,7 @@ def test_show_streams_what_it_has_read_before_a_later_page_fails(tmp_path: Path)
         for index in range(300):
             store.append_message("thread_long", Message.user(f"text {index}", id=f"msg_{index}"))
     (log,) = (tmp_path / "store").glob("lists/threads/*/thread_long.*.jsonl")
-    lines = log.read_bytes().splitlines(keepends=True)
+    lines = records_of(log).splitlines(keepends=True)
     lines[-10] = lines[-10].replace(b'"text 290"', b'"text 29!"')  # its checksum now fails
     log.write_bytes(b"".join(lines))
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from reliability.logfiles import lines_of, records_of, write_at_end
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import entries as local_entries
@@ -78,10 +79,6 @@ def lists_of(root: Path, thread_id: str) -> Path:
 
 def index_of(log: Path) -> Path:
     return log.with_suffix(".idx")
-
-
-def lines_of(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def step_for(message_id: str) -> RunStep:
@@ -246,7 +243,7 @@ def test_an_empty_thread_costs_no_file(store: LocalThreadStore, root: Path) -> N
     for _ in range(5):
         store.create_thread()
     assert list((root / "lists").rglob("*.jsonl")) == []
-    assert (root / "catalog.jsonl").stat().st_size < 5 * 300
+    assert len(records_of(root / "catalog.jsonl")) < 5 * 300
 
 
 def test_a_batch_is_one_commit_whose_lines_say_so(store: LocalThreadStore, root: Path) -> None:
@@ -262,14 +259,14 @@ def test_an_unfinished_batch_never_happened(store: LocalThreadStore, root: Path)
     thread = store.create_thread()
     kept = store.append_message(thread.id, Message.user("kept"))
     log = lists_of(root, thread.id)
-    good = log.read_bytes()
-    with log.open("ab") as file:
-        for seq in (1, 2):
-            file.write(message_line(thread.id, seq, f"half {seq}", more=True)[1])
+    good = records_of(log)
+    write_at_end(
+        log, b"".join(message_line(thread.id, s, f"half {s}", more=True)[1] for s in (1, 2))
+    )
     with LocalThreadStore(root) as again:
         assert [m.id for m in again.iter_messages(thread.id)] == [kept.id]
         after = again.append_message(thread.id, Message.user("after"))
-    assert log.read_bytes().startswith(good)
+    assert records_of(log).startswith(good)
     assert [m.id for m in store.iter_messages(thread.id)] == [kept.id, after.id]
 
 
@@ -277,9 +274,9 @@ def test_deleting_a_message_appends_a_tombstone(store: LocalThreadStore, root: P
     thread = store.create_thread()
     sent = [store.append_message(thread.id, Message.user(f"m{i}")) for i in range(50)]
     log = lists_of(root, thread.id)
-    before = log.read_bytes()
+    before = records_of(log)
     store.delete_message(thread.id, sent[10].id)
-    after = log.read_bytes()
+    after = records_of(log)
     assert after.startswith(before)  # nothing rewritten
     assert len(after) - len(before) < 200
     assert store.list_messages(thread.id, limit=100).data == [
@@ -387,8 +384,8 @@ def test_a_record_that_is_not_a_valid_model_is_reported(
     thread = store.create_thread()
     store.append_message(thread.id, Message.user("x"))
     log = lists_of(root, thread.id)
-    with log.open("ab") as file:  # checksummed, but not a message
-        file.write(make_line("add", MESSAGES, (), "msg_bad", 1, b'{"id":"msg_bad"}'))
+    # checksummed, but not a message
+    write_at_end(log, make_line("add", MESSAGES, (), "msg_bad", 1, b'{"id":"msg_bad"}'))
     with pytest.raises(CorruptDataError, match=str(log)):
         store.list_messages(thread.id)
 
@@ -403,21 +400,21 @@ def test_an_unfinished_write_is_ignored_then_cut_off(
     thread = store.create_thread()
     sent = [store.append_message(thread.id, Message.user(f"m{i}")) for i in range(3)]
     log = lists_of(root, thread.id)
-    good = log.read_bytes()
-    with log.open("ab") as file:
-        file.write(tail)
+    good = records_of(log)
+    write_at_end(log, tail)
     with LocalThreadStore(root) as again:
         assert [m.id for m in again.iter_messages(thread.id)] == [m.id for m in sent]
         more = again.append_message(thread.id, Message.user("after"))
     assert [m.id for m in store.iter_messages(thread.id)] == [m.id for m in sent] + [more.id]
-    data = log.read_bytes()
+    data = records_of(log)
     assert data.startswith(good)
     assert data[len(good) :].startswith(
         b'{"seq":3,"kind":"message","op":"add","id":"%s"' % more.id.encode()
     )
+    assert not log.read_bytes()[len(data) :].strip(b"\n\0")  # only spare space after them
     fd = os.open(log, os.O_RDONLY)
     try:
-        entries, end = scan(fd, 0, len(data), str(log), store.stats)
+        entries, end = scan(fd, 0, os.fstat(fd).st_size, str(log), store.stats)
     finally:
         os.close(fd)
     assert (len(entries), end) == (5, len(data))
@@ -428,8 +425,7 @@ def test_a_line_written_but_not_indexed_is_picked_up(store: LocalThreadStore, ro
     thread = store.create_thread()
     store.append_message(thread.id, Message.user("indexed"))
     late_id, line = message_line(thread.id, 1, "late")
-    with lists_of(root, thread.id).open("ab") as file:
-        file.write(line)
+    write_at_end(lists_of(root, thread.id), line)
     assert store.get_message(thread.id, late_id).text == "late"
     assert [m.text for m in store.iter_messages(thread.id)] == ["indexed", "late"]
 
@@ -448,8 +444,7 @@ def test_a_record_from_a_newer_writer_is_read_and_keeps_what_it_does_not_know(
     line = make_line(
         "add", MESSAGES, (), wire["id"], 1, json.dumps(wire).encode(), version=RECORD_FORMAT + 1
     )
-    with lists_of(root, thread.id).open("ab") as file:
-        file.write(line)
+    write_at_end(lists_of(root, thread.id), line)
     read = store.get_message(thread.id, wire["id"])
     assert read.text == "from the future"
     assert [m.text for m in store.iter_messages(thread.id)] == ["before", "from the future"]
@@ -535,8 +530,7 @@ def plant_gone(store: LocalThreadStore, root: Path, thread_id: str) -> None:
     """What a deleter killed after marking the lists and before the catalog leaves."""
     log = lists_of(root, thread_id)
     seq = int(log.name.split(".")[1])
-    with log.open("ab") as file:
-        file.write(make_line("gone", THREADS, (), thread_id, seq))
+    write_at_end(log, make_line("gone", THREADS, (), thread_id, seq))
 
 
 def test_a_thread_whose_deleter_died_midway_is_deleted(store: LocalThreadStore, root: Path) -> None:
@@ -599,15 +593,15 @@ def test_a_writer_killed_between_index_slots_and_header_makes_no_duplicate(root:
         journal = two._open_list(two._incarnation(THREADS, thread.id), create=False)
         assert journal is not None
         late_id, line = message_line(thread.id, 20, "late")
-        from threadstore.backends.local.files import write_all
+        from threadstore.backends.local.files import pwrite_all
         from threadstore.backends.local.log import entry_of
 
         with journal.mutex:
             import fcntl
 
             fcntl.flock(journal.log_fd, fcntl.LOCK_EX)
-            offset = os.fstat(journal.log_fd).st_size
-            write_all(journal.log_fd, line)
+            offset = len(records_of(lists_of(root, thread.id)))
+            pwrite_all(journal.log_fd, line, offset)
             entry = entry_of(line, offset)
             assert entry is not None
             journal.index.load()
@@ -977,8 +971,10 @@ def test_a_delete_the_catalog_cannot_record_says_its_outcome_is_unknown(root: Pa
             store.create_thread(Thread(metadata={"pad": "x" * 200}))
         thread = store.create_thread()
         store.append_message(thread.id, Message.user("m"))
+        catalog = root / "catalog.jsonl"
+        os.truncate(catalog, len(records_of(catalog)))  # no spare space: the del must grow it
         with (
-            file_size_limit((root / "catalog.jsonl").stat().st_size),
+            file_size_limit(catalog.stat().st_size),
             pytest.raises(BackendError, match="outcome is unknown") as caught,
         ):
             store.delete_thread(thread.id)
@@ -1287,8 +1283,7 @@ def grow(store: LocalThreadStore, root: Path, what: str, count: int) -> tuple[st
         )
         for n, record_id in enumerate(ids)
     ]
-    with lists_of(root, thread.id).open("ab") as file:
-        file.write(b"".join(lines))
+    write_at_end(lists_of(root, thread.id), b"".join(lines))
     return thread.id, run.id, ([run.id] if what == "runs" else []) + ids
 
 

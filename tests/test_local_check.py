@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reliability.logfiles import write_at_end
 from threadstore import Message, Thread, open_store
 from threadstore.backends.local import LocalThreadStore
 from threadstore.integrity import StorageCheck, verify_store
@@ -51,8 +52,7 @@ def test_a_clean_store_has_no_findings(tmp_path: Path) -> None:
 def test_unfinished_write_is_found_and_cut_off(tmp_path: Path, where: str) -> None:
     thread_id, _ = make_store(tmp_path)
     log = lists_of(tmp_path, thread_id) if where == "lists" else tmp_path / "catalog.jsonl"
-    with open(log, "ab") as file:
-        file.write(b'{"seq":5,"kind":"message","op":"add","id":"msg_to')
+    write_at_end(log, b'{"seq":5,"kind":"message","op":"add","id":"msg_to')
     assert ("unfinished-write", False) in check(tmp_path)
     assert ("unfinished-write", True) in check(tmp_path, repair=True)
     assert check(tmp_path) == []
@@ -179,8 +179,7 @@ def test_verify_skips_a_thread_whose_half_done_delete_a_read_finishes(tmp_path: 
 def test_check_writes_nothing_without_repair(tmp_path: Path, repair: bool) -> None:
     thread_id, _ = make_store(tmp_path)
     log = lists_of(tmp_path, thread_id)
-    with open(log, "ab") as file:
-        file.write(b"torn")
+    write_at_end(log, b"torn")
     before = log.read_bytes()
     check(tmp_path, repair=repair)
     assert (log.read_bytes() == before) is not repair

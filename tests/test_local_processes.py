@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from reliability.logfiles import records_end
 from threadstore import Message, Run, RunStep, Thread
 from threadstore.backends.local import LocalThreadStore
 from threadstore.backends.local.files import ReadCounter
@@ -306,7 +307,9 @@ def test_writers_killed_at_random_moments_lose_nothing_acknowledged(root: str) -
             _, end = scan(fd, 0, size, str(log), ReadCounter())
         finally:
             os.close(fd)
-        assert end == size, f"{log} keeps bytes that are not whole records"
+        data = log.read_bytes()
+        assert end == records_end(data), f"{log} keeps bytes that are not whole records"
+        assert not data[end:].strip(b"\n\0"), f"{log} keeps bytes after its records"
 
 
 def receive_acks(receive: Connection, count: int | None) -> list[bytes]:

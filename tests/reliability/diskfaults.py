@@ -41,6 +41,8 @@ from threadstore.models import Message, Run, RunStep, Thread
 from threadstore.records import THREADS
 from threadstore.snapshot import read_thread
 
+from .logfiles import write_at_end
+
 __all__ = ["FAULTS", "POINTS", "main"]
 
 POINTS = {
@@ -185,8 +187,7 @@ class Scenario:
 
 def _torn_tail_and_no_index(root: Path) -> None:
     log = next(root.glob("lists/threads/*/thread_a.*.jsonl"))
-    with open(log, "ab") as file:
-        file.write(b'{"seq":9,"kind":"message","op":"add","id":"msg_torn')
+    write_at_end(log, b'{"seq":9,"kind":"message","op":"add","id":"msg_torn')
     log.with_suffix(".idx").unlink()
 
 

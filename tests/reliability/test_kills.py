@@ -20,6 +20,7 @@ from threadstore.registry import open_store
 
 from .budget import BUDGET
 from .figures import record
+from .logfiles import records_end
 from .oracle import Oracle, Tally
 from .processes import start_writer
 from .stores import s3_url
@@ -76,8 +77,10 @@ def whole_lines(root: Path) -> int:
     lines = 0
     for log in [root / "catalog.jsonl", *root.glob("lists/*/*/*.jsonl")]:
         raw = log.read_bytes()
-        assert not raw or raw.endswith(b"\n"), f"{log} ends inside a record"
-        for line in raw.splitlines():
+        records = raw[: records_end(raw)]
+        assert not raw[len(records) :].strip(b"\n\0"), f"{log} keeps bytes after its records"
+        assert not records or records.endswith(b"\n"), f"{log} ends inside a record"
+        for line in records.splitlines():
             json.loads(line)  # a torn line would not parse
             lines += 1
     return lines

@@ -22,7 +22,7 @@ from threadstore.backends.local.files import ReadCounter, remove_tree, try_exclu
 from threadstore.backends.local.index import Slot, effects
 from threadstore.backends.local.journal import Journal
 from threadstore.backends.local.layout import Incarnation, Layout
-from threadstore.backends.local.log import BEGIN, GONE, Entry, scan
+from threadstore.backends.local.log import BEGIN, GONE, Entry, scan, spare
 from threadstore.errors import CorruptDataError
 from threadstore.integrity import Finding
 from threadstore.records import KINDS
@@ -97,12 +97,13 @@ def _check_journal(journal: Journal, repair: bool, findings: list[Finding]) -> l
             findings.append(Finding("corrupt-log", journal.path, detail))
             return None
         problems: list[Finding] = []
-        if end < size:
+        if end < size and not spare(journal.log_fd, end, size, journal.index.counter):
             problems.append(
                 Finding(
                     "unfinished-write",
                     journal.path,
-                    f"{size - end} bytes after the last whole record (never acknowledged)",
+                    f"bytes after byte {end}, the end of the last whole record, that are not"
+                    " spare space (never acknowledged)",
                 )
             )
         index_problem = _index_problem(journal, found, end)

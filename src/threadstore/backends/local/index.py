@@ -269,23 +269,24 @@ class Index:
             self._fetched = self.counter.pread(self.fd, end - header.table, header.table)
             self._fetched_at = header.table
 
-    def current(self, log: os.stat_result) -> bool:
-        """Whether the table reflects exactly the log ``log`` describes."""
+    def current(self, log: os.stat_result, end: int) -> bool:
+        """Whether the table reflects exactly the log ``log`` describes, whose records end
+        at ``end``."""
         header = self.header
         return (
             header is not None
-            and header.covered == log.st_size
+            and header.covered == end
             and self.belongs(header, log)
             and (header.boot == BOOT_ID or bool(header.flags & _CLEAN) or self.memory is not None)
         )
 
-    def behind(self, log: os.stat_result) -> bool:
-        """Whether the table is trustworthy but misses lines at the log's end (a writer
+    def behind(self, log: os.stat_result, end: int) -> bool:
+        """Whether the table is trustworthy but misses lines before ``end`` (a writer
         died, or could not write the index): those can be replayed."""
         header = self.header
         return (
             header is not None
-            and header.covered < log.st_size
+            and header.covered < end
             and self.belongs(header, log)
             and (header.boot == BOOT_ID or bool(header.flags & _CLEAN))
         )

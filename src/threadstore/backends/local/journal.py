@@ -10,6 +10,7 @@ anything is decided from it (:meth:`Journal.line`).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -19,9 +20,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeVar
 
-from threadstore.backends.local.files import ReadCounter, failure, fsync_dir, write_all
-from threadstore.backends.local.index import Index, IndexMismatch
-from threadstore.backends.local.log import Entry, corrupt, intact, scan
+from threadstore.backends.local.files import ReadCounter, failure, fsync_dir, pwrite_all
+from threadstore.backends.local.index import Header, Index, IndexMismatch
+from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan, spare
 from threadstore.errors import BackendError, CorruptDataError
 
 T = TypeVar("T")
@@ -37,6 +38,9 @@ _KEPT_LINES = 1 << 17
 """Bytes of checked log lines a journal object keeps (lines are never rewritten)."""
 SYNC_EVERY = 1024
 """Commits to a journal after which its index is synced and marked clean."""
+_PAGE = 4096
+_MOST_SPARE = 1 << 18
+"""The most spare space a log is given at once (it is given half its length, up to this)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,10 @@ class Journal:
         self.durable = durable
         self.mutex = threading.Lock()
         self.size = 0
-        """The log's length as of the last refresh (or this object's last write)."""
+        """Where the log's records end, as of the last refresh (or this object's last
+        write); spare space follows, up to :attr:`allocated`."""
+        self.allocated = 0
+        """The log file's length: its records and the spare space after them."""
         self.stat: os.stat_result | None = None
         """The log's status at the last refresh: its device and inode name it to the index."""
         self.users = 0
@@ -95,7 +102,7 @@ class Journal:
         """Open the log at ``path`` (``None`` if it does not exist and ``create`` is false)
         and its index beside it (``.idx``), which is made when missing. With a
         ``directory`` descriptor, the files are opened in it by name."""
-        flags = os.O_RDWR | os.O_APPEND | _NO_FOLLOW | (os.O_CREAT if create else 0)
+        flags = os.O_RDWR | _NO_FOLLOW | (os.O_CREAT if create else 0)
         index_path = path.removesuffix(".jsonl") + ".idx"
         names = (path, index_path)
         if directory is not None:
@@ -165,16 +172,25 @@ class Journal:
         if stat.st_nlink == 0 and not self.stale:
             self.stale = True
             self._drop_orphan_index()
-        self.size = stat.st_size
+        self.allocated = stat.st_size
         try:
-            self.index.load()
-            if self.index.current(stat):
+            self.size = self._end(self.index.load(), stat.st_size)
+            if self.index.current(stat, self.size):
                 return
         except CorruptDataError:
             pass
         if not exclusive:  # repairs need the exclusive lock; then look again
             fcntl.flock(self.log_fd, fcntl.LOCK_EX)
         self.repair()
+
+    def _end(self, header: Header | None, length: int) -> int:
+        """Where the records end if the index is current: where its header says, if spare
+        space follows there (one byte read); else the file's length (a writer died after
+        writing, or the index is not this log's: a repair finds the end)."""
+        if header is None or header.covered >= length:
+            return length
+        mark = self.index.counter.pread(self.log_fd, 1, header.covered)
+        return header.covered if mark and mark[0] in b"\n\0" else length
 
     def _drop_orphan_index(self) -> None:
         """The log was removed: if our index file was made after that, beside nothing, it
@@ -189,13 +205,13 @@ class Journal:
         """Index what the index misses (all of the log if ``rebuild`` or in doubt).
         The caller holds the exclusive lock."""
         stat = os.fstat(self.log_fd)
-        self.size = stat.st_size
+        self.allocated = stat.st_size
         index = self.index
         try:
-            index.load()
-            if not rebuild and index.current(stat):
+            self.size = self._end(index.load(), stat.st_size)
+            if not rebuild and index.current(stat, self.size):
                 return
-            behind = not rebuild and index.behind(stat)
+            behind = not rebuild and index.behind(stat, self.size)
         except CorruptDataError:
             behind = False
         header = index.header
@@ -203,16 +219,15 @@ class Journal:
         if stat.st_size - start > start:  # a long tail: one pass beats slot-by-slot replay
             behind, start = False, 0
         entries, end = scan(self.log_fd, start, stat.st_size, self.path, index.counter)
-        if end < stat.st_size:
-            log.warning(
-                "cutting an unfinished write of %d bytes off %s", stat.st_size - end, self.path
-            )
+        self.size = end
+        if end < stat.st_size and not spare(self.log_fd, end, stat.st_size, index.counter):
+            log.warning("cutting an unfinished write off %s at byte %d", self.path, end)
             os.ftruncate(self.log_fd, end)
             self._forget_lines()
             if self.durable:
                 os.fsync(self.log_fd)
             stat = os.fstat(self.log_fd)
-            self.size = end
+            self.allocated = end
         try:
             if behind:
                 index.forget()  # a dead writer's slots may be on disk: read them, not memory
@@ -306,19 +321,27 @@ class Journal:
     def append(self, written: Sequence[Written]) -> int:
         """Write the lines in one write and index them; return where the log now ends.
 
-        A failed write is taken back (nothing is stored). The index is derived: if it
-        cannot be written the lines still count, and the next user indexes them.
+        The lines go into the log's spare space; a write that needs more also writes new
+        spare space after them (half the log's length, at most 256 KiB, to a whole page),
+        or, if the disk has no room for that, the lines alone. A failed write is taken
+        back (nothing is stored). The index is derived: if it cannot be written the lines
+        still count, and the next user indexes them.
         """
         start = self.size
-        data = b"".join(item.line for item in written)
+        lines = b"".join(item.line for item in written)
+        end = start + len(lines)
         try:
-            write_all(self.log_fd, data)
+            if end <= self.allocated:
+                pwrite_all(self.log_fd, lines, start)
+            else:
+                self._grow(start, lines)
         except OSError as exc:
             with suppress(OSError):  # after a failed write, take the lines back
                 os.ftruncate(self.log_fd, start)
+            self.allocated = start
             self._forget_lines()
             raise failure("append to", self.path, exc, stored=False) from exc
-        self.size = self.written = start + len(data)
+        self.size = self.written = end
         self.commits += 1
         try:
             self.index.apply(item.entry for item in written)
@@ -329,6 +352,21 @@ class Journal:
             log.warning("cannot update %s (%s): the next user re-indexes it", self.index.path, exc)
             self.index.forget()
         return self.size
+
+    def _grow(self, start: int, lines: bytes) -> None:
+        """Write ``lines`` at ``start``, past the log's spare space, and new spare space
+        after them; if there is no room for it, the lines alone."""
+        end = start + len(lines)
+        grown = -(-(end + min(end // 2, _MOST_SPARE)) // _PAGE) * _PAGE
+        try:
+            pwrite_all(self.log_fd, lines + SPARE * (grown - end), start)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            os.ftruncate(self.log_fd, start)
+            grown = end
+            pwrite_all(self.log_fd, lines, start)
+        self.allocated = grown
 
     def sync(self, what: str) -> None:
         """Make the log durable up to here (``fdatasync``; a fresh file's directory too);

@@ -14,6 +14,11 @@ line is missing never happened. ``crc`` is the CRC-32 of the line's bytes before
 record. A list file also starts with ``begin`` (whose incarnation of which top-level
 record it holds) and may end with ``gone`` (that incarnation was deleted).
 
+After the last line comes the log's *spare space*: blank lines written ahead of need, so
+that a commit overwrites bytes the file already has and its ``fdatasync`` flushes data
+alone, not a new file length through the file system's journal. A crash may leave zeros
+there instead. The records end at the first line that begins blank.
+
 Every line carries all the index needs, so replaying lines is idempotent.
 """
 
@@ -44,6 +49,7 @@ __all__ = [
     "make_line",
     "owners_of",
     "scan",
+    "spare",
 ]
 
 RECORD_OPS = frozenset({"add", "set", "del"})
@@ -54,6 +60,9 @@ _KINDS = {kind.singular: kind for kind in KINDS}
 _SUFFIX_LENGTH = len(b',"crc":"00000000"}\n')
 _DATA = b',"data":'
 _CHUNK = 1 << 20
+SPARE = b"\n"
+"""What a log's spare space is written with; zeros (never written) count as spare too."""
+_BLANK = (0x0A, 0x00)
 
 
 def owners_of(kind: Kind[Any]) -> tuple[Kind[Any], ...]:
@@ -218,24 +227,31 @@ def _entry(body: bytes, offset: int, length: int) -> Entry | None:
 
 
 def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tuple[list[Entry], int]:
-    """Parse the log's bytes in ``[start, end)``; return the entries and where they end.
+    """Parse the log's lines from ``start`` up to its spare space (or ``end``); return the
+    entries and where they end.
 
     Bad bytes with nothing valid after them are a torn tail, and so are the lines of a
     batch whose last line is missing: the returned end stops before them, and the caller
     cuts them off. A bad line with a good line after it cannot come from an interrupted
-    append: that is corruption, and it is raised.
+    append: that is corruption, and it is raised. Whatever follows the first blank line
+    is not a record (see :func:`spare`).
     """
     entries: list[Entry] = []
     bad_at: int | None = None
     carry = b""
     position = start  # file offset of carry[0]
+    records_end = end
     while position + len(carry) < end:
         chunk = counter.pread(fd, min(_CHUNK, end - position - len(carry)), position + len(carry))
         if not chunk:
             break
         buffer = carry + chunk
         cursor = 0
-        while (newline := buffer.find(b"\n", cursor)) >= 0:
+        blank = False
+        while not (blank := cursor < len(buffer) and buffer[cursor] in _BLANK):
+            newline = buffer.find(b"\n", cursor)
+            if newline < 0:
+                break
             line_end = newline + 1
             body = body_of(buffer[cursor:line_end])
             if body is None:
@@ -248,8 +264,11 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
                     raise corrupt(path, position + cursor, "its checksum holds, its fields do not")
                 entries.append(entry)
             cursor = line_end
-        carry = buffer[cursor:]
+        carry = b"" if blank else buffer[cursor:]
         position += cursor
+        if blank:
+            records_end = position
+            break
     if carry and bad_at is None:
         bad_at = position
     complete = len(entries)
@@ -259,7 +278,20 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
         first = entries[complete].offset
         bad_at = first if bad_at is None else min(bad_at, first)
         del entries[complete:]
-    return entries, end if bad_at is None else bad_at
+    return entries, records_end if bad_at is None else bad_at
+
+
+def spare(fd: int, start: int, end: int, counter: ReadCounter) -> bool:
+    """Whether the log's bytes in ``[start, end)`` are all spare space (blank or zero): if
+    not, something was written there that is not a record, and it is cut off."""
+    while start < end:
+        chunk = counter.pread(fd, min(_CHUNK, end - start), start)
+        if not chunk:
+            break
+        if chunk.translate(None, b"\n\0"):
+            return False
+        start += len(chunk)
+    return True
 
 
 def corrupt(path: str, offset: int, why: str) -> CorruptDataError:
