@@ -304,11 +304,12 @@ def test_writers_killed_at_random_moments_lose_nothing_acknowledged(root: str) -
         fd = os.open(log, os.O_RDONLY)
         try:
             size = os.fstat(fd).st_size
-            _, end = scan(fd, 0, size, str(log), ReadCounter())
+            _, end, clean = scan(fd, 0, size, str(log), ReadCounter())
         finally:
             os.close(fd)
         data = log.read_bytes()
         assert end == records_end(data), f"{log} keeps bytes that are not whole records"
+        assert clean, f"{log} keeps bytes after its records"
         assert not data[end:].strip(b"\n\0"), f"{log} keeps bytes after its records"
 
 

@@ -22,7 +22,7 @@ from threadstore.backends.local.files import ReadCounter, remove_tree, try_exclu
 from threadstore.backends.local.index import Slot, effects
 from threadstore.backends.local.journal import Journal
 from threadstore.backends.local.layout import Incarnation, Layout
-from threadstore.backends.local.log import BEGIN, GONE, Entry, scan, spare
+from threadstore.backends.local.log import BEGIN, GONE, Entry, scan
 from threadstore.errors import CorruptDataError
 from threadstore.integrity import Finding
 from threadstore.records import KINDS
@@ -91,13 +91,13 @@ def _check_journal(journal: Journal, repair: bool, findings: list[Finding]) -> l
     try:
         size = os.fstat(journal.log_fd).st_size
         try:
-            found, end = scan(journal.log_fd, 0, size, journal.path, journal.index.counter)
+            found, end, clean = scan(journal.log_fd, 0, size, journal.path, journal.index.counter)
         except CorruptDataError as exc:
             detail = f"{exc}; repair cannot fix damage"
             findings.append(Finding("corrupt-log", journal.path, detail))
             return None
         problems: list[Finding] = []
-        if end < size and not spare(journal.log_fd, end, size, journal.index.counter):
+        if not clean:
             problems.append(
                 Finding(
                     "unfinished-write",

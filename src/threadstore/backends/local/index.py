@@ -271,24 +271,33 @@ class Index:
 
     def current(self, log: os.stat_result, end: int) -> bool:
         """Whether the table reflects exactly the log ``log`` describes, whose records end
-        at ``end``."""
+        at ``end``. A clean table from another boot is, if no spare space follows (see
+        :meth:`behind`)."""
         header = self.header
         return (
             header is not None
             and header.covered == end
             and self.belongs(header, log)
-            and (header.boot == BOOT_ID or bool(header.flags & _CLEAN) or self.memory is not None)
+            and (
+                header.boot == BOOT_ID
+                or self.memory is not None
+                or (bool(header.flags & _CLEAN) and end == log.st_size)
+            )
         )
 
     def behind(self, log: os.stat_result, end: int) -> bool:
         """Whether the table is trustworthy but misses lines before ``end`` (a writer
-        died, or could not write the index): those can be replayed."""
+        died, or could not write the index): those can be replayed. So is a clean table
+        from another boot with spare space after the records: a power loss in a flush
+        may have kept a later page of an unfinished write and not the one before it, so
+        the spare space is checked (and what is not spare cut) once in this boot."""
         header = self.header
-        return (
-            header is not None
-            and header.covered < end
-            and self.belongs(header, log)
-            and (header.boot == BOOT_ID or bool(header.flags & _CLEAN))
+        if header is None or not self.belongs(header, log):
+            return False
+        if header.boot == BOOT_ID:
+            return header.covered < end
+        return bool(header.flags & _CLEAN) and (
+            header.covered < end or header.covered == end < log.st_size
         )
 
     def belongs(self, header: Header, log: os.stat_result) -> bool:

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from threadstore.backends.local.files import ReadCounter, failure, fsync_dir, pwrite_all
 from threadstore.backends.local.index import Header, Index, IndexMismatch
-from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan, spare
+from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan
 from threadstore.errors import BackendError, CorruptDataError
 
 T = TypeVar("T")
@@ -218,9 +218,9 @@ class Journal:
         start = header.covered if behind and header is not None else 0
         if stat.st_size - start > start:  # a long tail: one pass beats slot-by-slot replay
             behind, start = False, 0
-        entries, end = scan(self.log_fd, start, stat.st_size, self.path, index.counter)
+        entries, end, clean = scan(self.log_fd, start, stat.st_size, self.path, index.counter)
         self.size = end
-        if end < stat.st_size and not spare(self.log_fd, end, stat.st_size, index.counter):
+        if not clean:
             log.warning("cutting an unfinished write off %s at byte %d", self.path, end)
             os.ftruncate(self.log_fd, end)
             self._forget_lines()

@@ -49,7 +49,6 @@ __all__ = [
     "make_line",
     "owners_of",
     "scan",
-    "spare",
 ]
 
 RECORD_OPS = frozenset({"add", "set", "del"})
@@ -226,9 +225,12 @@ def _entry(body: bytes, offset: int, length: int) -> Entry | None:
     return entry if valid else None
 
 
-def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tuple[list[Entry], int]:
+def scan(
+    fd: int, start: int, end: int, path: str, counter: ReadCounter
+) -> tuple[list[Entry], int, bool]:
     """Parse the log's lines from ``start`` up to its spare space (or ``end``); return the
-    entries and where they end.
+    entries, where they end, and whether nothing but spare space follows them (up to
+    ``end``): if something does, the caller cuts it off.
 
     Bad bytes with nothing valid after them are a torn tail, and so are the lines of a
     batch whose last line is missing: the returned end stops before them, and the caller
@@ -241,6 +243,7 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
     carry = b""
     position = start  # file offset of carry[0]
     records_end = end
+    clean = True
     while position + len(carry) < end:
         chunk = counter.pread(fd, min(_CHUNK, end - position - len(carry)), position + len(carry))
         if not chunk:
@@ -268,6 +271,9 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
         position += cursor
         if blank:
             records_end = position
+            clean = not buffer[cursor:].translate(None, b"\n\0") and _spare(
+                fd, position + len(buffer) - cursor, end, counter
+            )
             break
     if carry and bad_at is None:
         bad_at = position
@@ -278,10 +284,12 @@ def scan(fd: int, start: int, end: int, path: str, counter: ReadCounter) -> tupl
         first = entries[complete].offset
         bad_at = first if bad_at is None else min(bad_at, first)
         del entries[complete:]
-    return entries, records_end if bad_at is None else bad_at
+    if bad_at is None:
+        return entries, records_end, clean
+    return entries, bad_at, False
 
 
-def spare(fd: int, start: int, end: int, counter: ReadCounter) -> bool:
+def _spare(fd: int, start: int, end: int, counter: ReadCounter) -> bool:
     """Whether the log's bytes in ``[start, end)`` are all spare space (blank or zero): if
     not, something was written there that is not a record, and it is cut off."""
     while start < end:
