@@ -235,8 +235,8 @@ def scan(
     Bad bytes with nothing valid after them are a torn tail, and so are the lines of a
     batch whose last line is missing: the returned end stops before them, and the caller
     cuts them off. A bad line with a good line after it cannot come from an interrupted
-    append: that is corruption, and it is raised. Whatever follows the first blank line
-    is not a record (see :func:`spare`).
+    append: that is corruption, and it is raised. Nothing after the first line that
+    begins blank is a record: the third value says whether it is all spare space.
     """
     entries: list[Entry] = []
     bad_at: int | None = None
