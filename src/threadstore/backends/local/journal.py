@@ -40,7 +40,7 @@ SYNC_EVERY = 1024
 """Commits to a journal after which its index is synced and marked clean."""
 _PAGE = 4096
 _MOST_SPARE = 1 << 18
-"""The most spare space a log is given at once (it is given half its length, up to this)."""
+"""The most spare space a log is given at once (it is given a quarter of its length, up to this)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +322,7 @@ class Journal:
         """Write the lines in one write and index them; return where the log now ends.
 
         The lines go into the log's spare space; a write that needs more also writes new
-        spare space after them (half the log's length, at most 256 KiB, to a whole page),
+        spare space after them (a quarter of the log's length, at most 256 KiB, to a whole page),
         or, if the disk has no room for that, the lines alone. A failed write is taken
         back (nothing is stored). The index is derived: if it cannot be written the lines
         still count, and the next user indexes them.
@@ -357,7 +357,7 @@ class Journal:
         """Write ``lines`` at ``start``, past the log's spare space, and new spare space
         after them; if there is no room for it, the lines alone."""
         end = start + len(lines)
-        grown = -(-(end + min(end // 2, _MOST_SPARE)) // _PAGE) * _PAGE
+        grown = -(-(end + min(end // 4, _MOST_SPARE)) // _PAGE) * _PAGE
         try:
             pwrite_all(self.log_fd, lines + SPARE * (grown - end), start)
         except OSError as exc:
