@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from threadstore.backends.local.files import ReadCounter, failure, fsync_dir, pwrite_all
 from threadstore.backends.local.index import Header, Index, IndexMismatch
-from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan
+from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan, spare
 from threadstore.errors import BackendError, CorruptDataError
 
 T = TypeVar("T")
@@ -190,7 +190,7 @@ class Journal:
         if header is None or header.covered >= length:
             return length
         mark = self.index.counter.pread(self.log_fd, 1, header.covered)
-        return header.covered if mark and mark[0] in b"\n\0" else length
+        return header.covered if mark and spare(mark) else length
 
     def _drop_orphan_index(self) -> None:
         """The log was removed: if our index file was made after that, beside nothing, it

@@ -49,6 +49,7 @@ __all__ = [
     "make_line",
     "owners_of",
     "scan",
+    "spare",
 ]
 
 RECORD_OPS = frozenset({"add", "set", "del"})
@@ -61,7 +62,7 @@ _DATA = b',"data":'
 _CHUNK = 1 << 20
 SPARE = b"\n"
 """What a log's spare space is written with; zeros (never written) count as spare too."""
-_BLANK = (0x0A, 0x00)
+_SPARE_BYTES = SPARE + b"\0"
 
 
 def owners_of(kind: Kind[Any]) -> tuple[Kind[Any], ...]:
@@ -251,7 +252,7 @@ def scan(
         buffer = carry + chunk
         cursor = 0
         blank = False
-        while not (blank := cursor < len(buffer) and buffer[cursor] in _BLANK):
+        while not (blank := cursor < len(buffer) and buffer[cursor] in _SPARE_BYTES):
             newline = buffer.find(b"\n", cursor)
             if newline < 0:
                 break
@@ -271,7 +272,7 @@ def scan(
         position += cursor
         if blank:
             records_end = position
-            clean = not buffer[cursor:].translate(None, b"\n\0") and _spare(
+            clean = spare(buffer[cursor:]) and _spare_in(
                 fd, position + len(buffer) - cursor, end, counter
             )
             break
@@ -289,14 +290,19 @@ def scan(
     return entries, bad_at, False
 
 
-def _spare(fd: int, start: int, end: int, counter: ReadCounter) -> bool:
-    """Whether the log's bytes in ``[start, end)`` are all spare space (blank or zero): if
-    not, something was written there that is not a record, and it is cut off."""
+def spare(data: bytes) -> bool:
+    """Whether ``data`` is all spare space: blank lines, or zeros a crash left."""
+    return not data.translate(None, _SPARE_BYTES)
+
+
+def _spare_in(fd: int, start: int, end: int, counter: ReadCounter) -> bool:
+    """Whether the log's bytes in ``[start, end)`` are all spare space: if not, something
+    was written there that is not a record, and it is cut off."""
     while start < end:
         chunk = counter.pread(fd, min(_CHUNK, end - start), start)
         if not chunk:
             break
-        if chunk.translate(None, b"\n\0"):
+        if not spare(chunk):
             return False
         start += len(chunk)
     return True
