@@ -13,7 +13,7 @@ import errno
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
@@ -28,6 +28,7 @@ __all__ = [
     "io_errors",
     "make_dirs",
     "pwrite_all",
+    "pwrite_parts",
     "remove_tree",
     "shared_lock",
     "temp_name",
@@ -85,12 +86,32 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
         view = view[os.write(fd, view) :]
 
 
-def pwrite_all(fd: int, data: bytes | bytearray, offset: int) -> None:
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
     """Write every byte at ``offset``, looping on short writes like :func:`write_all`."""
     view = memoryview(data)
     while view:
         written = os.pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
+
+
+_MOST_PARTS = 1024
+"""Buffers one ``pwritev(2)`` takes (``IOV_MAX`` on Linux)."""
+
+
+def pwrite_parts(fd: int, parts: Sequence[bytes | memoryview], offset: int) -> None:
+    """Write ``parts`` one after another from ``offset``, in one system call per thousand
+    parts unless the kernel writes less: long runs of the same bytes are written from one
+    buffer, never built in memory first."""
+    views = [memoryview(part) for part in parts if len(part)]
+    first = 0
+    while first < len(views):
+        written = os.pwritev(fd, views[first : first + _MOST_PARTS], offset)
+        offset += written
+        while first < len(views) and written >= len(views[first]):
+            written -= len(views[first])
+            first += 1
+        if written:
+            views[first] = views[first][written:]
 
 
 def fsync_dir(path: str) -> None:

@@ -20,7 +20,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeVar
 
-from threadstore.backends.local.files import ReadCounter, failure, fsync_dir, pwrite_all
+from threadstore.backends.local.files import (
+    ReadCounter,
+    failure,
+    fsync_dir,
+    pwrite_all,
+    pwrite_parts,
+)
 from threadstore.backends.local.index import Header, Index, IndexMismatch
 from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan, spare
 from threadstore.errors import BackendError, CorruptDataError
@@ -39,8 +45,11 @@ _KEPT_LINES = 1 << 17
 SYNC_EVERY = 1024
 """Commits to a journal after which its index is synced and marked clean."""
 _PAGE = 4096
-_MOST_SPARE = 1 << 18
-"""The most spare space a log is given at once (it is given a quarter of its length, up to this)."""
+_MOST_SPARE = 1 << 14
+"""The most spare space a log is given at once (a quarter of its length, up to this): each
+new page of a file is slow to make, and more at once was a stall (design §6.2)."""
+_FILL = memoryview(SPARE * (_MOST_SPARE + _PAGE))
+"""Spare space to write from: made once, not for every log that grows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,8 +331,8 @@ class Journal:
         """Write the lines in one write and index them; return where the log now ends.
 
         The lines go into the log's spare space; a write that needs more also writes new
-        spare space after them (a quarter of the log's length, at most 256 KiB, to a whole page),
-        or, if the disk has no room for that, the lines alone. A failed write is taken
+        spare space after them (a quarter of the log's length, at most 16 KiB, to a whole
+        page), or, if the disk has no room for that, the lines alone. A failed write is taken
         back (nothing is stored). The index is derived: if it cannot be written the lines
         still count, and the next user indexes them.
         """
@@ -359,7 +368,7 @@ class Journal:
         end = start + len(lines)
         grown = -(-(end + min(end // 4, _MOST_SPARE)) // _PAGE) * _PAGE
         try:
-            pwrite_all(self.log_fd, lines + SPARE * (grown - end), start)
+            pwrite_parts(self.log_fd, (lines, _FILL[: grown - end]), start)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 raise
