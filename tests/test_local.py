@@ -778,6 +778,85 @@ def test_old_pages_are_given_back_only_once_what_moved_out_is_written(tmp_path: 
     os.close(index.fd)
 
 
+def fill_to_the_brim(
+    index: local_index.Index, log: Path, keys: Iterator[str], put: list[str]
+) -> list[str]:
+    """Put keys one commit each (the n-th put at offset n) until the next one would make
+    the table grow."""
+    header = index.header
+    assert header is not None
+    while header.used + 1 <= header.capacity * local_index._FULL:
+        put.append(next(keys))
+        index.put(put[-1], local_index.Slot(len(put)))
+        index.commit(0, log.stat())
+    return put
+
+
+def test_the_next_table_is_written_ahead_so_a_growth_writes_none_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the last inserts before a growth, the next table's empty blocks are written a
+    page at a time at the file's end and counted in the header; the growth takes them
+    and writes nothing more, and every key is still found, through two growths."""
+    index, log = empty_index(tmp_path)
+    keys = (f"k{n}" for n in range(10**6))
+    written: list[int] = []
+
+    def counted(fd: int, parts: Any, offset: int) -> None:
+        written.append(sum(len(part) for part in parts))
+        real(fd, parts, offset)
+
+    real = local_index.pwrite_parts
+    monkeypatch.setattr(local_index, "pwrite_parts", counted)
+    put: list[str] = []
+    for _ in range(4):  # capacity 64 -> 96 -> 150 -> 225 -> 345: the last two span pages
+        fill_to_the_brim(index, log, keys, put)
+        header = header_of(Path(index.path))
+        size = -(-int(header.capacity * 1.5) // 15) * 256
+        assert (header.ahead_of, header.ahead) == (header.table, size)
+        start = header.ahead_start
+        assert Path(index.path).read_bytes()[start : start + size] == (
+            local_index._EMPTY_BLOCK * (size // 256)
+        )
+        put.append(next(keys))
+        index.put(put[-1], local_index.Slot(len(put)))  # grows into the blocks written ahead
+        index.commit(0, log.stat())
+        assert header_of(Path(index.path)).table == start
+        assert written[-1] == 0
+        while index.header is not None and index.header.old_capacity:
+            put.append(next(keys))
+            index.put(put[-1], local_index.Slot(len(put)))
+            index.commit(0, log.stat())
+    index.forget()
+    assert [index.get(key) for key in put] == [local_index.Slot(n + 1) for n in range(len(put))]
+    os.close(index.fd)
+
+
+def test_a_writer_that_dies_in_the_table_written_ahead_leaves_it_to_no_one(
+    tmp_path: Path,
+) -> None:
+    """A writer that grows into the blocks written ahead, writes a slot there and dies
+    before its header: the next writer must not take those blocks for empty ones (it
+    would find the dead writer's slot for a key that was never committed)."""
+    dying, log = empty_index(tmp_path)
+    put = fill_to_the_brim(dying, log, (f"k{n}" for n in range(10**6)), [])
+    ahead = header_of(Path(dying.path)).ahead_start
+    dying.put("never committed", local_index.Slot(999))  # grows: a slot in the new table
+    assert header_of(Path(dying.path)).table != ahead  # the header on disk: not yet
+    assert dying._header().table == ahead
+    os.close(dying.fd)  # dies before its header
+    heir = local_index.Index(os.open(dying.path, os.O_RDWR), dying.path, ReadCounter())
+    heir.load()
+    heir.put("late", local_index.Slot(1000))  # grows too
+    heir.commit(0, log.stat())
+    assert heir._header().table != ahead
+    heir.forget()
+    assert heir.get("never committed") is None
+    assert heir.get("late") == local_index.Slot(1000)
+    assert [heir.get(key) for key in put] == [local_index.Slot(n + 1) for n in range(len(put))]
+    os.close(heir.fd)
+
+
 def test_a_small_table_is_read_in_one_go_and_forgotten_at_the_first_write(
     tmp_path: Path,
 ) -> None:
