@@ -797,7 +797,7 @@ def test_the_next_table_is_written_ahead_so_a_growth_writes_none_of_it(
 ) -> None:
     """Over the last inserts before a growth, the next table's empty blocks are written a
     page at a time at the file's end and counted in the header; the growth takes them
-    and writes nothing more, and every key is still found, through two growths."""
+    and writes nothing more, and every key is still found, through eight growths."""
     index, log = empty_index(tmp_path)
     keys = (f"k{n}" for n in range(10**6))
     written: list[int] = []
@@ -809,7 +809,7 @@ def test_the_next_table_is_written_ahead_so_a_growth_writes_none_of_it(
     real = local_index.pwrite_parts
     monkeypatch.setattr(local_index, "pwrite_parts", counted)
     put: list[str] = []
-    for _ in range(4):  # capacity 64 -> 96 -> 150 -> 225 -> 345: the last two span pages
+    for _ in range(8):  # capacity 75 -> 120 -> ... -> 2,100: the later tables span pages
         fill_to_the_brim(index, log, keys, put)
         header = header_of(Path(index.path))
         size = -(-int(header.capacity * 1.5) // 15) * 256

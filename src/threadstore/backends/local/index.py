@@ -223,11 +223,9 @@ class Header:
         header = cls(*values)
         if header.capacity < _MIN_CAPACITY or header.used > header.capacity:
             return None
-        at = size + 4
-        if len(data) >= _HEADER_BYTES and struct.unpack_from("<I", data, at + _AHEAD.size)[
-            0
-        ] == zlib.crc32(data[at : at + _AHEAD.size]):
-            header.ahead_of, header.ahead_start, header.ahead = _AHEAD.unpack_from(data, at)
+        ahead, check = data[size + 4 : _HEADER_BYTES - 4], data[_HEADER_BYTES - 4 : _HEADER_BYTES]
+        if len(check) == 4 and struct.unpack("<I", check)[0] == zlib.crc32(ahead):
+            header.ahead_of, header.ahead_start, header.ahead = _AHEAD.unpack(ahead)
         return header
 
     def copy(self) -> Header:
