@@ -63,7 +63,8 @@ _HEADER = struct.Struct("<8sII16s10Q")
 _AHEAD = struct.Struct("<3Q")
 """After the header and its checksum: the next table written ahead (see :class:`Header`),
 with a checksum of its own, so an index without it (an older one) reads as none."""
-_HEADER_BYTES = _HEADER.size + 4 + _AHEAD.size + 4
+_AHEAD_AT = _HEADER.size + 4
+_HEADER_BYTES = _AHEAD_AT + _AHEAD.size + 4
 _HEADER_SIZE = 512
 _SLOT = struct.Struct("<QQ")
 _SLOT_SIZE = _SLOT.size
@@ -206,9 +207,12 @@ class Header:
     def pack(self) -> bytes:
         values = [getattr(self, name) for name in _HEADER_FIELDS]
         packed = _HEADER.pack(_MAGIC, _VERSION, *values)
-        packed += struct.pack("<I", zlib.crc32(packed))
+        return packed + struct.pack("<I", zlib.crc32(packed)) + self.pack_ahead()
+
+    def pack_ahead(self) -> bytes:
+        """The record of the table written ahead, as it lies at ``_AHEAD_AT``."""
         ahead = _AHEAD.pack(self.ahead_of, self.ahead_start, self.ahead)
-        return packed + ahead + struct.pack("<I", zlib.crc32(ahead))
+        return ahead + struct.pack("<I", zlib.crc32(ahead))
 
     @classmethod
     def unpack(cls, data: bytes) -> Header | None:
@@ -223,7 +227,7 @@ class Header:
         header = cls(*values)
         if header.capacity < _MIN_CAPACITY or header.used > header.capacity:
             return None
-        ahead, check = data[size + 4 : _HEADER_BYTES - 4], data[_HEADER_BYTES - 4 : _HEADER_BYTES]
+        ahead, check = data[_AHEAD_AT : _HEADER_BYTES - 4], data[_HEADER_BYTES - 4 : _HEADER_BYTES]
         if len(check) == 4 and struct.unpack("<I", check)[0] == zlib.crc32(ahead):
             header.ahead_of, header.ahead_start, header.ahead = _AHEAD.unpack(ahead)
         return header
@@ -557,7 +561,7 @@ class Index:
         longer empty: if this writer died before its header, the next would take them
         for empty ones and find this one's slots in its new table."""
         header.ahead_of = header.ahead_start = header.ahead = 0
-        os.pwrite(self.fd, header.pack()[_HEADER.size + 4 :], _HEADER.size + 4)
+        os.pwrite(self.fd, header.pack_ahead(), _AHEAD_AT)
 
     def _move(self, count: int) -> None:
         """Move the next ``count`` slots of the old table into the new one (if absent).
@@ -580,7 +584,7 @@ class Index:
         header.moved = last
         before = _page_below(header.old_table + first // _PER_BLOCK * _BLOCK)
         after = _page_below(header.old_table + last // _PER_BLOCK * _BLOCK)
-        start = max(before, -(-header.old_table // _PAGE) * _PAGE)
+        start = max(before, _page_above(header.old_table))
         if header.moved >= header.old_capacity:
             blocks = -(-header.old_capacity // _PER_BLOCK)
             self._freed.append((header.old_table, blocks * _BLOCK))
