@@ -143,6 +143,27 @@ def test_a_store_another_process_is_creating_opens(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "threadstore.json").read_text())["version"] == FORMAT_VERSION
 
 
+def test_a_store_another_process_finished_making_meanwhile_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another opener made the marker and the store's directories after this one found
+    no marker and before it listed the directory: a store, not a foreign directory."""
+    open_store(str(tmp_path)).close()  # the other opener, finished
+    marker, real = str(tmp_path / "threadstore.json"), os.path.exists
+    missed: list[str] = []
+
+    def too_early(path: Any) -> bool:
+        if str(path) == marker and not missed:
+            missed.append(marker)
+            return False
+        return real(path)
+
+    monkeypatch.setattr(local_store.os.path, "exists", too_early)
+    with open_store(str(tmp_path)) as store:
+        store.create_thread()
+    assert missed
+
+
 def test_a_file_given_as_the_store_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("mine")
     with pytest.raises(InvalidRequestError, match="is a file; a file:// store is a directory"):

@@ -135,7 +135,9 @@ class LocalThreadStore(BaseThreadStore):
         """Create or check the store directory, then clear what dead writers left in tmp/.
 
         A directory is new if it holds nothing but markers being written aside by
-        openers racing this one (the first ``link`` wins; the others find its marker)."""
+        openers racing this one (the first ``link`` wins; the others find its marker). An
+        opener that finished meanwhile made its marker before anything else, so a listing
+        that shows its work shows the marker too."""
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise InvalidRequestError(
                 f"{self.root} is a file; a file:// store is a directory (give a new or "
@@ -144,14 +146,17 @@ class LocalThreadStore(BaseThreadStore):
         make_dirs(self.root, self.durable)
         layout = self.layout
         if not os.path.exists(layout.marker):
-            marking = TEMP_PREFIX + os.path.basename(layout.marker) + "."
-            if [n for n in os.listdir(self.root) if not n.startswith(marking)]:
-                raise BackendError(
-                    f"{self.root} is not empty and holds no {os.path.basename(layout.marker)}: "
-                    "it is not a threadstore, and nothing was written to it"
-                )
-            content = json.dumps({"format": FORMAT, "version": FORMAT_VERSION}, indent=2)
-            create_file(layout.marker, content.encode() + b"\n", self.durable)
+            marker = os.path.basename(layout.marker)
+            marking = TEMP_PREFIX + marker + "."
+            names = os.listdir(self.root)
+            if marker not in names:
+                if [n for n in names if not n.startswith(marking)]:
+                    raise BackendError(
+                        f"{self.root} is not empty and holds no {marker}: "
+                        "it is not a threadstore, and nothing was written to it"
+                    )
+                content = json.dumps({"format": FORMAT, "version": FORMAT_VERSION}, indent=2)
+                create_file(layout.marker, content.encode() + b"\n", self.durable)
         _check_marker(layout.marker)
         make_dirs(layout.tmp, self.durable)
         make_dirs(layout.lists, self.durable)
