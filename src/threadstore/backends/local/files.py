@@ -9,17 +9,20 @@ found".
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from threadstore.errors import BackendError
 
 __all__ = [
+    "PUNCHES_HOLES",
     "TEMP_PREFIX",
     "ReadCounter",
     "create_file",
@@ -27,10 +30,12 @@ __all__ = [
     "fsync_dir",
     "io_errors",
     "make_dirs",
+    "punch_hole",
     "pwrite_all",
     "pwrite_parts",
     "remove_tree",
     "shared_lock",
+    "start_writeback",
     "temp_name",
     "try_exclusive",
     "write_all",
@@ -112,6 +117,42 @@ def pwrite_parts(fd: int, parts: Sequence[bytes | memoryview], offset: int) -> N
             first += 1
         if written:
             views[first] = views[first][written:]
+
+
+def _libc(name: str, *arguments: type[ctypes._SimpleCData[int]]) -> Callable[..., int] | None:
+    """A function of the C library that Python's ``os`` lacks (``None`` where there is
+    none: not Linux)."""
+    try:
+        function = getattr(ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True), name)
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = arguments
+    function.restype = ctypes.c_int
+    return function  # type: ignore[no-any-return]
+
+
+_fallocate = _libc("fallocate", ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+_FALLOC_PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+PUNCHES_HOLES = _fallocate is not None
+"""Whether :func:`punch_hole` can give blocks back here."""
+_sync_file_range = _libc(
+    "sync_file_range", ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint
+)
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def punch_hole(fd: int, offset: int, length: int) -> None:
+    """Give a region's blocks back to the file system (a hole reads as zeros); best effort."""
+    if _fallocate is not None and length > 0:
+        _fallocate(fd, _FALLOC_PUNCH_HOLE, offset, length)
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing a region's dirty pages to the disk, and return at once: a flush that
+    follows some work later then has less left to wait for (a hint; it makes nothing
+    durable, and its errors are the flush's to report)."""
+    if _sync_file_range is not None and length > 0:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def fsync_dir(path: str) -> None:

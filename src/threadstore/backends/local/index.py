@@ -28,8 +28,6 @@ trusted only if it was synced and marked clean (``close()`` does), else it is re
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import secrets
@@ -40,7 +38,7 @@ from dataclasses import dataclass, fields
 from itertools import islice
 from typing import NamedTuple
 
-from threadstore.backends.local.files import ReadCounter, pwrite_all, pwrite_parts
+from threadstore.backends.local.files import ReadCounter, punch_hole, pwrite_all, pwrite_parts
 from threadstore.backends.local.log import GONE, RECORD_OPS, Entry
 from threadstore.errors import CorruptDataError
 
@@ -472,7 +470,7 @@ class Index:
             pwrite_all(self.fd, _sealed(block), start)
         self._dirty.clear()
         for start, length in self._freed:
-            _release(self.fd, start, length)
+            punch_hole(self.fd, start, length)
         self._freed.clear()
 
     # --- changes (the caller holds the exclusive lock) ---------------------------------
@@ -689,26 +687,3 @@ def _place(table: bytearray, capacity: int, tag: int, value: int) -> None:
             _SLOT.pack_into(table, start + place, tag, value)
             return
         index = (index + 1) % capacity
-
-
-_FALLOC_PUNCH_HOLE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-
-
-def _load_fallocate() -> object | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        function = libc.fallocate
-    except (OSError, AttributeError, TypeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
-    function.restype = ctypes.c_int
-    return function
-
-
-_fallocate = _load_fallocate()
-
-
-def _release(fd: int, offset: int, length: int) -> None:
-    """Give a region's blocks back to the file system (a hole reads as zeros); best effort."""
-    if _fallocate is not None and length > 0:
-        _fallocate(fd, _FALLOC_PUNCH_HOLE, offset, length)  # type: ignore[operator]

@@ -26,6 +26,7 @@ from threadstore.backends.local.files import (
     fsync_dir,
     pwrite_all,
     pwrite_parts,
+    start_writeback,
 )
 from threadstore.backends.local.index import Header, Index, IndexMismatch
 from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan, spare
@@ -352,6 +353,8 @@ class Journal:
             raise failure("append to", self.path, exc, stored=False) from exc
         self.size = self.written = end
         self.commits += 1
+        if self.durable:  # the disk writes the lines while the index is brought up to them
+            start_writeback(self.log_fd, start, self.allocated - start)
         try:
             self.index.apply(item.entry for item in written)
             self.index.commit(self.size, self.stat or os.fstat(self.log_fd))
