@@ -17,6 +17,7 @@ import signal
 import struct
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -802,7 +803,8 @@ def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Pat
     assert header is not None
     capacity = header.capacity
     homed = (f"k{n}" for n in range(10**6))
-    cluster = [k for k in homed if local_index._digest(k) % capacity == 14][:3]
+    home = partial(local_index._home, capacity=capacity, ordered=header.flags)
+    cluster = [k for k in homed if home(local_index._digest(k)) == 14][:3]
     for offset, key in enumerate(cluster):  # slots 14 (block 0), 15 and 16 (block 1)
         index.put(key, local_index.Slot(offset))
     index._grow()
@@ -813,6 +815,78 @@ def test_a_probe_in_a_moving_table_passes_over_slots_already_moved(tmp_path: Pat
         file.write(bytes(256))
     index.forget()
     assert [index.get(key) for key in cluster] == [local_index.Slot(n) for n in range(3)]
+    os.close(index.fd)
+
+
+def test_an_index_of_the_earlier_hashing_is_used_as_it_is_and_grows_into_the_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index written before homes followed tags (version 2: ``tag % capacity``), here
+    in the middle of a move, is trusted as it stands: the move goes on, the next table is
+    ordered (version 3 on disk), and every key is found by a fresh reader at each step."""
+    index, log = empty_index(tmp_path)
+    with monkeypatch.context() as earlier:
+        earlier.setattr(local_index, "_home", lambda tag, capacity, ordered: tag % capacity)
+        index.rebuild([], 0, log.stat())
+        keys = [f"k{n}" for n in range(60)]
+        for n, key in enumerate(keys):
+            index.put(key, local_index.Slot(n))
+        index._grow()
+        index._move(30)
+        header = index.header
+        assert header is not None
+        header.flags = 0  # what the earlier version wrote: no flag it did not know
+        index.commit(0, log.stat())
+    raw = Path(index.path).read_bytes()
+    assert struct.unpack_from("<I", raw, 8) == (2,)
+    assert 0 < header.moved < header.old_capacity
+
+    def everything_found() -> None:
+        reader = local_index.Index(os.open(index.path, os.O_RDONLY), index.path, ReadCounter())
+        try:
+            assert reader.load() is not None
+            assert reader.current(log.stat(), 0)  # trusted: never rebuilt
+            assert [reader.get(key) for key in keys] == [
+                local_index.Slot(n) for n in range(len(keys))
+            ]
+        finally:
+            os.close(reader.fd)
+
+    everything_found()
+    index.forget()
+    index.load()
+    versions = set()
+    for n in range(60, 400):  # the move ends; then growths into ordered tables
+        keys.append(f"k{n}")
+        index.put(keys[-1], local_index.Slot(n))
+        index.commit(0, log.stat())
+        versions.add(struct.unpack_from("<I", Path(index.path).read_bytes(), 8)[0])
+        if n % 37 == 0:
+            everything_found()
+    everything_found()
+    assert versions == {2, 3}
+    header = index.header
+    assert header is not None
+    assert header.flags & local_index._ORDERED
+    os.close(index.fd)
+
+
+def test_an_ordered_table_is_a_version_an_earlier_reader_refuses(tmp_path: Path) -> None:
+    """Tables whose homes follow tags are written as version 3, which a version that knows
+    only ``tag % capacity`` (version 2) takes for damage and rebuilds from the log, rather
+    than probing from the wrong homes; a version-2 header that claims order is damage."""
+    index, _ = empty_index(tmp_path)
+    header = index.header
+    assert header is not None
+    assert header.flags & local_index._ORDERED
+    raw = header.pack()
+    assert struct.unpack_from("<I", raw, 8) == (3,)
+    older = bytearray(raw)
+    struct.pack_into("<I", older, 8, 2)
+    struct.pack_into(
+        "<I", older, local_index._HEADER.size, zlib.crc32(older[: local_index._HEADER.size])
+    )
+    assert local_index.Header.unpack(bytes(older)) is None
     os.close(index.fd)
 
 

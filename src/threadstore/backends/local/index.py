@@ -10,10 +10,11 @@ Slots are 16 bytes: a 64-bit tag of the key, and the line's offset (40 bits) wit
 deleted flag. They come in blocks of 256 bytes: fifteen slots and a checksum of them,
 so a block damaged in any way is noticed: every block of a table is written with its
 checksum when the table is made, so a block of zeros is damage too (a lookup that met
-it would otherwise answer "no such key"). Open addressing with linear probing; a table
-grows by half before it is 85% full. Growth never stops an append for long: the new
-table is written empty (one sequential write) and every later insert moves a few slots
-of the old one across, so the move is spread over the next inserts; lookups try the
+it would otherwise answer "no such key"). Open addressing with linear probing from a
+home that follows the tag (see :func:`_home`); a table grows by half before it is 85%
+full. Growth never stops an append for long: the new table is written empty (one
+sequential write) and every later insert moves a few slots of the old one across, in
+order, so the move is spread over the next inserts; lookups try the
 new table, then what is left of the old (never a slot already moved). The old table's
 pages are given back to the file system as soon as every slot in them has moved. Nor
 does writing the new table stop one: the file system makes each new page of a file
@@ -57,6 +58,9 @@ __all__ = [
 
 _MAGIC = b"TSIDX2\n\x00"
 _VERSION = 2
+_VERSION_ORDERED = 3
+"""Written when a table's homes are in tag order (see :func:`_home`): a version that
+knows only the other kind reads the header as damaged and rebuilds, never misreads it."""
 _HEADER = struct.Struct("<8sII16s10Q")
 _AHEAD = struct.Struct("<3Q")
 """After the header and its checksum: the next table written ahead (see :class:`Header`),
@@ -75,6 +79,10 @@ _BLOCK_MARK = 0x5453_424C_4F43_4B31  # tags the checksum slot: never a key's tag
 _OFFSET_MASK = (1 << 40) - 1
 _DELETED = 1 << 40
 _CLEAN = 1
+_ORDERED = 2
+"""The current table's homes are in tag order (else ``tag % capacity``, as written before)."""
+_OLD_ORDERED = 4
+"""The same, of the old table a move is emptying."""
 _MIN_CAPACITY = 64
 _FULL = 0.85
 _GROWTH = 1.5
@@ -170,6 +178,14 @@ _EMPTY_RUN = memoryview(_EMPTY_BLOCK * 256)
 """Empty blocks to write a new table from (64 KiB, written as often as the table needs)."""
 
 
+def _home(tag: int, capacity: int, ordered: int) -> int:
+    """The slot a key's probe starts at. In an ordered table, the tag's place in the range
+    of slots: homes follow tags, so the slots of one table move into the next in order,
+    each block of the new table filled by a run of moves (with ``tag % capacity``, each
+    moved slot went to a block of its own); ``ordered`` is a header flag (or 0)."""
+    return tag * capacity >> 64 if ordered else tag % capacity
+
+
 def _where(table: int, index: int) -> tuple[int, int]:
     """The byte offset of the block holding slot ``index``, and the slot's place in it."""
     block, place = divmod(index, _PER_BLOCK)
@@ -204,7 +220,8 @@ class Header:
 
     def pack(self) -> bytes:
         values = [getattr(self, name) for name in _HEADER_FIELDS]
-        packed = _HEADER.pack(_MAGIC, _VERSION, *values)
+        version = _VERSION_ORDERED if self.flags & (_ORDERED | _OLD_ORDERED) else _VERSION
+        packed = _HEADER.pack(_MAGIC, version, *values)
         return packed + struct.pack("<I", zlib.crc32(packed)) + self.pack_ahead()
 
     def pack_ahead(self) -> bytes:
@@ -220,9 +237,11 @@ class Header:
         ):
             return None
         magic, version, *values = _HEADER.unpack_from(data)
-        if magic != _MAGIC or version != _VERSION:
+        if magic != _MAGIC or version not in (_VERSION, _VERSION_ORDERED):
             return None
         header = cls(*values)
+        if version == _VERSION and header.flags & (_ORDERED | _OLD_ORDERED):
+            return None
         if header.capacity < _MIN_CAPACITY or header.used > header.capacity:
             return None
         ahead, check = data[_AHEAD_AT : _HEADER_BYTES - 4], data[_HEADER_BYTES - 4 : _HEADER_BYTES]
@@ -384,9 +403,10 @@ class Index:
             return known[2]
         header = self._header()
         tag = _digest(key)
-        index, slot = self._probe(header.table, header.capacity, tag)
+        index, slot = self._probe(header.table, header.capacity, tag, header.flags & _ORDERED)
         if slot is None and header.moved < header.old_capacity:
-            _, slot = self._probe(header.old_table, header.old_capacity, tag, header.moved)
+            ordered = header.flags & _OLD_ORDERED
+            _, slot = self._probe(header.old_table, header.old_capacity, tag, ordered, header.moved)
             index = -1 if slot is not None else index
         self._remember(key, tag, index, slot)
         return slot
@@ -423,7 +443,7 @@ class Index:
         self._blocks[start] = block
 
     def _probe(
-        self, table: int, capacity: int, tag: int, moved: int = 0
+        self, table: int, capacity: int, tag: int, ordered: int, moved: int = 0
     ) -> tuple[int, Slot | None]:
         """The slot index holding ``tag`` and its value, or the empty one it would take.
 
@@ -433,7 +453,7 @@ class Index:
         empty slots may all be among the moved ones, so a probe that has looked at every
         slot not yet moved ends there: the key is not in them.
         """
-        index = max(tag % capacity, moved)
+        index = max(_home(tag, capacity, ordered), moved)
         left = capacity - moved
         while left > 0:
             words = _BLOCK_WORDS.unpack_from(self._block(table, index))
@@ -509,7 +529,7 @@ class Index:
             fills = known[2] is None
         else:
             tag = _digest(key)
-            index, found = self._probe(header.table, header.capacity, tag)
+            index, found = self._probe(header.table, header.capacity, tag, header.flags & _ORDERED)
             fills = found is None
         if fills:
             header.used += 1
@@ -551,6 +571,8 @@ class Index:
         pwrite_parts(self.fd, [_EMPTY_RUN] * whole + [_EMPTY_RUN[:rest]], start + written)
         header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
         header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
+        moving = _OLD_ORDERED if header.flags & _ORDERED else 0  # this table, once old
+        header.flags = header.flags & _CLEAN | _ORDERED | moving
         self._found.clear()
         self._gaps.clear()
 
@@ -574,7 +596,7 @@ class Index:
             tag, value = _SLOT.unpack_from(block, place)
             if tag == 0 and value == 0:
                 continue
-            target, found = self._probe(header.table, header.capacity, tag)
+            target, found = self._probe(header.table, header.capacity, tag, header.flags & _ORDERED)
             if found is None:
                 self._store(header.table, target, tag, value)
                 header.used += 1
@@ -587,6 +609,7 @@ class Index:
             blocks = -(-header.old_capacity // _PER_BLOCK)
             self._freed.append((header.old_table, blocks * _BLOCK))
             header.old_table = header.old_capacity = header.moved = 0
+            header.flags &= ~_OLD_ORDERED
             self._blocks.clear()  # remembered probes stay true: what was in the old table
             # is in the new one with the same value, and what was in neither still is
         elif after > start:  # the pages whose slots have all moved
@@ -629,7 +652,8 @@ class Index:
         capacity = blocks * _PER_BLOCK
         table = bytearray(blocks * _BLOCK)
         for key, slot in latest.items():
-            _place(table, capacity, _digest(key), _value(slot))
+            tag = _digest(key)
+            _place(table, capacity, _home(tag, capacity, _ORDERED), tag, _value(slot))
         for block in range(blocks):
             table[block * _BLOCK : (block + 1) * _BLOCK] = _sealed(
                 table[block * _BLOCK : (block + 1) * _BLOCK]
@@ -646,7 +670,18 @@ class Index:
                 self.memory = latest  # a full disk: serve from memory from now on
         generation = secrets.randbits(63)  # unlike any header another object remembers
         self.header = Header(
-            0, BOOT_ID, generation, covered, 0, 0, _HEADER_SIZE, capacity, len(latest), 0, 0, 0
+            _ORDERED,
+            BOOT_ID,
+            generation,
+            covered,
+            0,
+            0,
+            _HEADER_SIZE,
+            capacity,
+            len(latest),
+            0,
+            0,
+            0,
         )
         if self.memory is None:
             self.commit(covered, log)
@@ -678,9 +713,9 @@ def _next_blocks(header: Header) -> int:
     return -(-int(header.capacity * _GROWTH) // _PER_BLOCK)
 
 
-def _place(table: bytearray, capacity: int, tag: int, value: int) -> None:
-    """Put ``tag`` into an in-memory table (keys are unique: a new slot each)."""
-    index = tag % capacity
+def _place(table: bytearray, capacity: int, index: int, tag: int, value: int) -> None:
+    """Put ``tag`` into an in-memory table from its home ``index`` (keys are unique: a new
+    slot each)."""
     while True:
         start, place = _where(0, index)
         if table[start + place : start + place + 8] == bytes(8):
