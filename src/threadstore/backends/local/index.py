@@ -207,9 +207,9 @@ class Header:
     table: int
     capacity: int
     used: int
-    old_table: int
-    old_capacity: int
-    moved: int
+    old_table: int = 0
+    old_capacity: int = 0
+    moved: int = 0
     """Slots of the old table moved into the new one so far (a move is under way while
     ``moved < old_capacity``)."""
     ahead_of: int = 0
@@ -572,7 +572,7 @@ class Index:
         header.old_table, header.old_capacity, header.moved = header.table, header.capacity, 0
         header.table, header.capacity, header.used = start, blocks * _PER_BLOCK, 0
         moving = _OLD_ORDERED if header.flags & _ORDERED else 0  # this table, once old
-        header.flags = header.flags & _CLEAN | _ORDERED | moving
+        header.flags = (header.flags & _CLEAN) | _ORDERED | moving
         self._found.clear()
         self._gaps.clear()
 
@@ -670,18 +670,7 @@ class Index:
                 self.memory = latest  # a full disk: serve from memory from now on
         generation = secrets.randbits(63)  # unlike any header another object remembers
         self.header = Header(
-            _ORDERED,
-            BOOT_ID,
-            generation,
-            covered,
-            0,
-            0,
-            _HEADER_SIZE,
-            capacity,
-            len(latest),
-            0,
-            0,
-            0,
+            _ORDERED, BOOT_ID, generation, covered, 0, 0, _HEADER_SIZE, capacity, len(latest)
         )
         if self.memory is None:
             self.commit(covered, log)
