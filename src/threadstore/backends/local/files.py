@@ -10,7 +10,6 @@ found".
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -119,12 +118,23 @@ def pwrite_parts(fd: int, parts: Sequence[bytes | memoryview], offset: int) -> N
             views[first] = views[first][written:]
 
 
+def _load_libc() -> ctypes.CDLL | None:
+    """The C library this process already has loaded (its own symbols: no search of the
+    system's libraries, which costs a child process and milliseconds at start-up)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
 def _libc(name: str, *arguments: type[ctypes._SimpleCData[int]]) -> Callable[..., int] | None:
     """A function of the C library that Python's ``os`` lacks (``None`` where there is
     none: not Linux)."""
-    try:
-        function = getattr(ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True), name)
-    except (OSError, AttributeError, TypeError):
+    function = getattr(_LIBC, name, None)
+    if function is None:
         return None
     function.argtypes = arguments
     function.restype = ctypes.c_int
