@@ -490,6 +490,40 @@ def test_a_durable_append_starts_writing_its_lines_before_the_flush(
     assert len(line) <= length <= len(data) - offset
 
 
+def test_a_threads_first_append_starts_its_list_file_in_one_write(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's ``begin`` line and the first records go in together: one write, one
+    index update, one region for the disk to start on (each costs a new file's first
+    append, which also pays for the file and its directory entry)."""
+    hinted: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(local_journal, "start_writeback", lambda *region: hinted.append(region))
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        hinted.clear()
+        first, second = store.append_messages(thread.id, [Message.user("a"), Message.user("b")])
+        data = records_of(lists_of(root, thread.id))
+    ((_, offset, length),) = hinted
+    begin, *lines = data.splitlines(keepends=True)
+    assert b'"op":"begin"' in begin
+    assert thread.id.encode() in begin
+    assert [first.id.encode() in lines[0], second.id.encode() in lines[1]] == [True, True]
+    assert offset == 0
+    assert length >= len(data)
+
+
+def test_a_write_to_a_thread_deleted_elsewhere_leaves_no_file(root: Path) -> None:
+    """A store object that knew a thread (holding nothing yet) deleted by another: its
+    append is told the thread is gone, and the list file it made meanwhile is removed."""
+    with LocalThreadStore(root) as one, LocalThreadStore(root) as two:
+        thread = one.create_thread()
+        one.get_thread(thread.id)
+        two.delete_thread(thread.id)
+        with pytest.raises(ThreadNotFound):
+            one.append_message(thread.id, Message.user("late"))
+    assert list((root / "lists").rglob(f"{thread.id}.*")) == []
+
+
 def test_a_writeback_hint_on_a_closed_descriptor_reports_nothing(tmp_path: Path) -> None:
     fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
     os.write(fd, b"line\n")

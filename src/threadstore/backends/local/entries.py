@@ -75,7 +75,10 @@ def gone(incarnation: Incarnation) -> Written:
 
 
 def place(journal: Journal, written: list[Written]) -> list[Written]:
-    """The lines with the offsets they get when appended at the journal's end now."""
+    """The lines with the offsets they get when appended at the journal's end now; an
+    empty log's first write starts with its opening line (``Journal.opening``)."""
+    if journal.size == 0 and journal.opening is not None:
+        written = [journal.opening, *written]
     offset, placed = journal.size, []
     for item in written:
         line, entry = item.line, item.entry

@@ -84,6 +84,9 @@ class Journal:
         self.fresh = False
         """The file was started by this object and its directory entry is not durable
         yet: the next :meth:`sync` syncs the directory too."""
+        self.opening: Written | None = None
+        """The line an empty log's first write starts with (a list file's ``begin``), set
+        by whoever starts the file: the file and its first records come in one write."""
         self.written = 0
         """Where this object's last write ended (whole lines, never cut)."""
         self.synced = 0

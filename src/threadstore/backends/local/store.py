@@ -367,10 +367,8 @@ class LocalThreadStore(BaseThreadStore):
                         self._finish_delete(incarnation)
                         self._remove_files(journal)
                         raise kind.missing(record_id)
-                    marks = [entries.gone(incarnation)]
-                    if journal.size == 0:  # it held nothing: its file begins as any other
-                        marks.insert(0, entries.begin(incarnation))
-                    journal.append(entries.place(journal, marks))
+                    journal.opening = entries.begin(incarnation)  # if it held nothing
+                    journal.append(entries.place(journal, [entries.gone(incarnation)]))
                     try:
                         self._finish_delete(incarnation)
                     except BackendError as exc:  # its lists say deleted, the catalog not yet
@@ -439,14 +437,11 @@ class LocalThreadStore(BaseThreadStore):
                 if isinstance(exc, top.not_found):
                     raise kind.owner_missing(scope, 0) from None
                 raise
-            journal = self._open_list(incarnation, create=False)
-            if journal is None:
-                if not self._lives(incarnation):
+            journal = self._open_list(incarnation, create=write is not None)
+            if journal is None:  # nothing held yet (a writer's shard was removed: look again)
+                if write is not None or not self._lives(incarnation):
                     continue
-                if write is None:
-                    return step(None)
-                journal = self._open_list(incarnation, create=True)
-                assert journal is not None
+                return step(None)
             synced = False
             try:
                 with journal.locked(write is not None):
@@ -496,15 +491,15 @@ class LocalThreadStore(BaseThreadStore):
         return True, step(journal)
 
     def _starts(self, journal: Journal, incarnation: Incarnation) -> bool:
-        """Start a new list file with its ``begin`` line, if its incarnation lives (else
-        the file is a dead one's, and is removed). The file, its first write and its
-        directory entry are made durable together before the lock is let go (see
-        :meth:`_under`), so whoever writes to it next finds it durable."""
+        """Start a new list file, if its incarnation lives (else the file is a dead one's,
+        and is removed): its first write begins with the ``begin`` line. The file, that
+        write and its directory entry are made durable together before the lock is let
+        go (see :meth:`_under`), so whoever writes to it next finds it durable."""
         if not self._lives(incarnation):
             self._remove_files(journal)
             return False
         self._catalog_durable(incarnation)
-        journal.append(entries.place(journal, [entries.begin(incarnation)]))
+        journal.opening = entries.begin(incarnation)
         journal.fresh = True
         return True
 
