@@ -9,6 +9,7 @@ does not grow with the thread or the store (counted, not timed).
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -522,6 +523,73 @@ def test_a_write_to_a_thread_deleted_elsewhere_leaves_no_file(root: Path) -> Non
         with pytest.raises(ThreadNotFound):
             one.append_message(thread.id, Message.user("late"))
     assert list((root / "lists").rglob(f"{thread.id}.*")) == []
+
+
+class _TellsWhenTried:
+    """A journal's mutex that sets ``tried`` when a thread tries it without waiting."""
+
+    def __init__(self, lock: threading.Lock, tried: threading.Event) -> None:
+        self.lock, self.tried = lock, tried
+
+    def acquire(self, blocking: bool = True) -> bool:
+        got = self.lock.acquire(blocking)
+        if not blocking:
+            self.tried.set()
+        return got
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+@pytest.mark.parametrize("holder", ["process", "thread"])
+def test_a_commit_that_queued_for_the_lock_leaves_the_writeback_to_the_flush(
+    root: Path, monkeypatch: pytest.MonkeyPatch, holder: str
+) -> None:
+    """When writers queue for a journal's lock, the time it is held is what limits them:
+    a commit that had to wait (for another process's ``flock``, or another thread of its
+    own) sends no writeback hint (a system call of tens of microseconds; the flush after
+    the lock sends the lines all the same). The next commit, unhindered, sends it again."""
+    hinted: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(local_journal, "start_writeback", lambda *region: hinted.append(region))
+    waiting = threading.Event()
+    with LocalThreadStore(root) as store:
+        thread = store.create_thread()
+        store.append_message(thread.id, Message.user("first"))
+        journal = store._open_list(store._incarnation(THREADS, thread.id), create=False)
+        assert journal is not None
+        if holder == "process":
+            other = os.open(lists_of(root, thread.id), os.O_RDONLY)
+            fcntl.flock(other, fcntl.LOCK_EX)
+            free = local_journal.try_exclusive
+
+            def try_and_tell(fd: int) -> bool:
+                got = free(fd)
+                waiting.set()
+                return got
+
+            monkeypatch.setattr(local_journal, "try_exclusive", try_and_tell)
+        else:
+            journal.mutex = _TellsWhenTried(journal.mutex, waiting)
+            journal.mutex.acquire()  # another thread of the process holds the journal
+        hinted.clear()
+        appended: list[Message] = []
+        writer = threading.Thread(
+            target=lambda: appended.append(store.append_message(thread.id, Message.user("q")))
+        )
+        writer.start()
+        assert waiting.wait(10)
+        if holder == "process":
+            fcntl.flock(other, fcntl.LOCK_UN)
+            os.close(other)
+        else:
+            journal.mutex.release()
+        writer.join(10)
+        store._done_with(store._incarnation(THREADS, thread.id), journal)
+        assert len(appended) == 1
+        assert hinted == []
+        store.append_message(thread.id, Message.user("alone"))
+        assert len(hinted) == 1
+        assert [m.id for m in store.iter_messages(thread.id)][1] == appended[0].id
 
 
 def test_a_writeback_hint_on_a_closed_descriptor_reports_nothing(tmp_path: Path) -> None:

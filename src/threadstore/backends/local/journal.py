@@ -27,6 +27,7 @@ from threadstore.backends.local.files import (
     pwrite_all,
     pwrite_parts,
     start_writeback,
+    try_exclusive,
 )
 from threadstore.backends.local.index import Header, Index, IndexMismatch
 from threadstore.backends.local.log import SPARE, Entry, corrupt, intact, scan, spare
@@ -87,6 +88,10 @@ class Journal:
         self.opening: Written | None = None
         """The line an empty log's first write starts with (a list file's ``begin``), set
         by whoever starts the file: the file and its first records come in one write."""
+        self.queued = False
+        """The lock was held by another (thread or process) when this object last took
+        it: writers are queueing for it, and a commit leaves the writeback hint to the
+        flush after the lock (see :meth:`append`)."""
         self.written = 0
         """Where this object's last write ended (whole lines, never cut)."""
         self.synced = 0
@@ -145,10 +150,17 @@ class Journal:
     def lock(self, exclusive: bool) -> None:
         """Take the journal for one operation, its index current with its log (an
         ``OSError`` becomes :class:`BackendError`). Pair with :meth:`unlock`."""
-        self.mutex.acquire()
+        queued = not self.mutex.acquire(blocking=False)
+        if queued:
+            self.mutex.acquire()
         try:
             try:
-                fcntl.flock(self.log_fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                if not exclusive:
+                    fcntl.flock(self.log_fd, fcntl.LOCK_SH)
+                elif not try_exclusive(self.log_fd):
+                    queued = True
+                    fcntl.flock(self.log_fd, fcntl.LOCK_EX)
+                self.queued = queued
             except OSError as exc:
                 raise failure("lock", self.path, exc) from exc
             try:
@@ -356,7 +368,7 @@ class Journal:
             raise failure("append to", self.path, exc, stored=False) from exc
         self.size = self.written = end
         self.commits += 1
-        if self.durable:  # the disk writes the lines while the index is brought up to them
+        if self.durable and not self.queued:  # the disk writes them while the index is updated
             start_writeback(self.log_fd, start, self.allocated - start)
         try:
             self.index.apply(item.entry for item in written)
