@@ -574,7 +574,8 @@ def test_a_commit_that_queued_for_the_lock_leaves_the_writeback_to_the_flush(
         hinted.clear()
         appended: list[Message] = []
         writer = threading.Thread(
-            target=lambda: appended.append(store.append_message(thread.id, Message.user("q")))
+            target=lambda: appended.append(store.append_message(thread.id, Message.user("q"))),
+            daemon=True,
         )
         writer.start()
         assert waiting.wait(10)
