@@ -72,9 +72,13 @@ def dump(store: ThreadStore) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for thread_id in sorted(store.list_thread_ids()):
         snapshot = read_thread(store, thread_id).to_json()
-        objects.append(snapshot["thread"])
+        thread = snapshot["thread"]
+        assert isinstance(thread, dict)
+        objects.append(thread)
         for name in ("messages", "runs", "steps"):
-            objects.extend(snapshot[name])
+            records = snapshot[name]
+            assert isinstance(records, list)
+            objects.extend(records)
     for conversation in sorted(every(store.list_conversations), key=lambda c: c.id):
         objects.append(conversation.model_dump(mode="json"))
         objects.extend(item.model_dump(mode="json") for item in store.iter_items(conversation.id))

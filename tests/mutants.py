@@ -120,6 +120,11 @@ class ShallowDelete(MemoryThreadStore):
                 self._state.logs.update(kept)
 
 
+def _replaced_by(new: M) -> Callable[[M], M]:
+    """A change for ``_modify`` that puts ``new`` in place of the record it is given."""
+    return lambda _: new
+
+
 class CreateOverwrites(MemoryThreadStore):
     """A create with a taken ID replaces the record instead of failing."""
 
@@ -127,7 +132,7 @@ class CreateOverwrites(MemoryThreadStore):
         with self._state.lock:
             for record in records:
                 try:
-                    self._modify(kind, scope, record.id, lambda _, new=record: new)
+                    self._modify(kind, scope, record.id, _replaced_by(record))
                 except NotFoundError:
                     super()._insert(kind, scope, [record])
 

@@ -15,7 +15,7 @@ import multiprocessing
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -292,17 +292,22 @@ async def test_the_short_input_form_comes_back_as_full_items(session: ThreadStor
 
 async def test_items_the_sdk_made_come_back_as_they_were(session: ThreadStoreSession) -> None:
     """The Runner's own items (model output, with IDs) round-trip exactly."""
+    # Input items as the SDK makes them: an output item's dump (as RunItem.to_input_item
+    # does), and an item with the SDK's own provider_data, which no input TypedDict declares.
     made: list[TResponseInputItem] = [
-        answer("hi", "msg_1").model_dump(exclude_unset=True),  # type: ignore[misc]
-        weather_call("call_1", "Paris").model_dump(exclude_unset=True),  # type: ignore[misc]
-        thinking("hmm", "rs_1").model_dump(exclude_unset=True),  # type: ignore[misc]
-        {
-            "id": "rs_2",
-            "type": "reasoning",
-            "summary": [],
-            "encrypted_content": "gAAAA-opaque",
-            "provider_data": {"model": "other"},
-        },
+        cast(TResponseInputItem, answer("hi", "msg_1").model_dump(exclude_unset=True)),
+        cast(TResponseInputItem, weather_call("call_1", "Paris").model_dump(exclude_unset=True)),
+        cast(TResponseInputItem, thinking("hmm", "rs_1").model_dump(exclude_unset=True)),
+        cast(
+            TResponseInputItem,
+            {
+                "id": "rs_2",
+                "type": "reasoning",
+                "summary": [],
+                "encrypted_content": "gAAAA-opaque",
+                "provider_data": {"model": "other"},
+            },
+        ),
     ]
     await session.add_items(copy.deepcopy(made))
     assert await session.get_items() == made
@@ -329,7 +334,11 @@ async def test_placeholder_ids_are_no_ids(session: ThreadStoreSession) -> None:
     placeholder = "__fake_id__"
     await session.add_items(
         [
-            {"id": placeholder, "type": "message", "role": "assistant", "content": "a"},
+            # An ID on a message given by role and text: no input TypedDict has both.
+            cast(
+                TResponseInputItem,
+                {"id": placeholder, "type": "message", "role": "assistant", "content": "a"},
+            ),
             {
                 "id": placeholder,
                 "type": "function_call",
@@ -429,10 +438,9 @@ async def test_clear_session(session: ThreadStoreSession) -> None:
 
 async def test_add_items_is_one_batch(session: ThreadStoreSession) -> None:
     await session.add_items([{"role": "user", "content": "kept"}])
+    no_call_id: Any = {"type": "function_call", "name": "no call id"}  # not an item: on purpose
     with pytest.raises(InvalidRequestError):
-        await session.add_items(
-            [{"role": "user", "content": "new"}, {"type": "function_call", "name": "no call id"}]
-        )
+        await session.add_items([{"role": "user", "content": "new"}, no_call_id])
     assert outline(await session.get_items()) == [("user message", "kept")]
     await session.add_items([])
     assert len(await session.get_items()) == 1

@@ -139,7 +139,7 @@ def test_every_operation_is_async_with_the_sync_parameters(name: str) -> None:
 async def test_every_operation_runs_the_same_sync_method_off_the_loop(anyio_backend: str) -> None:
     """Each call reaches the same-named sync method on a worker; blockbuster (asyncio) agrees."""
     recorder = Recorder(MemoryThreadStore())
-    store = aio.AsyncThreadStore(recorder)  # type: ignore[arg-type]
+    store = aio.AsyncThreadStore(recorder)
     loop_thread = threading.get_ident()
     with blockbuster_ctx() if anyio_backend == "asyncio" else contextlib.nullcontext():
         thread = await store.create_thread(Thread(metadata={"k": "v"}))
@@ -164,10 +164,11 @@ async def test_every_operation_runs_the_same_sync_method_off_the_loop(anyio_back
             thread.id,
             run.id,
             RunStep(
+                type="message_creation",
                 step_details={
                     "type": "message_creation",
                     "message_creation": {"message_id": message.id},
-                }
+                },
             ),
         )
         await store.get_step(thread.id, run.id, step.id)
@@ -233,7 +234,8 @@ async def test_open_store_refuses_bad_arguments() -> None:
         await aio.open_store("memory://", require=[Capability.DURABLE])
     with pytest.raises(InvalidRequestError, match="nonsense"):
         await aio.open_store("memory://", nonsense=1)
-    for bad in (0, -1, True, 2.5):
+    not_counts: tuple[Any, ...] = (0, -1, True, 2.5)  # 2.5 is not even an int: on purpose
+    for bad in not_counts:
         with pytest.raises(ValueError, match="max_workers"):
             aio.open_store("memory://", max_workers=bad)
     with pytest.raises(ValueError, match="max_workers"):  # checked before anything is opened

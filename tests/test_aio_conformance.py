@@ -27,6 +27,10 @@ from threadstore.url import StoreURL
 
 T = TypeVar("T")
 
+NOT_HERE: Any = None
+"""Bound to an inherited test's name, leaves that test out: pytest collects no ``None``.
+(``Any``: to the type checker the name must stay a test method, which ``None`` is not.)"""
+
 
 class AdapterConformance(ThreadStoreConformance):
     """The suite with every store opened through ``threadstore.aio`` behind a portal."""
@@ -95,9 +99,9 @@ class TestAdapterOverLocalDisk(AdapterConformance):
     def store_url(self, tmp_path: Path) -> str:
         return f"file://{tmp_path / 'store'}"
 
-    test_data_outlives_the_process = None
-    test_acknowledged_writes_survive_a_killed_writer = None
-    test_concurrent_appends_from_processes = None
-    test_concurrent_claims_from_processes = None
-    test_no_lost_updates_between_processes = None
-    test_state_machine = None
+    test_data_outlives_the_process = NOT_HERE
+    test_acknowledged_writes_survive_a_killed_writer = NOT_HERE
+    test_concurrent_appends_from_processes = NOT_HERE
+    test_concurrent_claims_from_processes = NOT_HERE
+    test_no_lost_updates_between_processes = NOT_HERE
+    test_state_machine = NOT_HERE

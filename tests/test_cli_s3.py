@@ -27,7 +27,7 @@ ENVIRONMENT = {
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    import boto3
+    import boto3  # type: ignore[import-untyped]  # boto3 ships no type hints
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -27,7 +27,9 @@ def long_store(tmp_path_factory: pytest.TempPathFactory) -> str:
         for index in range(RUNS):
             run = store.create_run("thread_long", Run(id=f"run_{index}", assistant_id="asst_1"))
             details = {"type": "message_creation", "message_creation": {"message_id": "msg_answer"}}
-            store.append_step("thread_long", run.id, RunStep(step_details=details))
+            store.append_step(
+                "thread_long", run.id, RunStep(type="message_creation", step_details=details)
+            )
     return url
 
 

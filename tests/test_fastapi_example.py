@@ -30,6 +30,7 @@ import openai
 import pydantic
 import pytest
 import uvicorn
+from openai.types.beta import FunctionToolParam
 
 from threadstore import aio, open_store
 from threadstore.backends.memory import MemoryThreadStore
@@ -47,7 +48,10 @@ BOUND = 60.0
 """How long a server may take to start or stop: a bound, not an expectation."""
 POLL = 20
 """Poll interval (ms) for the SDK's *_poll helpers."""
-TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+TOOL: FunctionToolParam = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object"}},
+}
 
 
 def load_example() -> ModuleType:
@@ -396,7 +400,7 @@ def test_cancel_ends_a_waiting_run_and_refuses_a_finished_one(
     assert_same(cancelled, store.get_run(thread.id, waiting.id))
     with pytest.raises(openai.BadRequestError) as again:
         runs.cancel(waiting.id, thread_id=thread.id)
-    assert again.value.body == {  # type: ignore[comparison-overlap]
+    assert again.value.body == {
         "message": "Cannot cancel run with status 'cancelled'.",
         "type": "invalid_request_error",
         "param": None,
@@ -500,8 +504,9 @@ def test_bad_item_requests_are_400_and_store_nothing(
             items.create(conversation.id, items=batch)
         assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
         assert "pydantic" not in str(caught.value.body)
+    no_call_id: Any = {"type": "function_call", "name": "no call id"}  # not an item: on purpose
     with pytest.raises(openai.BadRequestError):
-        client.conversations.create(items=[{"type": "function_call", "name": "no call id"}])
+        client.conversations.create(items=[no_call_id])
     with pytest.raises(openai.BadRequestError):
         items.list(conversation.id, after="msg_not_in_this_conversation")
     assert [i.type for i in store.iter_items(conversation.id)] == ["message"]
@@ -538,13 +543,15 @@ def test_bad_requests_are_400_in_our_words(client: openai.OpenAI, store: ThreadS
         runs.create(thread.id, assistant_id="asst_1", extra_body={"colour": "blue"})
     assert unknown.value.body["message"] == "Unrecognized request argument supplied: colour"  # type: ignore[index]
     bodies.append(unknown.value.body)
+    no_tool: Any = {"type": "nope"}  # not a tool: on purpose
     with pytest.raises(openai.BadRequestError) as bad_tool:
-        runs.create(thread.id, assistant_id="asst_1", tools=[{"type": "nope"}])  # type: ignore[list-item]
+        runs.create(thread.id, assistant_id="asst_1", tools=[no_tool])
     assert bad_tool.value.body["param"] == "tools[0]"  # type: ignore[index]
     bodies.append(bad_tool.value.body)
     for body in bodies:
-        assert set(body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
-        assert body["type"] == "invalid_request_error"  # type: ignore[index]
+        assert isinstance(body, dict)
+        assert set(body) == {"message", "type", "param", "code"}
+        assert body["type"] == "invalid_request_error"
         text = str(body)
         assert "pydantic" not in text
         assert "Input should be" not in text

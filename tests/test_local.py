@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,6 +31,7 @@ from reliability.logfiles import lines_of, records_of, write_at_end
 from threadstore import Message, Run, RunStep, Thread, open_store
 from threadstore.backends.local import FORMAT, FORMAT_VERSION, LocalThreadStore
 from threadstore.backends.local import entries as local_entries
+from threadstore.backends.local import files as local_files
 from threadstore.backends.local import index as local_index
 from threadstore.backends.local import journal as local_journal
 from threadstore.backends.local import store as local_store
@@ -56,6 +57,9 @@ from threadstore.errors import (
 )
 from threadstore.records import MESSAGES, RECORD_FORMAT, RUNS, STEPS, THREADS, Kind, encode
 from threadstore.testing import ThreadStoreConformance
+
+if TYPE_CHECKING:
+    from _typeshed import HasFileno
 
 
 class TestLocalConformance(ThreadStoreConformance):
@@ -166,7 +170,7 @@ def test_a_store_another_process_finished_making_meanwhile_opens(
             return False
         return real(path)
 
-    monkeypatch.setattr(local_store.os.path, "exists", too_early)
+    monkeypatch.setattr(os.path, "exists", too_early)
     with open_store(str(tmp_path)) as store:
         store.create_thread()
     assert missed
@@ -218,7 +222,7 @@ def test_opening_looks_at_no_thread(root: Path) -> None:
     try:
         LocalThreadStore(root).close()
     finally:
-        os.listdir = real  # type: ignore[assignment]
+        os.listdir = real
     assert listed == [str(root / "tmp")]
 
 
@@ -339,13 +343,13 @@ def test_hostile_ids_never_reach_the_disk(tmp_path: Path, bad: str) -> None:
         thread = store.create_thread()
         run = store.create_run(thread.id, Run(assistant_id="asst_1"))
         before = tree(tmp_path)
-        calls = [
+        calls: list[Callable[[], object]] = [
             lambda: store.create_thread(Thread.model_construct(id=bad)),
             lambda: store.get_thread(bad),
             lambda: store.update_thread(bad, metadata={"a": "b"}),
             lambda: store.delete_thread(bad),
             lambda: store.append_message(bad, Message.user("x")),
-            lambda: store.append_message(thread.id, Message.model_construct(id=bad)),
+            lambda: store.append_message(thread.id, Message.model_construct(id=bad, role="user")),
             lambda: store.get_message(thread.id, bad),
             lambda: store.list_messages(bad),
             lambda: store.list_messages(thread.id, before=bad),
@@ -560,7 +564,7 @@ def test_a_commit_that_queued_for_the_lock_leaves_the_writeback_to_the_flush(
         if holder == "process":
             other = os.open(lists_of(root, thread.id), os.O_RDONLY)
             fcntl.flock(other, fcntl.LOCK_EX)
-            free = local_journal.try_exclusive
+            free = local_files.try_exclusive
 
             def try_and_tell(fd: int) -> bool:
                 got = free(fd)
@@ -569,7 +573,7 @@ def test_a_commit_that_queued_for_the_lock_leaves_the_writeback_to_the_flush(
 
             monkeypatch.setattr(local_journal, "try_exclusive", try_and_tell)
         else:
-            journal.mutex = _TellsWhenTried(journal.mutex, waiting)
+            monkeypatch.setattr(journal, "mutex", _TellsWhenTried(journal.mutex, waiting))
             journal.mutex.acquire()  # another thread of the process holds the journal
         hinted.clear()
         appended: list[Message] = []
@@ -1044,7 +1048,7 @@ def test_the_next_table_is_written_ahead_so_a_growth_writes_none_of_it(
         written.append(sum(len(part) for part in parts))
         real(fd, parts, offset)
 
-    real = local_index.pwrite_parts
+    real = local_files.pwrite_parts
     monkeypatch.setattr(local_index, "pwrite_parts", counted)
     put: list[str] = []
     for _ in range(8):  # capacity 75 -> 120 -> ... -> 2,100: the later tables span pages
@@ -1553,7 +1557,7 @@ def synced_files(fail: str | None = None) -> Iterator[list[str]]:
     still synced for real); with ``fail``, syncing a file of that name fails (EIO)."""
     real, names = os.fdatasync, []
 
-    def spy(fd: int) -> None:
+    def spy(fd: int | HasFileno) -> None:
         name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
         names.append(name)
         if name == fail:
@@ -1646,6 +1650,8 @@ def grow(store: LocalThreadStore, root: Path, what: str, count: int) -> tuple[st
     run = store.create_run(thread.id, Run(assistant_id="asst_1"))
     blank = "x" * 24
     model: Any
+    kind: Kind[Any]
+    under: tuple[str, ...]
     if what == "messages":
         model, kind, under, first = Message.user(FILLER, thread_id=thread.id), MESSAGES, (), 0
     elif what == "runs":
@@ -1686,12 +1692,12 @@ def page_costs(
 ) -> dict[str, tuple[int, int, int]]:
     """Reads, bytes read and records decoded by each kind of page and by a get."""
     middle = ids[len(ids) // 2]
-    lists = {
+    lists: dict[str, Callable[..., object]] = {
         "messages": lambda **kw: store.list_messages(thread_id, **kw),
         "runs": lambda **kw: store.list_runs(thread_id, **kw),
         "steps": lambda **kw: store.list_steps(thread_id, run_id, **kw),
     }
-    gets = {
+    gets: dict[str, Callable[[], object]] = {
         "messages": lambda: store.get_message(thread_id, middle),
         "runs": lambda: store.get_run(thread_id, middle),
         "steps": lambda: store.get_step(thread_id, run_id, middle),

@@ -24,6 +24,7 @@ from threadstore.models import (
     ConversationItem,
     FunctionCallItem,
     FunctionCallOutputItem,
+    Item,
     Message,
     MessageDeleted,
     MessageItem,
@@ -228,7 +229,7 @@ def test_samples_cover_every_item_type_of_the_sdk() -> None:
 def test_every_item_type_round_trips_and_the_sdk_parses_it(name: str) -> None:
     sample = EVERY_SAMPLE[name]
     item = CONVERSATION_ITEMS.validate_python(sample)
-    modelled = {
+    modelled: dict[str, type[Item]] = {
         "message": MessageItem,
         "function_call": FunctionCallItem,
         "function_call_output": FunctionCallOutputItem,

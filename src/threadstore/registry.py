@@ -12,7 +12,7 @@ import importlib
 import logging
 import os
 from collections.abc import Collection
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeAlias, cast
 
 from threadstore.errors import BackendNotFoundError, CapabilityError
 from threadstore.protocol import Capability, ThreadStore
@@ -45,12 +45,19 @@ INSTALL_HINTS = {
 }
 
 
-class BackendClass(Protocol):
-    """What an entry point names: a store class that opens itself from a URL."""
+class _Backend(Protocol):
+    """A store of a backend: what its class declares and how the class opens one."""
 
     capabilities: frozenset[Capability]
 
-    def from_url(self, url: StoreURL, **options: Any) -> ThreadStore: ...
+    @classmethod
+    def from_url(cls, url: StoreURL, **options: Any) -> ThreadStore: ...
+
+
+BackendClass: TypeAlias = type[_Backend]
+"""What an entry point names: a store class that opens itself from a URL. (The class of a
+protocol, not a protocol of classes: stores set ``capabilities`` in their class body,
+which a type checker takes for an instance attribute, so no store class would fit.)"""
 
 
 _registered: dict[str, BackendClass | str] = {}

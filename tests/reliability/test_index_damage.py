@@ -15,13 +15,14 @@ import random
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from threadstore.backends.local import LocalThreadStore
 from threadstore.errors import BackendError
 from threadstore.integrity import verify_store
-from threadstore.models import Message, Run, RunStep, Thread
+from threadstore.models import Message, Page, Run, RunStep, Thread
 from threadstore.protocol import ThreadStore
 
 from .budget import BUDGET
@@ -75,26 +76,32 @@ def read_all(store: ThreadStore) -> dict[str, Any]:
         messages = [m.model_dump() for m in store.iter_messages(thread_id)]
         found[f"{thread_id}/messages"] = messages
         found[f"{thread_id}/desc"] = _pages(
-            lambda after, t=thread_id: store.list_messages(t, limit=9, order="desc", after=after)
+            partial(store.list_messages, thread_id, limit=9, order="desc")
         )
         found[f"{thread_id}/got"] = [
             store.get_message(thread_id, m["id"]).model_dump() for m in messages
         ]
-        runs = _pages(lambda after, t=thread_id: store.list_runs(t, limit=2, after=after))
+        runs = _pages(partial(store.list_runs, thread_id, limit=2))
         found[f"{thread_id}/runs"] = runs
         for run in runs:
             found[f"{run['id']}/got"] = store.get_run(thread_id, run["id"]).model_dump()
             found[f"{run['id']}/steps"] = _pages(
-                lambda after, t=thread_id, r=run["id"]: store.list_steps(t, r, limit=3, after=after)
+                partial(store.list_steps, thread_id, run["id"], limit=3)
             )
     return found
 
 
-def _pages(page: Callable[[str | None], Any]) -> list[dict[str, Any]]:
+class _Lister(Protocol):
+    """A list method with every argument given but the cursor."""
+
+    def __call__(self, *, after: str | None) -> Page[Any]: ...
+
+
+def _pages(page: _Lister) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     after = None
     while True:
-        got = page(after)
+        got = page(after=after)
         items += [item.model_dump() for item in got.data]
         if not got.has_more:
             return items
@@ -184,7 +191,7 @@ def test_every_damaged_index_gives_right_answers_or_clear_errors(tmp_path: Path)
         for reader, name in ((fresh, "fresh"), (warm, "warm")):
             if reader is None:
                 continue
-            outcome = _classify(lambda r=reader: read_all(r), truth)
+            outcome = _classify(partial(read_all, reader), truth)
             outcomes[f"{what}, {name}: {outcome.split(':')[0]}"] += 1
             if outcome.startswith("wrong"):
                 wrong.append(f"{what} in {target.name} ({name} object): {outcome}")

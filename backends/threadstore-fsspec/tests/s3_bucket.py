@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import s3fs
+import s3fs  # type: ignore[import-untyped]
 
 from threadstore.url import StoreURL
 

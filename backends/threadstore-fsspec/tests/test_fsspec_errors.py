@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import botocore.exceptions
+import botocore.exceptions  # type: ignore[import-untyped]
 import pytest
 from s3_bucket import BUCKET
 from threadstore_fsspec.testing import Fault, FaultPlan, FaultProxy

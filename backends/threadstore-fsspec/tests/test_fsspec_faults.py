@@ -62,7 +62,10 @@ def test_a_probe_that_passed_is_not_run_again(
     proxy: FaultProxy, url_via: Callable[..., str]
 ) -> None:
     url = url_via()
-    probes = lambda: sum("/probe/" in path for _, path in proxy.requests)
+
+    def probes() -> int:
+        return sum("/probe/" in path for _, path in proxy.requests)
+
     with open_store(url) as store:
         store.create_thread()
     assert probes() == 6  # five checks and the clean-up

@@ -130,6 +130,7 @@ def test_migrate_keeps_every_record_field_and_order(s3_url: str) -> None:
     expected = legacy_store(s3_url)
     assert FsspecThreadStore.migrate_schema(StoreURL.parse(s3_url)) == (1, 2)
     with open_store(s3_url) as store:
+        assert isinstance(store, FsspecThreadStore)
         # 0.1's listing order: by creation stamp where it wrote one, then by ID
         assert store.list_thread_ids() == ["thread_a", "thread_b", "thread_c"]
         for thread_id, content in expected.items():

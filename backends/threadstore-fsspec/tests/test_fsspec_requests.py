@@ -4,6 +4,7 @@ sequential round trips (the longest chain of requests waited for in turn)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -56,10 +57,11 @@ def test_an_append_is_two_round_trips(s3_url: str) -> None:
 def test_the_append_that_fills_a_chunk_moves_the_tail_pointer(s3_url: str) -> None:
     with open_store(s3_url) as store:
         thread = store.create_thread()
-        costs = [
-            cost(store, lambda i=i: store.append_message(thread.id, Message.user(f"{i}")))
-            for i in range(CHUNK_RECORDS + 1)
-        ]
+
+        def append(i: int) -> Message:
+            return store.append_message(thread.id, Message.user(f"{i}"))
+
+        costs = [cost(store, partial(append, i)) for i in range(CHUNK_RECORDS + 1)]
     filling = costs[CHUNK_RECORDS - 1]
     assert filling == (5, 3)  # then the thread's entry, compare-and-set
     assert costs[CHUNK_RECORDS] == (4, 2)  # the next chunk is created by the next append

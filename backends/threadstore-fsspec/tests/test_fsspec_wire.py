@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fsspec.asyn import sync
+from fsspec.asyn import sync  # type: ignore[import-untyped]
 from threadstore_fsspec.store import FsspecThreadStore
 
 from threadstore import Message, Run, open_store
